@@ -1,0 +1,1 @@
+"""Tsunagu's public contracts: events, commands and the envelope. Pure data."""

@@ -1,0 +1,136 @@
+"""利用申込書 and 本人同意: consent is a history, keyed by case."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from datetime import date, timedelta
+from enum import StrEnum
+from typing import ClassVar, Literal
+
+from pydantic import Field
+
+from contracts.base import AgencyId, DomainEvent, Id, ShortText, WorldDate
+
+
+class ConsentMethod(StrEnum):
+    written = "written"
+    oral = "oral"
+
+
+class ConsentEvent(DomainEvent):
+    aggregate: ClassVar[str] = "consent"
+    id_field: ClassVar[str] = "case_id"
+    case_id: Id
+
+
+class ApplicationRecorded(ConsentEvent):
+    """利用申込書: the person's application, with or without consent."""
+
+    type: Literal["ApplicationRecorded"] = "ApplicationRecorded"
+    person_id: Id
+    applied_on: WorldDate
+    with_consent: bool
+
+
+class ConsentRecorded(ConsentEvent):
+    type: Literal["ConsentRecorded"] = "ConsentRecorded"
+    consent_id: Id
+    person_id: Id
+    agencies: tuple[AgencyId, ...] = Field(min_length=1, description="Agencies it covers")
+    purposes: tuple[ShortText, ...] = Field(min_length=1)
+    method: ConsentMethod
+    obtained_by: AgencyId
+    obtained_by_staff: ShortText | None = None
+    given_on: WorldDate
+    valid_until: WorldDate | None = Field(default=None, description="Expires after this day")
+
+
+class ConsentWithdrawn(ConsentEvent):
+    type: Literal["ConsentWithdrawn"] = "ConsentWithdrawn"
+    consent_id: Id
+    withdrawn_on: WorldDate
+    reason: ShortText | None = None
+
+
+class ConsentRefused(ConsentEvent):
+    type: Literal["ConsentRefused"] = "ConsentRefused"
+    person_id: Id
+    refused_on: WorldDate
+    reason: ShortText | None = None
+
+
+# ---- The one definition of "covered by consent", shared by every service (pure). -------
+
+
+def consent_events(events: Iterable[object]) -> list[ConsentEvent]:
+    return [e for e in events if isinstance(e, ConsentEvent)]
+
+
+def active_consents(events: Iterable[object], on: date) -> list[ConsentRecorded]:
+    """Consents valid on ``on``: given on or before it, not yet expired (``valid_until`` is
+    the last valid day), and not withdrawn on or before it. Events may be in any order."""
+    evs = consent_events(events)
+    withdrawn = {
+        e.consent_id: e.withdrawn_on for e in evs if isinstance(e, ConsentWithdrawn)
+    }
+    return [
+        e
+        for e in evs
+        if isinstance(e, ConsentRecorded)
+        and e.given_on <= on
+        and (e.valid_until is None or on <= e.valid_until)
+        and not (e.consent_id in withdrawn and withdrawn[e.consent_id] <= on)
+    ]
+
+
+def has_valid_consent(events: Iterable[object], on: date) -> bool:
+    """Whether any valid consent covers the case on ``on`` (tabling at 重層的支援会議)."""
+    return bool(active_consents(events, on))
+
+
+def covers(events: Iterable[object], agency_id: str, on: date) -> bool:
+    """Whether a valid consent on ``on`` covers ``agency_id`` (sharing personal data)."""
+    return any(agency_id in c.agencies for c in active_consents(events, on))
+
+
+ConsentStatus = Literal["not_yet_given", "active", "expired", "withdrawn"]
+CaseConsentState = Literal["consented", "withdrawn", "expired", "refused", "none"]
+
+
+def consent_status(consent: ConsentRecorded, events: Iterable[object], on: date) -> ConsentStatus:
+    """Where one recorded consent stands on ``on`` (expiry is computed, never an event)."""
+    for e in consent_events(events):
+        if (
+            isinstance(e, ConsentWithdrawn)
+            and e.consent_id == consent.consent_id
+            and e.withdrawn_on <= on
+        ):
+            return "withdrawn"
+    if on < consent.given_on:
+        return "not_yet_given"
+    if consent.valid_until is not None and on > consent.valid_until:
+        return "expired"
+    return "active"
+
+
+def case_consent_state(events: Iterable[object], on: date) -> CaseConsentState:
+    """The case's consent state on ``on``: consented while any consent is active, else the
+    latest thing that happened on or before ``on`` (a withdrawal, an expiry, a refusal)."""
+    evs = consent_events(events)
+    if active_consents(evs, on):
+        return "consented"
+    withdrawn = {e.consent_id: e.withdrawn_on for e in evs if isinstance(e, ConsentWithdrawn)}
+    latest: tuple[date, CaseConsentState] | None = None
+    for e in evs:
+        found: tuple[date, CaseConsentState] | None = None
+        if isinstance(e, ConsentWithdrawn):
+            found = (e.withdrawn_on, "withdrawn")
+        elif isinstance(e, ConsentRefused):
+            found = (e.refused_on, "refused")
+        elif isinstance(e, ConsentRecorded) and e.valid_until is not None:
+            ends = e.valid_until + timedelta(days=1)
+            if withdrawn.get(e.consent_id, ends) >= ends:  # withdrawn first: never "expires"
+                found = (ends, "expired")
+        if found and found[0] <= on and (latest is None or found[0] >= latest[0]):
+            latest = found
+    return latest[1] if latest else "none"

@@ -1,0 +1,26 @@
+"""The envelope every stored event travels in."""
+
+from __future__ import annotations
+
+from typing import Annotated
+from uuid import UUID
+
+from pydantic import Field, SerializeAsAny
+
+from contracts.base import Actor, AwareDatetime, Contract, DomainEvent, Id
+
+
+class Envelope(Contract):
+    """Metadata around one domain event, as stored on the event stream."""
+
+    event_id: UUID = Field(description="Time-ordered UUID (v7); also the Nats-Msg-Id")
+    type: str = Field(description="The event type (same as event.type)")
+    schema_version: int
+    aggregate: str = Field(description="Aggregate kind, e.g. 'case'")
+    aggregate_id: Id
+    occurred_at: AwareDatetime = Field(description="When it happened in the world")
+    recorded_at: AwareDatetime = Field(description="When Tsunagu stored it")
+    actor: Actor
+    correlation_id: str = Field(max_length=128)
+    causation_id: str = Field(max_length=128, description="Command id or event id that caused it")
+    event: Annotated[SerializeAsAny[DomainEvent], Field(description="The event itself")]

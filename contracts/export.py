@@ -1,0 +1,237 @@
+"""Export the public contracts: JSON Schema for every event and command, and AsyncAPI 3.0.
+
+``tsunagu contracts export DIR`` writes::
+
+    DIR/envelope.schema.json
+    DIR/events/<EventType>.schema.json
+    DIR/commands/<command>.schema.json
+    DIR/replies/{ok,error}.schema.json
+    DIR/asyncapi.json
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel
+
+from contracts.catalog import command_types, event_types
+from contracts.envelope import Envelope
+
+OK_REPLY: dict[str, Any] = {
+    "title": "CommandOk",
+    "type": "object",
+    "required": ["ok", "command_id", "replayed", "events", "ids"],
+    "properties": {
+        "ok": {"const": True},
+        "command_id": {"type": "string"},
+        "replayed": {"type": "boolean", "description": "True when this is the reply to a retry"},
+        "events": {
+            "type": "array",
+            "items": {
+                "type": "object",
+                "properties": {
+                    "event_id": {"type": "string", "format": "uuid"},
+                    "type": {"type": "string"},
+                    "seq": {"type": "integer"},
+                    "aggregate_id": {"type": "string"},
+                },
+            },
+        },
+        "ids": {"type": "object", "additionalProperties": {"type": "string"}},
+    },
+}
+ERROR_REPLY: dict[str, Any] = {
+    "title": "CommandError",
+    "type": "object",
+    "required": ["ok", "error"],
+    "properties": {
+        "ok": {"const": False},
+        "error": {
+            "type": "object",
+            "required": ["code", "message"],
+            "properties": {
+                "code": {
+                    "type": "string",
+                    "description": "Stable machine code: invalid, too_large, forbidden, "
+                    "not_found, conflict, unknown_command, or a rule's own code",
+                },
+                "message": {"type": "string", "description": "What is wrong, for a person"},
+                "details": {"description": "Field-level details where there are any"},
+            },
+        },
+    },
+}
+
+
+def schema_of(model: type[BaseModel]) -> dict[str, Any]:
+    schema = model.model_json_schema(mode="serialization")
+    schema["$schema"] = "https://json-schema.org/draft/2020-12/schema"
+    return schema
+
+
+def envelope_schema() -> dict[str, Any]:
+    """The envelope with ``event`` as a oneOf of every event, discriminated by ``type``."""
+    schema = schema_of(Envelope)
+    defs = schema.setdefault("$defs", {})
+    refs = []
+    for name, cls in event_types().items():
+        sub = cls.model_json_schema(mode="serialization", ref_template="#/$defs/{model}")
+        defs.update(sub.pop("$defs", {}))
+        defs[name] = sub
+        refs.append({"$ref": f"#/$defs/{name}"})
+    schema["properties"]["event"] = {
+        "oneOf": refs,
+        "discriminator": {"propertyName": "type"},
+        "description": "The event itself",
+    }
+    defs.pop("DomainEvent", None)
+    return schema
+
+
+def asyncapi(prefix: str = "tsunagu") -> dict[str, Any]:
+    events = event_types()
+    commands = command_types()
+    messages: dict[str, Any] = {}
+    schemas: dict[str, Any] = {}
+
+    def add_schema(name: str, model: type[BaseModel]) -> dict[str, str]:
+        sub = model.model_json_schema(
+            mode="serialization", ref_template="#/components/schemas/{model}"
+        )
+        schemas.update(sub.pop("$defs", {}))
+        schemas[name] = sub
+        return {"$ref": f"#/components/schemas/{name}"}
+
+    schemas["Envelope"] = envelope_schema()
+    for name, cls in events.items():
+        messages[name] = {
+            "name": name,
+            "title": name,
+            "summary": (cls.__doc__ or "").strip().split("\n")[0] or name,
+            "contentType": "application/json",
+            "headers": {
+                "type": "object",
+                "properties": {"Nats-Msg-Id": {"type": "string", "description": "= event_id"}},
+            },
+            "payload": add_schema(name, cls) | {},
+            "x-aggregate": cls.aggregate,
+        }
+        # The wire payload is the envelope; the event schema describes its `event` member.
+        messages[name]["payload"] = {"$ref": "#/components/schemas/Envelope"}
+    schemas["CommandOk"] = OK_REPLY
+    schemas["CommandError"] = ERROR_REPLY
+    messages["CommandReply"] = {
+        "name": "CommandReply",
+        "contentType": "application/json",
+        "payload": {
+            "oneOf": [
+                {"$ref": "#/components/schemas/CommandOk"},
+                {"$ref": "#/components/schemas/CommandError"},
+            ]
+        },
+    }
+    channels: dict[str, Any] = {
+        "events": {
+            "address": f"{prefix}.events.{{aggregate}}.{{aggregate_id}}.{{event_type}}",
+            "title": "Domain events (JetStream stream TSUNAGU_EVENTS)",
+            "description": "The source of truth. One subject per aggregate instance and event "
+            "type; per-aggregate optimistic concurrency on "
+            f"`{prefix}.events.<aggregate>.<id>.*`. Never deleted.",
+            "parameters": {
+                "aggregate": {
+                    "description": "agency, referral, consent, case, meeting, person, stats, audit"
+                },
+                "aggregate_id": {"description": "The aggregate's id (one subject token)"},
+                "event_type": {"enum": sorted(events)},
+            },
+            "messages": {n: {"$ref": f"#/components/messages/{n}"} for n in events},
+        },
+        "feed": {
+            "address": f"{prefix}.feed.{{agency_id}}.{{case_id}}.{{kind}}",
+            "title": "Per-agency feed (JetStream stream TSUNAGU_FEED)",
+            "description": "What one agency may see of the cases it takes part in; personal "
+            "data only while a valid consent covers it (or as a bound 支援会議 member). "
+            "Agencies consume it with a durable consumer filtered on their own id.",
+            "parameters": {"agency_id": {}, "case_id": {}, "kind": {}},
+        },
+        "deadLetters": {
+            "address": f"{prefix}.dlq.{{projection}}",
+            "title": "Dead letters (stream TSUNAGU_DLQ), for operators",
+            "parameters": {"projection": {}},
+        },
+    }
+    operations: dict[str, Any] = {
+        "storeEvents": {
+            "action": "send",
+            "channel": {"$ref": "#/channels/events"},
+            "summary": "Services append events (agencies never publish here)",
+        },
+        "consumeFeed": {
+            "action": "receive",
+            "channel": {"$ref": "#/channels/feed"},
+            "summary": "An agency system reads its own feed",
+        },
+    }
+    for name, ccls in commands.items():
+        msg_name = f"cmd_{name}"
+        messages[msg_name] = {
+            "name": name,
+            "title": ccls.__name__,
+            "summary": (ccls.__doc__ or "").strip().split("\n")[0] or name,
+            "contentType": "application/json",
+            "payload": add_schema(ccls.__name__, cls),
+        }
+        channels[f"cmd_{name}"] = {
+            "address": f"{prefix}.cmd.{{agency_id}}.{name}",
+            "title": f"Command {name}",
+            "parameters": {
+                "agency_id": {"description": "The acting agency (bound by permissions)"}
+            },
+            "messages": {"request": {"$ref": f"#/components/messages/{msg_name}"}},
+        }
+        channels[f"reply_{name}"] = {
+            "address": None,
+            "messages": {"reply": {"$ref": "#/components/messages/CommandReply"}},
+        }
+        operations[f"send_{name}"] = {
+            "action": "send",
+            "channel": {"$ref": f"#/channels/cmd_{name}"},
+            "reply": {"channel": {"$ref": f"#/channels/reply_{name}"}},
+        }
+    return {
+        "asyncapi": "3.0.0",
+        "info": {
+            "title": "Tsunagu",
+            "version": "1.0.0",
+            "description": "Inter-agency messaging for the 重層的支援体制整備事業. Commands are "
+            "NATS request/reply; every command carries a sender-chosen command_id, and sending "
+            "the same command again returns the original reply without appending anything. "
+            "Fields marked `x-personal` are personal data: encrypted in stored events with a "
+            "per-subject key (crypto-shredding) and masked in views that consent does not cover.",
+        },
+        "defaultContentType": "application/json",
+        "channels": channels,
+        "operations": operations,
+        "components": {"messages": messages, "schemas": schemas},
+    }
+
+
+def _write(path: Path, doc: dict[str, Any]) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(doc, ensure_ascii=False, indent=2) + "\n", encoding="utf-8")
+    return path
+
+
+def export(out: Path) -> list[Path]:
+    written = [_write(out / "envelope.schema.json", envelope_schema())]
+    for name, cls in event_types().items():
+        written.append(_write(out / "events" / f"{name}.schema.json", schema_of(cls)))
+    for name, command_cls in command_types().items():
+        written.append(_write(out / "commands" / f"{name}.schema.json", schema_of(command_cls)))
+    written.append(_write(out / "replies" / "ok.schema.json", OK_REPLY))
+    written.append(_write(out / "replies" / "error.schema.json", ERROR_REPLY))
+    written.append(_write(out / "asyncapi.json", asyncapi()))
+    return written

@@ -1,0 +1,225 @@
+"""重層的支援会議 and 支援会議 (Art. 106-6)."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+from typing import ClassVar, Literal
+
+from pydantic import Field
+
+from contracts.base import (
+    AgencyId,
+    AwareDatetime,
+    Contract,
+    DomainEvent,
+    Id,
+    LongText,
+    PersonalData,
+    Sealed,
+    ShortText,
+    WorldDate,
+    personal,
+)
+from contracts.common import AttachmentRef, Program
+
+
+class MeetingKind(StrEnum):
+    support_plan = "support_plan"  # 重層的支援会議: needs consent, approves plans
+    confidential = "confidential"  # 支援会議: no consent needed, bound members only, 非公開
+
+
+class ExternalMember(Contract):
+    """An outside professional invited for one meeting (doctor, lawyer, 司法書士 …)."""
+
+    member_id: Id
+    profession: ShortText
+    name: ShortText | None = None
+
+
+class Ask(StrEnum):
+    approve_plan = "approve_plan"
+    evaluate = "evaluate"
+    close = "close"
+    suspend = "suspend"
+    return_to_comprehensive = "return_to_comprehensive"
+    assign_lead = "assign_lead"
+    assign_roles = "assign_roles"
+    share_information = "share_information"
+
+
+class MeetingEvent(DomainEvent):
+    aggregate: ClassVar[str] = "meeting"
+    id_field: ClassVar[str] = "meeting_id"
+    meeting_id: Id
+
+
+class MeetingScheduled(MeetingEvent):
+    type: Literal["MeetingScheduled"] = "MeetingScheduled"
+    kind: MeetingKind
+    regular: bool = Field(description="定例 (monthly) or ad hoc")
+    series_id: Id | None = None
+    scheduled_for: AwareDatetime
+    convened_by: AgencyId
+    members: tuple[AgencyId, ...] = Field(min_length=1)
+    external_members: tuple[ExternalMember, ...] = ()
+    title: ShortText | None = None
+
+
+class MeetingRescheduled(MeetingEvent):
+    type: Literal["MeetingRescheduled"] = "MeetingRescheduled"
+    scheduled_for: AwareDatetime
+    reason: ShortText | None = None
+
+
+class MeetingCancelled(MeetingEvent):
+    type: Literal["MeetingCancelled"] = "MeetingCancelled"
+    reason: ShortText
+
+
+class MemberInvited(MeetingEvent):
+    type: Literal["MemberInvited"] = "MemberInvited"
+    agency_id: AgencyId | None = None
+    external: ExternalMember | None = None
+
+
+class ConfidentialityAcknowledged(MeetingEvent):
+    """A 支援会議 member accepts the statutory duty of confidentiality (守秘義務)."""
+
+    type: Literal["ConfidentialityAcknowledged"] = "ConfidentialityAcknowledged"
+    agency_id: AgencyId | None = None
+    member_id: Id | None = None
+    staff: ShortText | None = None
+    acknowledged_on: WorldDate
+
+
+class CaseTabled(MeetingEvent):
+    type: Literal["CaseTabled"] = "CaseTabled"
+    item_id: Id
+    case_id: Id
+    asks: tuple[Ask, ...] = Field(min_length=1)
+    plan_id: Id | None = None
+    plan_version: int | None = None
+    program: Program | None = None
+    meeting_kind: MeetingKind | None = Field(
+        default=None,
+        description="Kind of the meeting; consumers must not show 支援会議 items in general views",
+    )
+
+
+class CaseMovedToSupportPlanMeeting(MeetingEvent):
+    """A case tabled at a 支援会議 got consent and moves to a 重層的支援会議."""
+
+    type: Literal["CaseMovedToSupportPlanMeeting"] = "CaseMovedToSupportPlanMeeting"
+    item_id: Id
+    case_id: Id
+    to_meeting_id: Id
+
+
+class MeetingHeld(MeetingEvent):
+    type: Literal["MeetingHeld"] = "MeetingHeld"
+    held_on: WorldDate
+    attendees: tuple[AgencyId, ...]
+    external_attendees: tuple[Id, ...] = ()
+
+
+class Decision(StrEnum):
+    approve_plan = "approve_plan"
+    reject_plan = "reject_plan"
+    evaluate = "evaluate"
+    close = "close"
+    suspend = "suspend"
+    return_to_comprehensive = "return_to_comprehensive"
+    assign_lead = "assign_lead"
+    assign_roles = "assign_roles"
+    continue_support = "continue_support"
+    information_shared = "information_shared"
+
+
+class DecisionRecorded(MeetingEvent):
+    """One decision per agenda item, with its reason. Casefile acts on it."""
+
+    type: Literal["DecisionRecorded"] = "DecisionRecorded"
+    decision_id: Id
+    item_id: Id
+    case_id: Id
+    decision: Decision
+    reason: ShortText
+    decided_on: WorldDate
+    plan_id: Id | None = None
+    plan_version: int | None = None
+    lead_agency: AgencyId | None = None
+    program: Program | None = None
+    meeting_kind: MeetingKind | None = None
+
+
+class ResourceGapRecorded(MeetingEvent):
+    """社会資源の不足: an item of the 重層的支援会議 of its own."""
+
+    type: Literal["ResourceGapRecorded"] = "ResourceGapRecorded"
+    gap_id: Id
+    description: LongText
+
+
+class MinutesPersonal(PersonalData):
+    text: LongText = personal("議事録")
+
+
+class MinutesRecorded(MeetingEvent):
+    type: Literal["MinutesRecorded"] = "MinutesRecorded"
+    recorded_by: AgencyId
+    personal: MinutesPersonal | Sealed
+
+
+class MaterialPersonal(PersonalData):
+    """A material shared with the members of one meeting (資料)."""
+
+    title: ShortText = personal("資料名")
+    text: LongText = personal("資料の内容")
+
+
+class MaterialShared(MeetingEvent):
+    """Material for the members of a meeting; for a 支援会議, bound members only."""
+
+    type: Literal["MaterialShared"] = "MaterialShared"
+    material_id: Id
+    item_id: Id | None = None
+    shared_by: AgencyId
+    personal: MaterialPersonal | Sealed
+    attachment: AttachmentRef | None = None
+
+
+# ---- 定例: the monthly regular meeting is a series whose next occurrence is scheduled
+# automatically when the current one is held or cancelled. -------------------------------
+
+
+class RecurrenceRule(Contract):
+    """Monthly, either on a day of the month or on the Nth weekday (第N X曜日), at a local
+    (Japan) time. Exactly one form is used; the meeting service checks that."""
+
+    day_of_month: int | None = Field(default=None, ge=1, le=28)
+    week: int | None = Field(default=None, ge=1, le=4, description="第N週 (with weekday)")
+    weekday: int | None = Field(default=None, ge=0, le=6, description="0 = Monday")
+    hour: int = Field(ge=0, le=23, description="Japan time")
+    minute: int = Field(default=0, ge=0, le=59)
+
+
+class MeetingSeriesEvent(DomainEvent):
+    aggregate: ClassVar[str] = "meeting_series"
+    id_field: ClassVar[str] = "series_id"
+    series_id: Id
+
+
+class MeetingSeriesStarted(MeetingSeriesEvent):
+    type: Literal["MeetingSeriesStarted"] = "MeetingSeriesStarted"
+    kind: MeetingKind
+    rule: RecurrenceRule
+    convened_by: AgencyId
+    members: tuple[AgencyId, ...] = Field(min_length=1)
+    title: ShortText | None = None
+    first_meeting_id: Id | None = Field(default=None, description="Its first occurrence")
+
+
+class MeetingSeriesEnded(MeetingSeriesEvent):
+    type: Literal["MeetingSeriesEnded"] = "MeetingSeriesEnded"
+    ended_on: WorldDate
+    reason: ShortText

@@ -1,0 +1,30 @@
+"""Erasure of a person's personal data (crypto-shredding)."""
+
+from __future__ import annotations
+
+from typing import ClassVar, Literal
+
+from pydantic import Field
+
+from contracts.base import DomainEvent, Id, ShortText
+from contracts.common import AgeBand
+
+
+class PersonEvent(DomainEvent):
+    aggregate: ClassVar[str] = "person"
+    id_field: ClassVar[str] = "person_id"
+    person_id: Id
+
+
+class PersonDataErased(PersonEvent):
+    """The person's key is destroyed; their personal data can never be read again.
+
+    ``age_bands`` keeps what the statistics need (the 年代 at the start of each of the
+    person's enrollments, by enrollment id), so counts stay correct after erasure.
+    """
+
+    type: Literal["PersonDataErased"] = "PersonDataErased"
+    reason: ShortText
+    erased_by: ShortText
+    key_ids: tuple[Id, ...] = Field(default=(), description="The data keys destroyed")
+    age_bands: dict[str, AgeBand] = Field(default_factory=dict)

@@ -1,0 +1,1 @@
+"""The event-store kit: the only code that knows JetStream headers and consumer mechanics."""

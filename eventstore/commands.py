@@ -1,0 +1,196 @@
+"""Executing commands: load, decide (pure), append with optimistic concurrency, reply.
+
+A command handler is ``async def handle(session, command) -> list[DomainEvent]``: it loads
+what it needs through the session (which remembers each aggregate's last sequence) and calls
+the service's pure decider. The executor seals personal data, appends with the expected
+sequences, reloads and retries on a conflict, and makes retries idempotent: every event
+records the command that caused it, so a command sent again finds its events in the
+history it loads and gets the original reply, and nothing new is appended.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import random
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+import structlog
+from pydantic import ValidationError
+
+from contracts.base import Actor, Command, DomainEvent, utcnow
+from contracts.directory import AgencyRegistered, AgencyRetired, AgencyUpdated
+from contracts.envelope import Envelope
+from eventstore.codec import new_envelope
+from eventstore.crypto import KeyRing
+from eventstore.errors import ConcurrencyConflict, DomainError, Forbidden, InvalidInput
+from eventstore.store import EventStore, History
+
+log = structlog.get_logger("tsunagu.commands")
+
+MAX_COMMAND_BYTES = 128 * 1024
+MAX_ATTEMPTS = 8
+
+
+@dataclass
+class Session:
+    """One attempt at a command: what was loaded, at which sequence."""
+
+    store: EventStore
+    agency_id: str
+    command: Command
+    now: datetime = field(default_factory=utcnow)
+    loaded: dict[tuple[str, str], History] = field(default_factory=dict)
+
+    async def load(self, aggregate: str, aggregate_id: str) -> History:
+        key = (aggregate, aggregate_id)
+        if key not in self.loaded:
+            self.loaded[key] = await self.store.load(aggregate, aggregate_id)
+        return self.loaded[key]
+
+    def caused_by_command(self) -> list[tuple[int, Envelope]]:
+        found = [
+            (s.seq, s.envelope)
+            for h in self.loaded.values()
+            for s in h.events
+            if s.envelope.causation_id == self.command.command_id
+        ]
+        return sorted(found, key=lambda pair: pair[0])
+
+    @property
+    def expected(self) -> dict[tuple[str, str], int]:
+        return {k: h.last_seq for k, h in self.loaded.items()}
+
+
+Handler = Callable[[Session, Any], Awaitable[list[DomainEvent]]]
+
+
+def reply_ok(command: Command, stored: list[tuple[int, Envelope]], replayed: bool) -> dict:
+    ids: dict[str, str] = {}
+    for _, env in stored:
+        ids.setdefault(f"{env.aggregate}_id", env.aggregate_id)
+    return {
+        "ok": True,
+        "command_id": command.command_id,
+        "replayed": replayed,
+        "events": [
+            {
+                "event_id": str(e.event_id),
+                "type": e.type,
+                "seq": seq,
+                "aggregate_id": e.aggregate_id,
+            }
+            for seq, e in stored
+        ],
+        "ids": ids,
+    }
+
+
+def _active_agency(history: History) -> bool:
+    active = False
+    for env in history.envelopes:
+        if isinstance(env.event, AgencyRegistered | AgencyUpdated):
+            active = True
+        elif isinstance(env.event, AgencyRetired):
+            active = False
+    return active
+
+
+async def require_active_agency(session: Session, agency_id: str, role: str = "sender") -> History:
+    """Refuse commands from (or naming) an agency that is not in the directory or retired."""
+    history = await session.load("agency", agency_id)
+    if not _active_agency(history):
+        raise Forbidden(
+            f"agency {agency_id!r} ({role}) is not an active entry of the agency directory",
+            details={"agency_id": agency_id},
+        )
+    return history
+
+
+@dataclass
+class Executor:
+    store: EventStore
+    keyring: KeyRing
+
+    async def execute(self, agency_id: str, command: Command, handler: Handler) -> dict:
+        for attempt in range(1, MAX_ATTEMPTS + 1):
+            session = Session(self.store, agency_id, command)
+            try:
+                events = await handler(session, command)
+            except DomainError:
+                done = session.caused_by_command()
+                if done:  # a retry of a command that already succeeded
+                    return reply_ok(command, done, replayed=True)
+                raise
+            done = session.caused_by_command()
+            if done:
+                return reply_ok(command, done, replayed=True)
+            envelopes = await self._envelopes(session, command, events)
+            for env in envelopes:
+                if (env.aggregate, env.aggregate_id) not in session.loaded:
+                    raise RuntimeError(f"handler appends to {env.aggregate} it did not load")
+            try:
+                seqs = await self.store.append(envelopes, session.expected)
+            except ConcurrencyConflict:
+                log.info("conflict, reloading", command=command.type, attempt=attempt)
+                # Jitter so that writers racing on one record do not collide in lockstep.
+                await asyncio.sleep(random.uniform(0, 0.004 * attempt))
+                continue
+            return reply_ok(command, list(zip(seqs, envelopes, strict=True)), replayed=False)
+        raise ConcurrencyConflict(
+            f"{command.type}: the record kept changing under this command; try again",
+            details={"attempts": MAX_ATTEMPTS},
+        )
+
+    async def _envelopes(
+        self, session: Session, command: Command, events: list[DomainEvent]
+    ) -> list[Envelope]:
+        actor = Actor(agency_id=session.agency_id, staff=command.staff)
+        out = []
+        for event in events:
+            sealed = await self.keyring.seal_event(event)
+            out.append(
+                new_envelope(
+                    sealed,
+                    actor,
+                    occurred_at=command.occurred_at or session.now,
+                    correlation_id=command.command_id,
+                    causation_id=command.command_id,
+                )
+            )
+        return out
+
+
+def parse_command(cls: type[Command], raw: bytes) -> Command:
+    """Bytes from an agency system to a command, or an InvalidInput naming each field."""
+    if len(raw) > MAX_COMMAND_BYTES:
+        raise InvalidInput(
+            f"payload is {len(raw)} bytes; the limit is {MAX_COMMAND_BYTES}",
+            code="too_large",
+        )
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise InvalidInput(f"payload is not valid UTF-8 (byte {exc.start})") from exc
+    try:
+        doc = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise InvalidInput(f"payload is not JSON: {exc.msg} at line {exc.lineno}") from exc
+    if not isinstance(doc, dict):
+        raise InvalidInput("payload must be a JSON object")
+    expected_type = cls.model_fields["type"].default
+    doc.setdefault("type", expected_type)
+    if doc["type"] != expected_type:
+        raise InvalidInput(f"type {doc['type']!r} does not match the subject ({expected_type})")
+    try:
+        return cls.model_validate(doc)
+    except ValidationError as exc:
+        details = [
+            {"field": ".".join(str(p) for p in e["loc"]), "rule": e["type"], "message": e["msg"]}
+            for e in exc.errors(include_url=False, include_input=False)
+        ]
+        fields = ", ".join(d["field"] or "(payload)" for d in details)
+        raise InvalidInput(f"invalid {expected_type}: {fields}", details=details) from exc

@@ -1,0 +1,143 @@
+"""Crypto-shredding: personal blocks are sealed with a per-subject AES-256-GCM key.
+
+Keys live in a JetStream KV bucket that only services can read, never in the event
+stream. Destroying a key makes every copy of that subject's personal data unreadable:
+in the stream, in replays, in any rebuilt projection.
+"""
+
+from __future__ import annotations
+
+import base64
+import os
+import types
+import typing
+from typing import Any, TypeVar
+
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+from nats.aio.client import Client
+from nats.js.errors import KeyDeletedError, KeyNotFoundError
+from nats.js.kv import KeyValue
+
+from contracts.base import DomainEvent, PersonalData, Sealed
+from eventstore.topology import Topology
+
+E = TypeVar("E", bound=DomainEvent)
+
+
+def _b64(data: bytes) -> str:
+    return base64.b64encode(data).decode()
+
+
+def seal(block: PersonalData, key_id: str, key: bytes) -> Sealed:
+    nonce = os.urandom(12)
+    ct = AESGCM(key).encrypt(nonce, block.model_dump_json().encode(), key_id.encode())
+    return Sealed(key_id=key_id, nonce=_b64(nonce), ciphertext=_b64(ct))
+
+
+def unseal(sealed: Sealed, cls: type[PersonalData], key: bytes) -> PersonalData:
+    plain = AESGCM(key).decrypt(
+        base64.b64decode(sealed.nonce), base64.b64decode(sealed.ciphertext), sealed.key_id.encode()
+    )
+    return cls.model_validate_json(plain)
+
+
+def personal_fields(cls: type[DomainEvent]) -> dict[str, type[PersonalData]]:
+    """Fields of an event class typed ``SomePersonalData | Sealed``."""
+    out: dict[str, type[PersonalData]] = {}
+    for name, field in cls.model_fields.items():
+        ann = field.annotation
+        if typing.get_origin(ann) in (typing.Union, types.UnionType):
+            for arg in typing.get_args(ann):
+                if isinstance(arg, type) and issubclass(arg, PersonalData):
+                    out[name] = arg
+    return out
+
+
+def key_id_of(event: DomainEvent) -> str:
+    """Whose key seals the event's personal data: the person where the event names one,
+    else the aggregate (a case, a meeting)."""
+    person = getattr(event, "person_id", None)
+    return str(person) if person else event.aggregate_id()
+
+
+class KeyRing:
+    """Reads and creates data keys; caches them. ``get_cached`` is sync for use inside a
+    projection's worker thread after ``prefetch``."""
+
+    def __init__(self, kv: KeyValue) -> None:
+        self.kv = kv
+        self._cache: dict[str, bytes | None] = {}
+
+    @classmethod
+    async def open(cls, nc: Client, topology: Topology) -> KeyRing:
+        return cls(await nc.jetstream().key_value(topology.key_bucket))
+
+    async def get(self, key_id: str) -> bytes | None:
+        if key_id not in self._cache:
+            try:
+                entry = await self.kv.get(key_id)
+                self._cache[key_id] = base64.b64decode(entry.value) if entry.value else None
+            except (KeyNotFoundError, KeyDeletedError):
+                return None  # not cached: a key may be created later
+        return self._cache[key_id]
+
+    async def get_or_create(self, key_id: str) -> bytes:
+        key = await self.get(key_id)
+        if key is not None:
+            return key
+        new = AESGCM.generate_key(bit_length=256)
+        try:
+            await self.kv.create(key_id, _b64(new).encode())
+        except Exception:
+            # Lost a race with another writer, or the key was destroyed: never reuse a
+            # destroyed subject's id with a fresh key silently.
+            existing = await self.get(key_id)
+            if existing is None:
+                raise
+            return existing
+        self._cache[key_id] = new
+        return new
+
+    async def destroy(self, key_id: str) -> None:
+        """Crypto-shred: purge the key and its history from the bucket."""
+        await self.kv.purge(key_id)
+        self._cache[key_id] = None
+
+    def forget(self, key_id: str) -> None:
+        self._cache[key_id] = None
+
+    def get_cached(self, key_id: str) -> bytes | None:
+        return self._cache.get(key_id)
+
+    async def prefetch(self, key_ids: set[str]) -> None:
+        for key_id in key_ids - self._cache.keys():
+            await self.get(key_id)
+
+    async def seal_event(self, event: E) -> E:
+        fields = personal_fields(type(event))
+        updates: dict[str, Any] = {}
+        for name in fields:
+            value = getattr(event, name)
+            if isinstance(value, PersonalData):
+                key_id = key_id_of(event)
+                updates[name] = seal(value, key_id, await self.get_or_create(key_id))
+        return event.model_copy(update=updates) if updates else event
+
+    def unseal_event(self, event: E) -> E:
+        """Plain personal blocks where the key exists; ``Sealed`` left as is otherwise."""
+        updates: dict[str, Any] = {}
+        for name, cls in personal_fields(type(event)).items():
+            value = getattr(event, name)
+            if isinstance(value, Sealed):
+                key = self.get_cached(value.key_id)
+                if key is not None:
+                    updates[name] = unseal(value, cls, key)
+        return event.model_copy(update=updates) if updates else event
+
+
+def sealed_key_ids(event: DomainEvent) -> set[str]:
+    return {
+        v.key_id
+        for name in personal_fields(type(event))
+        if isinstance(v := getattr(event, name), Sealed)
+    }

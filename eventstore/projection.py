@@ -1,0 +1,472 @@
+"""Projection runner: a durable pull consumer per projection, checkpointed in the database.
+
+- Each fetched batch is decoded, its personal keys prefetched, and applied in **one**
+  transaction in a worker thread, together with the tracking row (name, last stream
+  sequence). Messages are acknowledged only after that commit; a redelivered message whose
+  sequence is at or below the checkpoint is skipped, so it has no second effect.
+- Order is the stream's order: one fetch loop, batches applied sequentially, so events of
+  one case are always applied in the order they were stored.
+- A batch that fails is re-applied message by message; a message that still fails after
+  bounded retries with backoff, or that cannot be decoded, goes to the dead-letter stream
+  with its error, and the projection moves on.
+- On start the projection resumes from its *database* checkpoint (the consumer is recreated
+  at checkpoint + 1), not from the consumer's ack floor. A large backlog (and every rebuild)
+  is read in big batches without acks, the next batch fetched while one is applied.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import time
+from collections.abc import Awaitable, Callable, Iterable
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+import nats.errors
+import structlog
+from nats.aio.client import Client
+from nats.aio.msg import Msg
+from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
+from nats.js.errors import NotFoundError
+from sqlalchemy import Connection, Engine, MetaData, delete, insert, select
+
+from contracts.envelope import Envelope
+from eventstore.codec import decode
+from eventstore.crypto import KeyRing, sealed_key_ids
+from eventstore.db import (
+    in_thread,
+    kit_metadata,
+    outbox,
+    read_checkpoint,
+    tracking,
+    write_checkpoint,
+)
+from eventstore.errors import DecodeError
+from eventstore.reader import BatchReader
+from eventstore.topology import Topology
+
+log = structlog.get_logger("tsunagu.projection")
+
+
+@dataclass(frozen=True)
+class Item:
+    """One stream message as the runner sees it."""
+
+    seq: int
+    subject: str
+    data: bytes
+    envelope: Envelope | None = None
+    error: str | None = None  # decode error, if any
+
+
+@dataclass
+class ApplyContext:
+    """Given to ``Projection.apply``: decryption and the transactional outbox."""
+
+    keyring: KeyRing | None
+    seq: int = 0
+    _outbox: list[dict[str, Any]] = field(default_factory=list)
+
+    def unseal(self, env: Envelope) -> Envelope:
+        if self.keyring is None:
+            return env
+        event = self.keyring.unseal_event(env.event)
+        return env if event is env.event else env.model_copy(update={"event": event})
+
+    def publish(self, subject: str, data: bytes, msg_id: str, headers: dict | None = None) -> None:
+        """Publish after commit (written to the outbox in this transaction)."""
+        self._outbox.append(
+            {"subject": subject, "data": data, "msg_id": msg_id, "headers": headers}
+        )
+
+
+class Projection(Protocol):
+    """What a service implements. ``apply`` runs in a worker thread inside the batch's
+    transaction; it must only touch the database through ``conn``."""
+
+    name: str
+    metadata: MetaData
+    #: Aggregate kinds it reads (subject filter); None = every event.
+    aggregates: tuple[str, ...] | None
+    #: Whether apply needs decrypted personal data (keys are prefetched).
+    needs_personal: bool
+
+    def apply(self, conn: Connection, env: Envelope, ctx: ApplyContext) -> None: ...
+
+
+@dataclass
+class RunnerOptions:
+    batch: int = 500
+    fetch_timeout: float = 1.0
+    max_attempts: int = 4
+    backoff: tuple[float, ...] = (0.05, 0.25, 1.0)
+    catchup_threshold: int = 2000
+    ack_wait: float = 60.0
+    #: False when Alembic owns the schema (TSUNAGU_DB_MIGRATIONS=1, `tsunagu db upgrade`).
+    create_tables: bool = True
+
+
+class ProjectionRunner:
+    def __init__(
+        self,
+        nc: Client,
+        topology: Topology,
+        projection: Projection,
+        engine: Engine,
+        *,
+        keyring: KeyRing | None = None,
+        options: RunnerOptions | None = None,
+        after_commit: Callable[[list[Envelope]], Any] | None = None,
+    ) -> None:
+        self.nc = nc
+        self.js = nc.jetstream()
+        self.topology = topology
+        self.projection = projection
+        self.engine = engine
+        self.keyring = keyring
+        self.options = options or RunnerOptions()
+        self.after_commit = after_commit
+        self.name = projection.name
+        self.durable = topology.durable(projection.name)
+        self.checkpoint = 0
+        self.applied = 0
+        self.dead_lettered = 0
+        self._task: asyncio.Task[None] | None = None
+        self._stopping = asyncio.Event()
+        self._paused = asyncio.Lock()
+        self.log = log.bind(projection=self.name)
+
+    # ----- filters -------------------------------------------------------------------
+    @property
+    def filters(self) -> list[str]:
+        aggs = self.projection.aggregates
+        if not aggs:
+            return [self.topology.events_subjects]
+        return [self.topology.aggregate_kind_filter(a) for a in aggs]
+
+    # ----- database ------------------------------------------------------------------
+    def _create_tables(self) -> int:
+        if self.options.create_tables:
+            kit_metadata.create_all(self.engine)
+            self.projection.metadata.create_all(self.engine)
+        with self.engine.begin() as conn:
+            return read_checkpoint(conn, self.name)
+
+    def _reset_tables(self) -> None:
+        self.projection.metadata.drop_all(self.engine)
+        self.projection.metadata.create_all(self.engine)
+        kit_metadata.create_all(self.engine)
+        with self.engine.begin() as conn:
+            conn.execute(delete(tracking).where(tracking.c.name == self.name))
+            conn.execute(delete(outbox).where(outbox.c.owner == self.name))
+
+    def _apply(self, items: list[Item]) -> tuple[int, list[dict[str, Any]]]:
+        """Apply items in one transaction; returns (new checkpoint, outbox rows)."""
+        ctx = ApplyContext(self.keyring)
+        with self.engine.begin() as conn:
+            checkpoint = read_checkpoint(conn, self.name)
+            last = checkpoint
+            for item in items:
+                if item.seq <= checkpoint:
+                    continue  # already applied before a crash or redelivery
+                if item.envelope is not None:
+                    ctx.seq = item.seq
+                    self.projection.apply(conn, item.envelope, ctx)
+                last = max(last, item.seq)
+            if ctx._outbox:
+                conn.execute(insert(outbox), [{**r, "owner": self.name} for r in ctx._outbox])
+            if last != checkpoint:
+                write_checkpoint(conn, self.name, last)
+        return last, ctx._outbox
+
+    def _advance(self, seq: int) -> None:
+        with self.engine.begin() as conn:
+            if read_checkpoint(conn, self.name) < seq:
+                write_checkpoint(conn, self.name, seq)
+
+    def _pending_outbox(self) -> list[tuple[int, str, str, bytes, dict | None]]:
+        with self.engine.begin() as conn:
+            rows = conn.execute(
+                select(outbox.c.id, outbox.c.subject, outbox.c.msg_id, outbox.c.data,
+                       outbox.c.headers)
+                .where(outbox.c.owner == self.name)
+                .order_by(outbox.c.id)
+            ).all()
+        return [tuple(r) for r in rows]
+
+    def _clear_outbox(self, ids: list[int]) -> None:
+        with self.engine.begin() as conn:
+            conn.execute(delete(outbox).where(outbox.c.id.in_(ids)))
+
+    async def flush_outbox(self) -> None:
+        rows = await in_thread(self._pending_outbox)
+        if not rows:
+            return
+        for _id, subject, msg_id, data, headers in rows:
+            await self.js.publish(subject, data, headers={**(headers or {}), "Nats-Msg-Id": msg_id})
+        await in_thread(self._clear_outbox, [r[0] for r in rows])
+
+    # ----- decoding ------------------------------------------------------------------
+    def _item(self, msg: Msg) -> Item:
+        return self._item_from_raw(msg.metadata.sequence.stream, msg.subject, msg.data)
+
+    async def _prefetch_keys(self, items: Iterable[Item]) -> None:
+        if self.keyring is None or not self.projection.needs_personal:
+            return
+        ids: set[str] = set()
+        for item in items:
+            if item.envelope is not None:
+                ids |= sealed_key_ids(item.envelope.event)
+                if item.envelope.type == "PersonDataErased":
+                    for key_id in getattr(item.envelope.event, "key_ids", ()) or ():
+                        self.keyring.forget(key_id)
+        await self.keyring.prefetch(ids)
+
+    # ----- processing ----------------------------------------------------------------
+    async def process(self, items: list[Item]) -> None:
+        """Apply a batch in order; isolate and dead-letter what cannot be applied."""
+        good = [i for i in items if i.error is None]
+        if len(good) == len(items):
+            await self._prefetch_keys(items)
+            try:
+                self.checkpoint, rows = await in_thread(self._apply, items)
+                await self._committed(items, rows)
+                return
+            except Exception as exc:  # fall back to one at a time to find the culprit
+                self.log.warning("batch failed, isolating", error=repr(exc), size=len(items))
+        for item in items:
+            await self._process_one(item)
+
+    async def _process_one(self, item: Item) -> None:
+        if item.seq <= self.checkpoint:
+            return
+        if item.error is not None:
+            await self._dead_letter(item, item.error, attempts=1)
+            return
+        async def apply_one() -> None:
+            await self._prefetch_keys([item])
+            self.checkpoint, rows = await in_thread(self._apply, [item])
+            await self._committed([item], rows)
+
+        await self._retrying(item, apply_one)
+
+    async def _retrying(self, item: Item, attempt_once: Callable[[], Awaitable[None]]) -> None:
+        """Bounded retries with backoff; what still fails goes to the dead-letter stream."""
+        error = ""
+        for attempt in range(1, self.options.max_attempts + 1):
+            try:
+                await attempt_once()
+                return
+            except Exception as exc:
+                error = f"{type(exc).__name__}: {exc}"
+                self.log.warning("failed", seq=item.seq, attempt=attempt, error=error)
+                if attempt < self.options.max_attempts:
+                    delay = self.options.backoff[min(attempt - 1, len(self.options.backoff) - 1)]
+                    await asyncio.sleep(delay)
+        await self._dead_letter(item, error, attempts=self.options.max_attempts)
+
+    async def _committed(self, items: list[Item], rows: list[dict[str, Any]]) -> None:
+        self.applied += sum(1 for i in items if i.envelope is not None)
+        if rows:
+            await self.flush_outbox()
+        if self.after_commit is not None:
+            result = self.after_commit([i.envelope for i in items if i.envelope is not None])
+            if asyncio.iscoroutine(result):
+                await result
+
+    async def _dead_letter(self, item: Item, error: str, attempts: int) -> None:
+        headers = {
+            "Nats-Msg-Id": f"{self.name}-{item.seq}",
+            "Tsunagu-Projection": self.name,
+            "Tsunagu-Stream-Seq": str(item.seq),
+            "Tsunagu-Subject": item.subject,
+            "Tsunagu-Error": error[:1000].replace("\r", " ").replace("\n", " "),
+            "Tsunagu-Attempts": str(attempts),
+        }
+        await self.js.publish(self.topology.dlq_subject(self.name), item.data, headers=headers)
+        await in_thread(self._advance, item.seq)
+        self.checkpoint = max(self.checkpoint, item.seq)
+        self.dead_lettered += 1
+        self.log.error("dead-lettered", seq=item.seq, subject=item.subject, error=error)
+
+    async def replay_one(self, seq: int) -> bool:
+        """Apply one stored message again, ignoring the checkpoint (dead-letter retry).
+        Returns True when it applied."""
+        msg = await self.js.get_msg(self.topology.events_stream, seq)
+        item = self._item_from_raw(seq, msg.subject or "", msg.data or b"")
+        if item.error is not None or item.envelope is None:
+            return False
+        await self._prefetch_keys([item])
+
+        def apply() -> None:
+            ctx = ApplyContext(self.keyring, seq)
+            with self.engine.begin() as conn:
+                self.projection.apply(conn, item.envelope, ctx)  # type: ignore[arg-type]
+                if ctx._outbox:
+                    conn.execute(insert(outbox), [{**r, "owner": self.name} for r in ctx._outbox])
+
+        async with self._paused:
+            await in_thread(apply)
+            await self.flush_outbox()
+        return True
+
+    def _item_from_raw(self, seq: int, subject: str, data: bytes) -> Item:
+        try:
+            return Item(seq, subject, data, decode(data))
+        except DecodeError as exc:
+            return Item(seq, subject, data, None, str(exc))
+
+    # ----- consuming -----------------------------------------------------------------
+    async def stream_last_seq(self) -> int:
+        info = await self.js.stream_info(self.topology.events_stream)
+        return int(info.state.last_seq)
+
+    async def catch_up(
+        self, until: int | None = None, progress: Callable[[int, int], Any] | None = None
+    ) -> None:
+        """Read from checkpoint + 1 to ``until`` (default: the stream's last sequence now).
+
+        An ephemeral pull consumer without acks, filtered on the server to the aggregates
+        this projection reads; the next batch is fetched while the current one is applied,
+        and at most two batches wait, so memory stays flat however long the backlog."""
+        target = until if until is not None else await self.stream_last_seq()
+        if self.checkpoint >= target:
+            return
+        stream = self.topology.events_stream
+        name = f"{self.durable}_CATCHUP"
+        with contextlib.suppress(NotFoundError):
+            await self.js.delete_consumer(stream, name)
+        await self.js.add_consumer(
+            stream,
+            ConsumerConfig(
+                name=name,
+                deliver_policy=DeliverPolicy.BY_START_SEQUENCE,
+                opt_start_seq=self.checkpoint + 1,
+                ack_policy=AckPolicy.NONE,
+                filter_subjects=self.filters,
+                inactive_threshold=60.0,
+                mem_storage=True,
+                num_replicas=1,
+            ),
+        )
+        reader = BatchReader(
+            self.nc, stream, name, lambda msgs: [self._item(m) for m in msgs],
+            batch=self.options.batch * 2,
+        )
+        await reader.start()
+        try:
+            while not self._stopping.is_set():
+                batch = await asyncio.wait_for(reader.batches.get(), 60)
+                if batch is None:
+                    break
+                items = batch
+                wanted = [i for i in items if i.seq <= target]
+                if wanted:
+                    await self.process(wanted)
+                if len(wanted) < len(items):
+                    break
+                if progress:
+                    progress(self.checkpoint, target)
+            else:
+                return
+            # Events after the last one this projection reads, up to the target, are skipped.
+            await in_thread(self._advance, target)
+            self.checkpoint = max(self.checkpoint, target)
+            if progress:
+                progress(self.checkpoint, target)
+        finally:
+            with contextlib.suppress(Exception):
+                await reader.stop()
+            with contextlib.suppress(Exception):
+                await self.js.delete_consumer(stream, name)
+
+    async def _durable(self) -> Any:
+        """(Re)create the durable consumer at the database checkpoint + 1."""
+        with contextlib.suppress(NotFoundError):
+            await self.js.delete_consumer(self.topology.events_stream, self.durable)
+        config = ConsumerConfig(
+            durable_name=self.durable,
+            description=f"projection {self.name}",
+            deliver_policy=DeliverPolicy.BY_START_SEQUENCE,
+            opt_start_seq=self.checkpoint + 1,
+            ack_policy=AckPolicy.ALL,
+            ack_wait=self.options.ack_wait,
+            max_deliver=100,
+            max_ack_pending=self.options.batch * 4,
+            filter_subjects=self.filters,
+        )
+        await self.js.add_consumer(self.topology.events_stream, config)
+        return await self.js.pull_subscribe_bind(
+            durable=self.durable, stream=self.topology.events_stream
+        )
+
+    async def start(self) -> None:
+        self.checkpoint = await in_thread(self._create_tables)
+        await self.flush_outbox()
+        self._stopping.clear()
+        self._task = asyncio.create_task(self._run(), name=f"projection-{self.name}")
+
+    async def stop(self) -> None:
+        self._stopping.set()
+        if self._task:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await self._task
+            self._task = None
+
+    async def _run(self) -> None:
+        while not self._stopping.is_set():
+            try:
+                await self._run_once()
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:
+                self.log.warning("consumer interrupted, resuming from checkpoint", error=repr(exc))
+                await asyncio.sleep(0.5)
+
+    async def _run_once(self) -> None:
+        self.checkpoint = await in_thread(self._create_tables)
+        if await self.stream_last_seq() - self.checkpoint > self.options.catchup_threshold:
+            await self.catch_up()
+        psub = await self._durable()
+        self.log.info("consuming", from_seq=self.checkpoint + 1)
+        try:
+            while not self._stopping.is_set():
+                try:
+                    msgs = await psub.fetch(self.options.batch, timeout=self.options.fetch_timeout)
+                except nats.errors.TimeoutError:
+                    continue
+                if not msgs:  # a fetch can end with a status message and no data
+                    continue
+                async with self._paused:
+                    await self.process([self._item(m) for m in msgs])
+                # AckAll: acknowledging the last message acknowledges the batch, after commit.
+                await msgs[-1].ack()
+        finally:
+            with contextlib.suppress(Exception):
+                await psub.unsubscribe()
+
+    async def wait_for(self, seq: int, timeout: float = 10.0) -> None:
+        """Test and CLI helper: wait until the checkpoint reaches ``seq``."""
+        deadline = time.monotonic() + timeout
+        while self.checkpoint < seq:
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"{self.name} at {self.checkpoint}, wanted {seq}")
+            await asyncio.sleep(0.01)
+
+    async def rebuild(
+        self, until: int | None = None, progress: Callable[[int, int], Any] | None = None
+    ) -> float:
+        """Drop the projection and replay from the first sequence. Returns events/s."""
+        running = self._task is not None
+        await self.stop()
+        started = time.perf_counter()
+        await in_thread(self._reset_tables)
+        self.checkpoint = 0
+        self._stopping.clear()
+        await self.catch_up(until, progress)
+        elapsed = time.perf_counter() - started
+        if running:
+            await self.start()
+        return self.checkpoint / elapsed if elapsed > 0 else 0.0

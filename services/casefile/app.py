@@ -1,0 +1,38 @@
+"""The casefile service: its spec (commands, queries, projections) and a FastStream app factory."""
+
+from __future__ import annotations
+
+from faststream import FastStream
+
+from contracts.commands_casefile import ErasePersonData
+from eventstore.reactor import Reactor
+from eventstore.service import Runtime, ServiceSpec, build_app
+from eventstore.settings import Settings, load_settings
+from services.casefile.erasure import Shredder, erase_person_data
+from services.casefile.handlers import COMMANDS
+from services.casefile.projection import CasefileProjection
+from services.casefile.queries import QUERIES
+from services.casefile.reactor import DecisionReactor
+
+
+def build_spec(settings: Settings) -> ServiceSpec:
+    projection = CasefileProjection(settings.topology)
+
+    def reactors(rt: Runtime) -> list[Reactor]:
+        assert rt.executor is not None
+        return [DecisionReactor(rt.executor), Shredder(rt, projection.name)]
+
+    return ServiceSpec(
+        name="casefile",
+        commands={**COMMANDS, "erase_person_data": (ErasePersonData, erase_person_data)},
+        queries=dict(QUERIES),
+        projections=[projection],
+        reactors=reactors,
+    )
+
+
+def create_app() -> FastStream:
+    """For `faststream run services.casefile.app:create_app --factory`."""
+    settings = load_settings()
+    app, _ = build_app(build_spec(settings), settings)
+    return app

@@ -1,0 +1,159 @@
+"""Erasure by crypto-shredding: ``erase_person_data`` records PersonDataErased (with the
+年代 of each of the person's enrollments, computed while the birth date is still readable);
+the shredder reactor then destroys the keys.
+
+Order matters: the event is stored *first* and the keys destroyed *after*, at least once, by
+the reactor. The other order could destroy keys and then fail to record why, and a retry
+could no longer compute the age bands (the birth date would be gone).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import Sequence
+from datetime import date
+from typing import Any
+
+import structlog
+
+from contracts.base import DomainEvent, PersonalData
+from contracts.case import CaseOpened, EnrollmentStarted
+from contracts.commands_casefile import ErasePersonData
+from contracts.common import AgeBand, age_band_for_age, age_on
+from contracts.envelope import Envelope
+from contracts.person import PersonDataErased
+from contracts.referral import ReferralCorrected, ReferralSubmitted
+from eventstore.commands import Session
+from eventstore.crypto import KeyRing, sealed_key_ids
+from eventstore.errors import DomainError, Forbidden, NotFound
+from eventstore.projection import ProjectionRunner
+
+log = structlog.get_logger("tsunagu.casefile.erasure")
+
+#: The agency token operators use in command subjects; NATS permissions give
+#: ``<prefix>.cmd.operator.>`` to operator credentials only (deploy/).
+OPERATOR = "operator"
+
+
+def _personal(event: DomainEvent) -> PersonalData | None:
+    value = getattr(event, "personal", None)
+    return value if isinstance(value, PersonalData) else None
+
+
+def _birth_date(event: DomainEvent | None) -> date | None:
+    block = _personal(event) if event is not None else None
+    value = getattr(block, "birth_date", None)
+    return value if isinstance(value, date) else None
+
+
+def age_bands(
+    person_id: str,
+    cases: Sequence[tuple[CaseOpened, list[DomainEvent]]],
+    referrals: dict[str, DomainEvent],
+) -> dict[str, AgeBand]:
+    """Pure: the 年代 at the start of each of the person's enrollments (birth date, else the
+    band recorded at opening or referral, else 不明). Events must be unsealed."""
+    out: dict[str, AgeBand] = {}
+    for opened, events in cases:
+        referral = referrals.get(opened.referral_id or "")
+        birth = _birth_date(opened) or _birth_date(referral)
+        recorded = opened.age_band
+        if recorded is AgeBand.unknown and referral is not None:
+            recorded = getattr(referral, "age_band", AgeBand.unknown)
+        for e in events:
+            if isinstance(e, EnrollmentStarted) and e.subject.person_id == person_id:
+                out[e.enrollment_id] = (
+                    age_band_for_age(age_on(birth, e.started_on)) if birth else recorded
+                )
+    return out
+
+
+async def _unsealed(keyring: KeyRing, envelopes: list[Envelope]) -> list[DomainEvent]:
+    ids: set[str] = set()
+    for env in envelopes:
+        ids |= sealed_key_ids(env.event)
+    await keyring.prefetch(ids)
+    return [keyring.unseal_event(env.event) for env in envelopes]
+
+
+async def erase_person_data(session: Session, cmd: ErasePersonData) -> list[DomainEvent]:
+    if session.agency_id != OPERATOR:
+        raise Forbidden(
+            f"erase_person_data is an operator command (subject …cmd.{OPERATOR}.…); "
+            f"agency {session.agency_id!r} may not send it",
+        )
+    person = await session.load("person", cmd.person_id)
+    if any(isinstance(e.event, PersonDataErased) for e in person.envelopes):
+        raise DomainError(f"person {cmd.person_id!r} was already erased", code="already_erased")
+    store, topo = session.store, session.store.topology
+    # Scans every case's opening (municipal scale: thousands): no projection lag involved.
+    opened = await store.read(topo.event_subject("case", "*", "CaseOpened"))
+    mine = [s.envelope for s in opened
+            if isinstance(s.envelope.event, CaseOpened)
+            and s.envelope.event.subject.person_id == cmd.person_id]
+    submitted = await store.read(topo.event_subject("referral", "*", "ReferralSubmitted"))
+    referral_ids = {s.envelope.aggregate_id for s in submitted
+                    if getattr(s.envelope.event, "person_id", None) == cmd.person_id}
+    if not mine and not referral_ids:
+        raise NotFound(f"person_id: no case or referral names person {cmd.person_id!r}",
+                       details={"field": "person_id"})
+    keyring = await KeyRing.open(store.nc, topo)
+    cases: list[tuple[CaseOpened, list[DomainEvent]]] = []
+    referrals: dict[str, DomainEvent] = {}
+    for env in mine:
+        history = await store.load("case", env.aggregate_id)
+        events = await _unsealed(keyring, history.envelopes)
+        first = events[0]
+        assert isinstance(first, CaseOpened)
+        cases.append((first, events))
+        if first.referral_id:
+            referral_ids.add(first.referral_id)
+    for referral_id in sorted(referral_ids):
+        history = await store.load("referral", referral_id)
+        for event in await _unsealed(keyring, history.envelopes):
+            if isinstance(event, ReferralSubmitted | ReferralCorrected):
+                referrals[referral_id] = event  # the latest version wins
+    case_ids = sorted(env.aggregate_id for env in mine)
+    return [PersonDataErased(
+        person_id=cmd.person_id, reason=cmd.reason, erased_by=cmd.staff or OPERATOR,
+        key_ids=(cmd.person_id, *case_ids),
+        age_bands=age_bands(cmd.person_id, cases, referrals),
+    )]
+
+
+class Shredder:
+    """Reactor: after PersonDataErased, wait until the casefile projection has applied it
+    (so no feed snapshot with personal data can follow), purge the personal feed messages
+    of the person's cases, then destroy the keys. Idempotent: purging and destroying twice
+    is harmless."""
+
+    name = "casefile_shredder"
+    aggregates: tuple[str, ...] | None = ("person",)
+
+    def __init__(self, runtime: Any, projection_name: str) -> None:
+        self.runtime = runtime
+        self.projection_name = projection_name
+
+    async def react(self, env: Envelope, seq: int) -> None:
+        event = env.event
+        if not isinstance(event, PersonDataErased):
+            return
+        runner: ProjectionRunner | None = self.runtime.runners.get(self.projection_name)
+        if runner is not None:
+            await runner.wait_for(seq, timeout=120)
+            await runner.flush_outbox()
+        topo = self.runtime.topology
+        js = self.runtime.broker.connection.jetstream()
+        for key_id in event.key_ids:
+            if key_id == event.person_id:
+                continue
+            with contextlib.suppress(Exception):  # no feed yet is fine
+                await js.purge_stream(
+                    topo.feed_stream, subject=topo.feed_subject("*", key_id, "case")
+                )
+        keyring: KeyRing = self.runtime.keyring
+        for key_id in event.key_ids:
+            await keyring.destroy(key_id)
+            await asyncio.sleep(0)
+        log.info("keys destroyed", keys=len(event.key_ids), seq=seq)

@@ -1,0 +1,366 @@
+"""The casefile projection: cases, members, plans, timeline, what each agency may see,
+and the per-agency feeds (published through the transactional outbox).
+
+Every event that can change what an agency sees of a case (the case's own events, its
+consent, a 支援会議 binding, a corrected つなぐシート, an erasure) publishes the current view
+of that case to every agency in its audience, on ``<prefix>.feed.<agency>.<case>.case``.
+The msg id is derived from the stream sequence, so a replay publishes nothing twice.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import Connection, func, insert, select, update
+
+from contracts.base import PersonalData
+from contracts.case import (
+    CaseClosed,
+    CaseEvent,
+    CaseOpened,
+    CaseReopened,
+    CaseReturnedToComprehensive,
+    CaseSuspended,
+    DecisionNotApplied,
+    EnrollmentEnded,
+    EnrollmentStarted,
+    IntakeAssessmentRecorded,
+    LeadAgencyAssigned,
+    MemberJoined,
+    MonitoringRecorded,
+    PlanApproved,
+    PlanDrafted,
+    PlanTabled,
+)
+from contracts.consent import ConsentEvent
+from contracts.envelope import Envelope
+from contracts.meeting import (
+    CaseTabled,
+    ConfidentialityAcknowledged,
+    MeetingCancelled,
+    MeetingEvent,
+    MeetingScheduled,
+    MemberInvited,
+)
+from contracts.person import PersonDataErased
+from contracts.referral import ReferralCorrected, ReferralSubmitted
+from eventstore.db import read_checkpoint, upsert, write_checkpoint
+from eventstore.projection import ApplyContext
+from eventstore.topology import Topology
+from services.casefile import tables as t
+from services.casefile import views
+
+JST = ZoneInfo("Asia/Tokyo")
+#: A row of the kit's tracking table: the last stream sequence whose feed was published.
+FEED_MARK = "casefile.feed"
+REFERRAL_FIELDS = ("name", "kana", "birth_date", "address", "phone", "summary")
+
+
+def _plain(block: object, fields: tuple[str, ...] | None = None) -> dict[str, Any] | None:
+    """A decrypted personal block as JSON, or None when it is still sealed (key destroyed)."""
+    if not isinstance(block, PersonalData):
+        return None
+    data = block.model_dump(mode="json")
+    return {k: data.get(k) for k in fields} if fields else data
+
+
+class CasefileProjection:
+    name = "casefile"
+    metadata = t.metadata
+    aggregates: tuple[str, ...] | None = ("case", "consent", "meeting", "referral", "person")
+    needs_personal = True
+
+    def __init__(self, topology: Topology) -> None:
+        self.topology = topology
+
+    # ----- entry point ---------------------------------------------------------------
+    def apply(self, conn: Connection, env: Envelope, ctx: ApplyContext) -> None:
+        env = ctx.unseal(env)
+        event = env.event
+        touched: list[str] = []
+        if isinstance(event, CaseEvent):
+            if self._case(conn, env, ctx.seq):
+                touched = [event.case_id]
+        elif isinstance(event, ConsentEvent):
+            conn.execute(insert(t.consent).values(
+                case_id=event.case_id, seq=ctx.seq, event=event.model_dump(mode="json")))
+            self._timeline(conn, event.case_id, ctx.seq, env, _consent_summary(event))
+            touched = [event.case_id]
+        elif isinstance(event, MeetingEvent):
+            touched = self._meeting(conn, event)
+        elif isinstance(event, ReferralSubmitted | ReferralCorrected):
+            touched = self._referral(conn, event, env)
+        elif isinstance(event, PersonDataErased):
+            self._erase(conn, event, ctx)
+            return
+        if touched and self._feed_due(conn, ctx.seq):
+            for case_id in touched:
+                self._publish(conn, case_id, env, ctx)
+
+    # ----- feeds ---------------------------------------------------------------------
+    def _publish(self, conn: Connection, case_id: str, env: Envelope, ctx: ApplyContext,
+                 kind: str = "case") -> None:
+        exists = select(t.cases.c.case_id).where(t.cases.c.case_id == case_id)
+        if conn.execute(exists).first() is None:
+            return
+        # The day the event was stored, in Japan: deterministic on replay.
+        on = env.recorded_at.astimezone(JST).date()
+        for agency in views.audience(conn, case_id):
+            view = views.case_view(conn, case_id, agency, on)
+            if view is None:
+                continue
+            body = {"seq": ctx.seq, "event_type": env.type, "as_of": on.isoformat(), "view": view}
+            ctx.publish(
+                self.topology.feed_subject(agency, case_id, kind),
+                json.dumps(body, ensure_ascii=False).encode(),
+                msg_id=f"feed-{agency}-{case_id}-{ctx.seq}",
+            )
+
+    @staticmethod
+    def _feed_due(conn: Connection, seq: int) -> bool:
+        """Feeds are published once per event, ever: a rebuild (which drops this projection's
+        tables and checkpoint, not this mark) replays without re-sending agencies' feeds."""
+        if seq <= read_checkpoint(conn, FEED_MARK):
+            return False
+        write_checkpoint(conn, FEED_MARK, seq)
+        return True
+
+    # ----- cases ---------------------------------------------------------------------
+    def _erased(self, conn: Connection, case_id: str) -> bool:
+        return bool(conn.execute(
+            select(t.cases.c.erased).where(t.cases.c.case_id == case_id)).scalar())
+
+    def _case(self, conn: Connection, env: Envelope, seq: int) -> bool:
+        e = env.event
+        assert isinstance(e, CaseEvent)
+        cid = e.case_id
+        if isinstance(e, CaseOpened):
+            erased = conn.execute(select(t.erased_persons.c.person_id).where(
+                t.erased_persons.c.person_id == (e.subject.person_id or ""))).first() is not None
+            upsert(conn, t.cases, {
+                "case_id": cid, "person_id": e.subject.person_id,
+                "subject_agency_id": e.subject.agency_id, "referral_id": e.referral_id,
+                "origin": e.origin.value, "coordinator": e.coordinator, "opened_on": e.opened_on,
+                "status": "open", "stage": "opened", "lead_agency": None,
+                "next_monitoring_on": None, "sex": e.sex.value, "age_band": e.age_band.value,
+                "erased": erased, "personal": None if erased else _plain(e.personal),
+                "last_seq": seq,
+            }, ["case_id"])
+            self._timeline(conn, cid, seq, env, f"case opened ({e.origin.value})")
+            return True
+        if conn.execute(select(t.cases.c.case_id).where(t.cases.c.case_id == cid)).first() is None:
+            return False  # an event of a case we never saw opened: nothing to hang it on
+        erased = self._erased(conn, cid)
+        summary = e.type
+        match e:
+            case EnrollmentStarted():
+                upsert(conn, t.enrollments, {
+                    "enrollment_id": e.enrollment_id, "case_id": cid, "program": e.program.value,
+                    "subject_person_id": e.subject.person_id,
+                    "subject_agency_id": e.subject.agency_id, "started_on": e.started_on,
+                    "ended_on": None, "end_reason": None,
+                }, ["enrollment_id"])
+                summary = f"enrolled in {e.program.value}"
+            case EnrollmentEnded():
+                conn.execute(update(t.enrollments).where(
+                    t.enrollments.c.enrollment_id == e.enrollment_id).values(
+                    ended_on=e.ended_on, end_reason=e.reason))
+                summary = f"{e.program.value} enrollment ended: {e.reason}"
+            case MemberJoined():
+                upsert(conn, t.members, {"case_id": cid, "agency_id": e.agency_id,
+                                         "joined_on": e.joined_on, "how": e.how.value},
+                       ["case_id", "agency_id"])
+                summary = f"{e.agency_id} joined ({e.how.value})"
+            case IntakeAssessmentRecorded():
+                upsert(conn, t.assessments, {
+                    "assessment_id": e.assessment_id, "case_id": cid,
+                    "assessed_on": e.assessed_on, "assessed_by": e.assessed_by,
+                    "national_items": dict(e.national_items),
+                    "attachment": e.attachment.model_dump(mode="json") if e.attachment else None,
+                    "personal": None if erased else _plain(e.personal),
+                }, ["assessment_id"])
+                summary = f"intake assessment by {e.assessed_by}"
+            case PlanDrafted():
+                upsert(conn, t.plans, {
+                    "case_id": cid, "plan_id": e.plan_id, "version": e.version,
+                    "program": e.program.value, "drafted_by": e.drafted_by,
+                    "drafted_on": e.drafted_on,
+                    "roles": [r.model_dump(mode="json") for r in e.roles],
+                    "monitoring_on": e.monitoring_on, "tabled_at": None, "approved_on": None,
+                    "approved_by_meeting": None,
+                    "personal": None if erased else _plain(e.personal),
+                }, ["case_id", "plan_id", "version"])
+                summary = f"plan {e.plan_id} v{e.version} ({e.program.value}) drafted"
+            case PlanTabled():
+                conn.execute(update(t.plans).where(*self._plan_key(cid, e.plan_id, e.version))
+                             .values(tabled_at=e.meeting_id))
+                summary = f"plan {e.plan_id} v{e.version} tabled at meeting {e.meeting_id}"
+            case PlanApproved():
+                conn.execute(update(t.plans).where(*self._plan_key(cid, e.plan_id, e.version))
+                             .values(approved_on=e.approved_on, approved_by_meeting=e.meeting_id))
+                monitoring_on = conn.execute(select(t.plans.c.monitoring_on).where(
+                    *self._plan_key(cid, e.plan_id, e.version))).scalar()
+                if monitoring_on is not None:
+                    conn.execute(update(t.cases).where(t.cases.c.case_id == cid)
+                                 .values(next_monitoring_on=monitoring_on))
+                summary = f"plan {e.plan_id} v{e.version} approved at meeting {e.meeting_id}"
+            case MonitoringRecorded():
+                upsert(conn, t.monitorings, {
+                    "monitoring_id": e.monitoring_id, "case_id": cid, "program": e.program.value,
+                    "recorded_on": e.recorded_on, "recorded_by": e.recorded_by,
+                    "next_monitoring_on": e.next_monitoring_on,
+                    "personal": None if erased else _plain(e.personal),
+                }, ["monitoring_id"])
+                conn.execute(update(t.cases).where(t.cases.c.case_id == cid)
+                             .values(next_monitoring_on=e.next_monitoring_on))
+                summary = f"monitoring by {e.recorded_by}"
+            case LeadAgencyAssigned():
+                conn.execute(update(t.cases).where(t.cases.c.case_id == cid)
+                             .values(lead_agency=e.agency_id))
+                summary = f"lead agency {e.agency_id} (meeting {e.meeting_id})"
+            case CaseClosed():
+                self._status(conn, cid, "closed")
+                summary = f"closed (終結) by meeting {e.meeting_id}: {e.reason}"
+            case CaseSuspended():
+                self._status(conn, cid, "suspended")
+                summary = f"suspended (中断) by meeting {e.meeting_id}: {e.reason}"
+            case CaseReturnedToComprehensive():
+                self._status(conn, cid, "returned")
+                conn.execute(update(t.cases).where(t.cases.c.case_id == cid)
+                             .values(lead_agency=e.lead_agency))
+                summary = (f"returned to 包括 ({e.lead_agency}) by meeting {e.meeting_id}: "
+                           f"{e.reason}")
+            case CaseReopened():
+                self._status(conn, cid, "open")
+                summary = f"reopened: {e.reason}"
+            case DecisionNotApplied():
+                summary = (f"decision {e.decision_id} of meeting {e.meeting_id} not applied: "
+                           f"{e.reason}")
+        conn.execute(update(t.cases).where(t.cases.c.case_id == cid).values(
+            stage=self._stage(conn, cid), last_seq=seq))
+        self._timeline(conn, cid, seq, env, summary)
+        return True
+
+    @staticmethod
+    def _plan_key(case_id: str, plan_id: str, version: int) -> tuple[Any, ...]:
+        return (t.plans.c.case_id == case_id, t.plans.c.plan_id == plan_id,
+                t.plans.c.version == version)
+
+    @staticmethod
+    def _status(conn: Connection, case_id: str, status: str) -> None:
+        conn.execute(update(t.cases).where(t.cases.c.case_id == case_id).values(status=status))
+
+    @staticmethod
+    def _stage(conn: Connection, case_id: str) -> str:
+        """The same stages as domain.CaseState.stage, from the rows."""
+        status = conn.execute(select(t.cases.c.status).where(t.cases.c.case_id == case_id)).scalar()
+        if status != "open":
+            return str(status)
+
+        def count(*where: Any) -> int:
+            return int(conn.execute(select(func.count()).select_from(t.plans)
+                                    .where(t.plans.c.case_id == case_id, *where)).scalar() or 0)
+
+        if count(t.plans.c.approved_on.is_not(None)):
+            mons = conn.execute(select(func.count()).select_from(t.monitorings).where(
+                t.monitorings.c.case_id == case_id)).scalar()
+            return "monitoring" if mons else "support"
+        if count(t.plans.c.tabled_at.is_not(None)):
+            return "plan_tabled"
+        if count():
+            return "plan_drafted"
+        assessed = conn.execute(select(func.count()).select_from(t.assessments).where(
+            t.assessments.c.case_id == case_id)).scalar()
+        return "assessed" if assessed else "opened"
+
+    @staticmethod
+    def _timeline(conn: Connection, case_id: str, seq: int, env: Envelope, summary: str) -> None:
+        upsert(conn, t.timeline, {
+            "case_id": case_id, "seq": seq, "type": env.type,
+            "occurred_at": env.occurred_at.isoformat(), "agency_id": env.actor.agency_id,
+            "summary": summary[:600],
+        }, ["case_id", "seq"])
+
+    # ----- meetings (only who is bound; 支援会議 material never enters this service) -------
+    def _meeting(self, conn: Connection, e: MeetingEvent) -> list[str]:
+        mid = e.meeting_id
+        match e:
+            case MeetingScheduled():
+                upsert(conn, t.meetings, {"meeting_id": mid, "kind": e.kind.value,
+                                          "cancelled": False}, ["meeting_id"])
+                for agency in e.members:
+                    self._meeting_member(conn, mid, agency)
+            case MemberInvited() if e.agency_id:
+                self._meeting_member(conn, mid, e.agency_id)
+            case ConfidentialityAcknowledged() if e.agency_id:
+                self._meeting_member(conn, mid, e.agency_id)
+                conn.execute(update(t.meeting_members).where(
+                    t.meeting_members.c.meeting_id == mid,
+                    t.meeting_members.c.agency_id == e.agency_id).values(acknowledged=True))
+            case MeetingCancelled():
+                conn.execute(update(t.meetings).where(t.meetings.c.meeting_id == mid)
+                             .values(cancelled=True))
+            case CaseTabled():
+                upsert(conn, t.meeting_cases, {"meeting_id": mid, "case_id": e.case_id},
+                       ["meeting_id", "case_id"])
+            case _:
+                return []
+        kind = conn.execute(
+            select(t.meetings.c.kind).where(t.meetings.c.meeting_id == mid)).scalar()
+        if kind != "confidential":
+            return []  # only a 支援会議 changes who may see what
+        return list(conn.execute(select(t.meeting_cases.c.case_id).where(
+            t.meeting_cases.c.meeting_id == mid).order_by(t.meeting_cases.c.case_id)).scalars())
+
+    @staticmethod
+    def _meeting_member(conn: Connection, meeting_id: str, agency_id: str) -> None:
+        exists = conn.execute(select(t.meeting_members.c.agency_id).where(
+            t.meeting_members.c.meeting_id == meeting_id,
+            t.meeting_members.c.agency_id == agency_id)).first()
+        if exists is None:
+            conn.execute(insert(t.meeting_members).values(
+                meeting_id=meeting_id, agency_id=agency_id, invited=True, acknowledged=False))
+
+    # ----- referrals (the personal part of triaged cases) ----------------------------------
+    def _referral(self, conn: Connection, e: ReferralSubmitted | ReferralCorrected,
+                  env: Envelope) -> list[str]:
+        erased = conn.execute(select(t.erased_persons.c.person_id).where(
+            t.erased_persons.c.person_id == e.person_id)).first() is not None
+        upsert(conn, t.referrals, {
+            "referral_id": e.referral_id, "person_id": e.person_id,
+            "personal": None if erased else _plain(e.personal, REFERRAL_FIELDS),
+        }, ["referral_id"])
+        return list(conn.execute(select(t.cases.c.case_id).where(
+            t.cases.c.referral_id == e.referral_id)).scalars())
+
+    # ----- erasure -----------------------------------------------------------------------
+    def _erase(self, conn: Connection, e: PersonDataErased, ctx: ApplyContext) -> None:
+        pid = e.person_id
+        upsert(conn, t.erased_persons, {"person_id": pid, "erased_seq": ctx.seq}, ["person_id"])
+        conn.execute(update(t.referrals).where(t.referrals.c.person_id == pid)
+                     .values(personal=None))
+        case_ids = set(conn.execute(select(t.cases.c.case_id).where(
+            t.cases.c.person_id == pid)).scalars())
+        case_ids |= set(e.key_ids) & set(conn.execute(select(t.cases.c.case_id)).scalars())
+        for cid in sorted(case_ids):
+            conn.execute(update(t.cases).where(t.cases.c.case_id == cid)
+                         .values(personal=None, erased=True))
+            for table in (t.plans, t.assessments, t.monitorings):
+                conn.execute(update(table).where(table.c.case_id == cid).values(personal=None))
+        if case_ids and self._feed_due(conn, ctx.seq):
+            for cid in sorted(case_ids):
+                self._erased_notice(conn, cid, ctx)
+
+    def _erased_notice(self, conn: Connection, case_id: str, ctx: ApplyContext) -> None:
+        # Kind "erased", not "case": the shredder purges the old "case" snapshots.
+        for agency in views.audience(conn, case_id):
+            body = {"seq": ctx.seq, "event_type": "PersonDataErased", "case_id": case_id,
+                    "erased": True}
+            ctx.publish(self.topology.feed_subject(agency, case_id, "erased"),
+                        json.dumps(body).encode(), msg_id=f"feed-{agency}-{case_id}-{ctx.seq}")
+
+
+def _consent_summary(e: ConsentEvent) -> str:
+    return f"{e.type}"

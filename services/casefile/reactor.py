@@ -1,0 +1,92 @@
+"""Meeting decisions become case events: the reactor consumes ``meeting.*`` events and runs
+the pure decider through the executor with a command whose id derives from the triggering
+event's id, so a reaction that runs twice (at-least-once) appends once."""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+import structlog
+
+from contracts.base import Command, DomainEvent, Id
+from contracts.envelope import Envelope
+from contracts.meeting import CaseTabled, DecisionRecorded, MeetingHeld, MeetingScheduled
+from eventstore.commands import Executor, Session, require_active_agency
+from eventstore.errors import Forbidden
+from services.casefile import domain
+from services.casefile.handlers import consent_of, load_case, today
+
+log = structlog.get_logger("tsunagu.casefile.reactor")
+
+
+class ApplyMeetingEvent(Command):
+    """Internal (never on NATS): carries the triggering meeting event to the handler."""
+
+    type: Literal["casefile_apply_meeting_event"] = "casefile_apply_meeting_event"
+    case_id: Id
+    meeting_id: Id
+
+
+def command_id(env: Envelope, case_id: str = "") -> str:
+    # One reaction per (event, case): MeetingHeld touches every case tabled at the meeting.
+    return f"m{env.event_id.hex}" + (f"-{case_id}"[:30] if case_id else "")
+
+
+async def _meeting_facts(
+    session: Session, meeting_id: str
+) -> tuple[domain.MeetingFacts, list[Any]]:
+    history = await session.load("meeting", meeting_id)
+    events = [e.event for e in history.envelopes]
+    kind = next((e.kind for e in events if isinstance(e, MeetingScheduled)), None)
+    return domain.MeetingFacts(meeting_id, kind), events
+
+
+class DecisionReactor:
+    name = "casefile_decisions"
+    aggregates: tuple[str, ...] | None = ("meeting",)
+
+    def __init__(self, executor: Executor) -> None:
+        self.executor = executor
+
+    async def react(self, env: Envelope, seq: int) -> None:
+        event = env.event
+        if isinstance(event, DecisionRecorded | CaseTabled):
+            await self._run(env, event.case_id)
+        elif isinstance(event, MeetingHeld):
+            # Which cases were tabled is known from the meeting's own history.
+            store = self.executor.store
+            history = await store.load("meeting", event.meeting_id)
+            cases = sorted({e.case_id for e in (s.envelope.event for s in history.events)
+                            if isinstance(e, CaseTabled)})
+            for case_id in cases:
+                await self._run(env, case_id)
+
+    async def _run(self, env: Envelope, case_id: str) -> None:
+        trigger = env.event
+
+        async def handle(session: Session, cmd: ApplyMeetingEvent) -> list[DomainEvent]:
+            state = await load_case(session, case_id)
+            facts, _ = await _meeting_facts(session, cmd.meeting_id)
+            if isinstance(trigger, CaseTabled):
+                consent = await consent_of(session, case_id)
+                return domain.decide_tabling(state, facts, trigger, consent, today(session))
+            if isinstance(trigger, DecisionRecorded):
+                consent = await consent_of(session, case_id)
+                lead_ok = True
+                if trigger.lead_agency:
+                    try:
+                        await require_active_agency(session, trigger.lead_agency, "lead_agency")
+                    except Forbidden:
+                        lead_ok = False
+                return domain.decide_decision(state, facts, trigger, consent, lead_ok)
+            if isinstance(trigger, MeetingHeld):
+                return domain.decide_attendance(state, trigger.attendees, trigger.held_on)
+            return []
+
+        cmd = ApplyMeetingEvent(
+            command_id=command_id(env, case_id if isinstance(trigger, MeetingHeld) else ""),
+            case_id=case_id, meeting_id=env.aggregate_id, occurred_at=env.occurred_at,
+        )
+        reply = await self.executor.execute(env.actor.agency_id, cmd, handle)
+        log.info("meeting event applied", trigger=env.type, events=len(reply["events"]),
+                 replayed=reply["replayed"])

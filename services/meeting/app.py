@@ -1,0 +1,29 @@
+"""The meeting service: its spec (commands, queries, projections) and a FastStream app factory."""
+
+from __future__ import annotations
+
+from faststream import FastStream
+
+from eventstore.service import ServiceSpec, build_app
+from eventstore.settings import Settings, load_settings
+from services.meeting.handlers import MeetingHandlers
+from services.meeting.projection import MeetingProjection
+from services.meeting.queries import QUERIES
+
+
+def build_spec(settings: Settings) -> ServiceSpec:
+    # The coordination (directory entries with can_triage, or listed in settings) convenes.
+    handlers = MeetingHandlers(coordinators=frozenset(settings.triage_agencies))
+    return ServiceSpec(
+        name="meeting",
+        commands=handlers.commands(),
+        queries=dict(QUERIES),
+        projections=[MeetingProjection()],
+    )
+
+
+def create_app() -> FastStream:
+    """For `faststream run services.meeting.app:create_app --factory`."""
+    settings = load_settings()
+    app, _ = build_app(build_spec(settings), settings)
+    return app

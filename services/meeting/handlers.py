@@ -1,0 +1,217 @@
+"""Thin async command handlers: load through the session, fold, call the pure decider.
+
+Every aggregate a command appends to is loaded before the decider runs (also the next
+occurrence of a 定例), so a retried command finds all its own events and gets the original
+reply, even when the decider would now refuse it (e.g. "already held").
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+from typing import Any
+
+from contracts.base import Command, DomainEvent
+from contracts.commands_meeting import (
+    AcknowledgeConfidentiality,
+    CancelMeeting,
+    EndMeetingSeries,
+    InviteMember,
+    MoveCaseToSupportPlanMeeting,
+    RecordDecision,
+    RecordMeetingHeld,
+    RecordMinutes,
+    RecordResourceGap,
+    RescheduleMeeting,
+    ScheduleMeeting,
+    ShareMaterial,
+    StartMeetingSeries,
+    TableCase,
+)
+from contracts.consent import has_valid_consent
+from eventstore.commands import Handler, Session, require_active_agency
+from services.meeting import domain
+from services.meeting.recurrence import local_date, occurrence_id
+from services.meeting.state import (
+    Agency,
+    Case,
+    Meeting,
+    Series,
+    fold_agency,
+    fold_case,
+    fold_meeting,
+    fold_series,
+)
+
+
+async def load_meeting(session: Session, meeting_id: str) -> Meeting:
+    history = await session.load("meeting", meeting_id)
+    return fold_meeting(meeting_id, history.envelopes)
+
+
+async def load_series(session: Session, series_id: str) -> Series:
+    history = await session.load("meeting_series", series_id)
+    return fold_series(series_id, (e.event for e in history.envelopes))
+
+
+async def load_case(session: Session, case_id: str) -> Case:
+    history = await session.load("case", case_id)
+    return fold_case(case_id, (e.event for e in history.envelopes))
+
+
+async def load_agency(session: Session, agency_id: str) -> Agency:
+    history = await session.load("agency", agency_id)
+    return fold_agency(agency_id, (e.event for e in history.envelopes))
+
+
+async def consented(session: Session, case_id: str, on: Any) -> bool:
+    """The shared definition of consent coverage (contracts.consent), on the given day."""
+    history = await session.load("consent", case_id)
+    return has_valid_consent((e.event for e in history.envelopes), on)
+
+
+@dataclass(frozen=True)
+class MeetingHandlers:
+    #: Agencies that may convene besides directory entries with can_triage (settings).
+    coordinators: frozenset[str] = frozenset()
+
+    async def _coordinator(self, session: Session) -> str:
+        await require_active_agency(session, session.agency_id)
+        agency = await load_agency(session, session.agency_id)
+        if session.agency_id in self.coordinators:
+            agency = replace(agency, coordinator=True)
+        domain.require_coordinator(agency)
+        return session.agency_id
+
+    async def _members(self, session: Session, ids: tuple[str, ...], field: str) -> None:
+        for agency_id in ids:
+            domain.require_active(await load_agency(session, agency_id), field)
+
+    async def schedule(self, session: Session, cmd: ScheduleMeeting) -> list[DomainEvent]:
+        meeting = await load_meeting(session, domain.derived_id("mtg", cmd.command_id))
+        convener = await self._coordinator(session)
+        await self._members(session, cmd.members, "members")
+        return domain.schedule(cmd, meeting, convener, session.now)
+
+    async def start_series(self, session: Session, cmd: StartMeetingSeries) -> list[DomainEvent]:
+        series = await load_series(session, domain.derived_id("ser", cmd.command_id))
+        if series.started and series.first_meeting_id:  # a retry: its own first occurrence
+            await load_meeting(session, series.first_meeting_id)
+            when = session.now
+        else:
+            when = domain.first_occurrence(cmd, session.now)
+        first = await load_meeting(session, occurrence_id(series.series_id, when))
+        convener = await self._coordinator(session)
+        await self._members(session, cmd.members, "members")
+        return domain.start_series(cmd, series, first, convener, session.now, when)
+
+    async def end_series(self, session: Session, cmd: EndMeetingSeries) -> list[DomainEvent]:
+        series = await load_series(session, cmd.series_id)
+        await require_active_agency(session, session.agency_id)
+        return domain.end_series(cmd, series, session.agency_id, session.now)
+
+    async def _then_next(self, session: Session, meeting: Meeting) -> list[DomainEvent]:
+        """定例: once an occurrence is held or cancelled, the next one is scheduled."""
+        if not meeting.regular or meeting.series_id is None:
+            return []
+        series = await load_series(session, meeting.series_id)
+        slot = domain.next_in_series(series, meeting, session.now)
+        if slot is None:
+            return []
+        target = await load_meeting(session, slot[0])
+        return domain.schedule_next(series, slot, target)
+
+    async def reschedule(self, session: Session, cmd: RescheduleMeeting) -> list[DomainEvent]:
+        meeting = await load_meeting(session, cmd.meeting_id)
+        await require_active_agency(session, session.agency_id)
+        return domain.reschedule(cmd, meeting, session.agency_id, session.now)
+
+    async def cancel(self, session: Session, cmd: CancelMeeting) -> list[DomainEvent]:
+        meeting = await load_meeting(session, cmd.meeting_id)
+        await require_active_agency(session, session.agency_id)
+        following = await self._then_next(session, meeting)  # loaded first: see module doc
+        return domain.cancel(cmd, meeting, session.agency_id) + following
+
+    async def invite(self, session: Session, cmd: InviteMember) -> list[DomainEvent]:
+        meeting = await load_meeting(session, cmd.meeting_id)
+        await require_active_agency(session, session.agency_id)
+        invitee = await load_agency(session, cmd.agency_id) if cmd.agency_id else None
+        return domain.invite(cmd, meeting, session.agency_id, invitee)
+
+    async def acknowledge(
+        self, session: Session, cmd: AcknowledgeConfidentiality
+    ) -> list[DomainEvent]:
+        meeting = await load_meeting(session, cmd.meeting_id)
+        await require_active_agency(session, session.agency_id)
+        return domain.acknowledge(cmd, meeting, session.agency_id, local_date(session.now),
+                                  cmd.staff)
+
+    async def table(self, session: Session, cmd: TableCase) -> list[DomainEvent]:
+        meeting = await load_meeting(session, cmd.meeting_id)
+        await require_active_agency(session, session.agency_id)
+        domain.require_open(meeting)
+        case = await load_case(session, cmd.case_id)
+        ok = await consented(session, cmd.case_id, meeting.meeting_date)
+        return domain.table(cmd, meeting, session.agency_id, case, ok)
+
+    async def move(
+        self, session: Session, cmd: MoveCaseToSupportPlanMeeting
+    ) -> list[DomainEvent]:
+        source = await load_meeting(session, cmd.meeting_id)
+        target = await load_meeting(session, cmd.to_meeting_id)
+        await require_active_agency(session, session.agency_id)
+        item = source.item(cmd.item_id)
+        case: Case | None = None
+        ok = False
+        if item is not None and target.exists:
+            case = await load_case(session, item.case_id)
+            ok = await consented(session, item.case_id, target.meeting_date)
+        return domain.move(cmd, source, target, session.agency_id, case, ok)
+
+    async def held(self, session: Session, cmd: RecordMeetingHeld) -> list[DomainEvent]:
+        meeting = await load_meeting(session, cmd.meeting_id)
+        await require_active_agency(session, session.agency_id)
+        following = await self._then_next(session, meeting)  # loaded first: see module doc
+        return domain.held(cmd, meeting, session.agency_id, local_date(session.now)) + following
+
+    async def decide(self, session: Session, cmd: RecordDecision) -> list[DomainEvent]:
+        meeting = await load_meeting(session, cmd.meeting_id)
+        await require_active_agency(session, session.agency_id)
+        item = domain.decision_target(cmd, meeting)
+        case = await load_case(session, item.case_id)
+        ok = await consented(session, item.case_id, meeting.held_on)
+        lead = await load_agency(session, cmd.lead_agency) if cmd.lead_agency else None
+        return domain.decide(cmd, meeting, session.agency_id, item, case, ok, lead)
+
+    async def resource_gap(self, session: Session, cmd: RecordResourceGap) -> list[DomainEvent]:
+        meeting = await load_meeting(session, cmd.meeting_id)
+        await require_active_agency(session, session.agency_id)
+        return domain.resource_gap(cmd, meeting, session.agency_id)
+
+    async def minutes(self, session: Session, cmd: RecordMinutes) -> list[DomainEvent]:
+        meeting = await load_meeting(session, cmd.meeting_id)
+        await require_active_agency(session, session.agency_id)
+        return domain.minutes(cmd, meeting, session.agency_id)
+
+    async def material(self, session: Session, cmd: ShareMaterial) -> list[DomainEvent]:
+        meeting = await load_meeting(session, cmd.meeting_id)
+        await require_active_agency(session, session.agency_id)
+        return domain.material(cmd, meeting, session.agency_id)
+
+    def commands(self) -> dict[str, tuple[type[Command], Handler]]:
+        pairs: list[tuple[type[Command], Handler]] = [
+            (ScheduleMeeting, self.schedule),
+            (StartMeetingSeries, self.start_series),
+            (EndMeetingSeries, self.end_series),
+            (RescheduleMeeting, self.reschedule),
+            (CancelMeeting, self.cancel),
+            (InviteMember, self.invite),
+            (AcknowledgeConfidentiality, self.acknowledge),
+            (TableCase, self.table),
+            (MoveCaseToSupportPlanMeeting, self.move),
+            (RecordMeetingHeld, self.held),
+            (RecordDecision, self.decide),
+            (RecordResourceGap, self.resource_gap),
+            (RecordMinutes, self.minutes),
+            (ShareMaterial, self.material),
+        ]
+        return {cls.model_fields["type"].default: (cls, fn) for cls, fn in pairs}

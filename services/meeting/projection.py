@@ -1,0 +1,287 @@
+"""The meeting service's read model (SQLAlchemy Core; SQLite or PostgreSQL).
+
+Minutes and materials are personal data: they are kept here, decrypted, only because the
+members' views show them; who may read them is decided in ``queries``, never here.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Boolean,
+    Column,
+    Connection,
+    Date,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    Text,
+    select,
+    update,
+)
+
+from contracts.base import Sealed
+from contracts.envelope import Envelope
+from contracts.meeting import (
+    CaseMovedToSupportPlanMeeting,
+    CaseTabled,
+    ConfidentialityAcknowledged,
+    DecisionRecorded,
+    MaterialShared,
+    MeetingCancelled,
+    MeetingHeld,
+    MeetingRescheduled,
+    MeetingScheduled,
+    MeetingSeriesEnded,
+    MeetingSeriesStarted,
+    MemberInvited,
+    MinutesRecorded,
+    ResourceGapRecorded,
+)
+from eventstore.db import upsert
+from eventstore.projection import ApplyContext
+from services.meeting.recurrence import describe, local_date
+
+metadata = MetaData()
+
+meetings = Table(
+    "meeting_meetings", metadata,
+    Column("meeting_id", String(64), primary_key=True),
+    Column("kind", String(20), nullable=False),
+    Column("regular", Boolean, nullable=False),
+    Column("series_id", String(64)),
+    Column("title", String(200)),
+    # UTC ISO-8601 text: sorts and compares the same way on SQLite and PostgreSQL.
+    Column("scheduled_at", String(32), nullable=False, index=True),
+    Column("scheduled_on", Date, nullable=False),
+    Column("convened_by", String(64), nullable=False),
+    Column("status", String(12), nullable=False),
+    Column("held_on", Date),
+    Column("cancel_reason", String(200)),
+)
+
+members = Table(
+    "meeting_members", metadata,
+    Column("meeting_id", String(64), primary_key=True),
+    # The agency id, or "ext:<member_id>" for an outside professional.
+    Column("member", String(70), primary_key=True),
+    Column("agency_id", String(64), index=True),
+    Column("external_id", String(64)),
+    Column("profession", String(200)),
+    Column("name", String(200)),
+    Column("acknowledged", Boolean, nullable=False, default=False),
+    Column("attended", Boolean, nullable=False, default=False),
+)
+
+items = Table(
+    "meeting_items", metadata,
+    Column("meeting_id", String(64), primary_key=True),
+    Column("item_id", String(64), primary_key=True),
+    Column("position", Integer, nullable=False),
+    Column("case_id", String(64), nullable=False, index=True),
+    Column("asks", JSON, nullable=False),
+    Column("plan_id", String(64)),
+    Column("plan_version", Integer),
+    Column("program", String(20)),
+    Column("moved_to", String(64)),
+)
+
+decisions = Table(
+    "meeting_decisions", metadata,
+    Column("decision_id", String(64), primary_key=True),
+    Column("seq", BigInteger, nullable=False),
+    Column("meeting_id", String(64), nullable=False, index=True),
+    Column("item_id", String(64), nullable=False),
+    Column("case_id", String(64), nullable=False, index=True),
+    Column("decision", String(40), nullable=False),
+    Column("reason", String(200), nullable=False),
+    Column("decided_on", Date, nullable=False),
+    Column("plan_id", String(64)),
+    Column("plan_version", Integer),
+    Column("lead_agency", String(64)),
+    Column("program", String(20)),
+)
+
+minutes = Table(
+    "meeting_minutes", metadata,
+    Column("meeting_id", String(64), primary_key=True),
+    Column("recorded_by", String(64), nullable=False),
+    Column("text", Text),  # None once the key is destroyed
+)
+
+materials = Table(
+    "meeting_materials", metadata,
+    Column("material_id", String(64), primary_key=True),
+    Column("seq", BigInteger, nullable=False),
+    Column("meeting_id", String(64), nullable=False, index=True),
+    Column("item_id", String(64)),
+    Column("shared_by", String(64), nullable=False),
+    Column("title", String(200)),
+    Column("text", Text),
+    Column("attachment", JSON),
+)
+
+gaps = Table(
+    "meeting_gaps", metadata,
+    Column("gap_id", String(64), primary_key=True),
+    Column("seq", BigInteger, nullable=False),
+    Column("meeting_id", String(64), nullable=False, index=True),
+    Column("description", Text, nullable=False),
+)
+
+counts = Table(
+    "meeting_counts", metadata,
+    Column("kind", String(20), primary_key=True),
+    Column("month", String(7), primary_key=True),  # YYYY-MM of held_on
+    Column("held", Integer, nullable=False),
+)
+
+series = Table(
+    "meeting_series", metadata,
+    Column("series_id", String(64), primary_key=True),
+    Column("kind", String(20), nullable=False),
+    Column("rule", String(100), nullable=False),
+    Column("convened_by", String(64), nullable=False),
+    Column("title", String(200)),
+    Column("active", Boolean, nullable=False),
+)
+
+
+def utc_text(moment: datetime) -> str:
+    return moment.astimezone(UTC).isoformat(timespec="seconds")
+
+
+def _member(conn: Connection, meeting_id: str, member: str, **values: object) -> None:
+    upsert(conn, members, {"meeting_id": meeting_id, "member": member, **values},
+           ["meeting_id", "member"])
+
+
+def _set_member(conn: Connection, meeting_id: str, member: str, **values: object) -> None:
+    conn.execute(update(members).where(members.c.meeting_id == meeting_id,
+                                       members.c.member == member).values(**values))
+
+
+class MeetingProjection:
+    name = "meeting"
+    aggregates: tuple[str, ...] | None = ("meeting", "meeting_series")
+    needs_personal = True
+    metadata = metadata
+
+    def apply(self, conn: Connection, env: Envelope, ctx: ApplyContext) -> None:
+        event = env.event
+        match event:
+            case MeetingScheduled():
+                upsert(conn, meetings, {
+                    "meeting_id": event.meeting_id, "kind": event.kind.value,
+                    "regular": event.regular, "series_id": event.series_id, "title": event.title,
+                    "scheduled_at": utc_text(event.scheduled_for),
+                    "scheduled_on": local_date(event.scheduled_for),
+                    "convened_by": event.convened_by, "status": "scheduled",
+                    "held_on": None, "cancel_reason": None,
+                }, ["meeting_id"])
+                for agency_id in event.members:
+                    _member(conn, event.meeting_id, agency_id, agency_id=agency_id,
+                            acknowledged=False, attended=False)
+                for ext in event.external_members:
+                    _member(conn, event.meeting_id, f"ext:{ext.member_id}",
+                            external_id=ext.member_id, profession=ext.profession, name=ext.name,
+                            acknowledged=False, attended=False)
+            case MeetingRescheduled():
+                conn.execute(update(meetings).where(meetings.c.meeting_id == event.meeting_id)
+                             .values(scheduled_at=utc_text(event.scheduled_for),
+                                     scheduled_on=local_date(event.scheduled_for)))
+            case MeetingCancelled():
+                conn.execute(update(meetings).where(meetings.c.meeting_id == event.meeting_id)
+                             .values(status="cancelled", cancel_reason=event.reason))
+            case MemberInvited():
+                if event.agency_id:
+                    _member(conn, event.meeting_id, event.agency_id, agency_id=event.agency_id,
+                            acknowledged=False, attended=False)
+                if event.external:
+                    x = event.external
+                    _member(conn, event.meeting_id, f"ext:{x.member_id}", external_id=x.member_id,
+                            profession=x.profession, name=x.name, acknowledged=False,
+                            attended=False)
+            case ConfidentialityAcknowledged():
+                who = event.agency_id or f"ext:{event.member_id}"
+                _set_member(conn, event.meeting_id, who, acknowledged=True)
+            case CaseTabled():
+                position = conn.execute(
+                    select(items.c.position).where(items.c.meeting_id == event.meeting_id)
+                    .order_by(items.c.position.desc()).limit(1)
+                ).scalar()
+                upsert(conn, items, {
+                    "meeting_id": event.meeting_id, "item_id": event.item_id,
+                    "position": (position or 0) + 1, "case_id": event.case_id,
+                    "asks": [a.value for a in event.asks], "plan_id": event.plan_id,
+                    "plan_version": event.plan_version,
+                    "program": event.program.value if event.program else None,
+                    "moved_to": None,
+                }, ["meeting_id", "item_id"])
+            case CaseMovedToSupportPlanMeeting():
+                conn.execute(update(items).where(items.c.meeting_id == event.meeting_id,
+                                                 items.c.item_id == event.item_id)
+                             .values(moved_to=event.to_meeting_id))
+            case MeetingHeld():
+                conn.execute(update(meetings).where(meetings.c.meeting_id == event.meeting_id)
+                             .values(status="held", held_on=event.held_on))
+                for agency_id in event.attendees:
+                    _set_member(conn, event.meeting_id, agency_id, attended=True)
+                for member_id in event.external_attendees:
+                    _set_member(conn, event.meeting_id, f"ext:{member_id}", attended=True)
+                self._count(conn, event.meeting_id, event.held_on.strftime("%Y-%m"))
+            case DecisionRecorded():
+                upsert(conn, decisions, {
+                    "decision_id": event.decision_id, "seq": ctx.seq,
+                    "meeting_id": event.meeting_id, "item_id": event.item_id,
+                    "case_id": event.case_id, "decision": event.decision.value,
+                    "reason": event.reason, "decided_on": event.decided_on,
+                    "plan_id": event.plan_id, "plan_version": event.plan_version,
+                    "lead_agency": event.lead_agency,
+                    "program": event.program.value if event.program else None,
+                }, ["decision_id"])
+            case MinutesRecorded():
+                block = ctx.unseal(env).event.personal  # type: ignore[attr-defined]
+                upsert(conn, minutes, {
+                    "meeting_id": event.meeting_id, "recorded_by": event.recorded_by,
+                    "text": None if isinstance(block, Sealed) else block.text,
+                }, ["meeting_id"])
+            case MaterialShared():
+                block = ctx.unseal(env).event.personal  # type: ignore[attr-defined]
+                readable = not isinstance(block, Sealed)
+                upsert(conn, materials, {
+                    "material_id": event.material_id, "seq": ctx.seq,
+                    "meeting_id": event.meeting_id, "item_id": event.item_id,
+                    "shared_by": event.shared_by,
+                    "title": block.title if readable else None,
+                    "text": block.text if readable else None,
+                    "attachment": event.attachment.model_dump() if event.attachment else None,
+                }, ["material_id"])
+            case ResourceGapRecorded():
+                upsert(conn, gaps, {"gap_id": event.gap_id, "seq": ctx.seq,
+                                    "meeting_id": event.meeting_id,
+                                    "description": event.description}, ["gap_id"])
+            case MeetingSeriesStarted():
+                upsert(conn, series, {
+                    "series_id": event.series_id, "kind": event.kind.value,
+                    "rule": describe(event.rule), "convened_by": event.convened_by,
+                    "title": event.title, "active": True,
+                }, ["series_id"])
+            case MeetingSeriesEnded():
+                conn.execute(update(series).where(series.c.series_id == event.series_id)
+                             .values(active=False))
+
+    @staticmethod
+    def _count(conn: Connection, meeting_id: str, month: str) -> None:
+        kind = conn.execute(
+            select(meetings.c.kind).where(meetings.c.meeting_id == meeting_id)
+        ).scalar_one()
+        current = conn.execute(
+            select(counts.c.held).where(counts.c.kind == kind, counts.c.month == month)
+        ).scalar()
+        upsert(conn, counts, {"kind": kind, "month": month, "held": (current or 0) + 1},
+               ["kind", "month"])

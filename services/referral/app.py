@@ -1,0 +1,37 @@
+"""The referral service: its spec (commands, queries, projections) and a FastStream app factory."""
+
+from __future__ import annotations
+
+from faststream import FastStream
+
+from eventstore.service import Runtime, ServiceSpec, build_app
+from eventstore.settings import Settings, load_settings
+from services.referral.handlers import Deps, command_table
+from services.referral.projection import MATCH_KEY_ID, ReferralProjection
+from services.referral.queries import QUERIES
+
+
+def build_spec(settings: Settings) -> ServiceSpec:
+    deps = Deps(settings)
+
+    async def wire(rt: Runtime) -> None:
+        deps.keyring, deps.engine = rt.keyring, rt.engine
+        assert rt.keyring is not None
+        # The duplicate index's HMAC secret lives with the data keys (services only).
+        await rt.keyring.get_or_create(MATCH_KEY_ID)
+
+    return ServiceSpec(
+        name="referral",
+        commands=command_table(deps),
+        queries=dict(QUERIES),
+        projections=[ReferralProjection()],
+        on_start=[wire],
+        answer_unknown_commands=True,
+    )
+
+
+def create_app() -> FastStream:
+    """For `faststream run services.referral.app:create_app --factory`."""
+    settings = load_settings()
+    app, _ = build_app(build_spec(settings), settings)
+    return app

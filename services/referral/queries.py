@@ -1,0 +1,307 @@
+"""Queries on ``<prefix>.query.<agency>.<name>``: inbox, triage queue, one referral, the
+directory, consent history and coverage.
+
+The directory and the inboxes read the projection. Consent answers are computed from the
+consent aggregate itself with the shared pure functions, so they are never behind.
+"""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import TYPE_CHECKING, Any
+
+from sqlalchemy import Engine, or_, select
+
+from contracts.base import ID_PATTERN
+from contracts.consent import (
+    ApplicationRecorded,
+    ConsentRecorded,
+    ConsentRefused,
+    ConsentWithdrawn,
+    active_consents,
+    case_consent_state,
+    consent_status,
+    covers,
+)
+from contracts.referral import ReferralPersonal
+from eventstore.crypto import sealed_key_ids
+from eventstore.db import in_thread
+from eventstore.errors import Forbidden, InvalidInput, NotFound
+from eventstore.settings import Settings
+from services.referral.domain import fold_referral, world_date
+from services.referral.projection import agencies, cases, match_decisions, match_keys, referrals
+
+if TYPE_CHECKING:
+    from eventstore.service import Runtime
+
+import re
+
+_ID = re.compile(ID_PATTERN)
+
+
+def _arg_id(args: dict[str, Any], name: str) -> str:
+    value = args.get(name)
+    if not isinstance(value, str) or not _ID.match(value):
+        raise InvalidInput(f"{name}: required, an id (letters, digits, - and _)",
+                           details={"field": name, "rule": "id"})
+    return value
+
+
+def _arg_date(args: dict[str, Any], name: str, default: date) -> date:
+    value = args.get(name)
+    if value is None:
+        return default
+    try:
+        return date.fromisoformat(str(value))
+    except ValueError as exc:
+        raise InvalidInput(f"{name}: {value!r} is not a date (YYYY-MM-DD)",
+                           details={"field": name, "rule": "date"}) from exc
+
+
+def _today(rt: Runtime) -> date:
+    from contracts.base import utcnow
+
+    return world_date(utcnow())
+
+
+def one_year_before(d: date) -> date:
+    try:
+        return d.replace(year=d.year - 1)
+    except ValueError:  # 29 February
+        return d.replace(year=d.year - 1, day=28)
+
+
+# ---- reading the projection (sync, in a worker thread) ---------------------------------
+
+
+def _agency_row(engine: Engine, agency_id: str) -> dict[str, Any] | None:
+    with engine.begin() as conn:
+        row = conn.execute(select(agencies).where(agencies.c.agency_id == agency_id)).first()
+    return dict(row._mapping) if row else None
+
+
+def _is_triager(row: dict[str, Any] | None, settings: Settings) -> bool:
+    return bool(row and row["active"] and (row["can_triage"]
+                                           or row["agency_id"] in settings.triage_agencies))
+
+
+async def _require_active(rt: Runtime, agency: str) -> dict[str, Any]:
+    row = await in_thread(_agency_row, rt.engine, agency)
+    if not row or not row["active"]:
+        raise Forbidden(f"agency {agency!r} is not an active entry of the agency directory",
+                        details={"agency_id": agency})
+    return row
+
+
+def _row(r: Any) -> dict[str, Any]:
+    out = dict(r._mapping)
+    for k, v in out.items():
+        if isinstance(v, date):
+            out[k] = v.isoformat()
+    return out
+
+
+def _inbox_rows(engine: Engine, agency: str) -> dict[str, list[dict[str, Any]]]:
+    with engine.begin() as conn:
+        rows = conn.execute(
+            select(referrals).where(or_(referrals.c.referring_agency == agency,
+                                        referrals.c.assigned_agency == agency,
+                                        referrals.c.triaged_by == agency))
+            .order_by(referrals.c.submitted_at, referrals.c.referral_id)
+        ).all()
+    out: dict[str, list[dict[str, Any]]] = {"sent": [], "received": [], "triaged": []}
+    for r in rows:
+        row = _row(r)
+        row.pop("seq", None)
+        if r.referring_agency == agency:
+            out["sent"].append(row)
+        if r.assigned_agency == agency:
+            out["received"].append(row)
+        if r.triaged_by == agency:
+            out["triaged"].append(row)
+    return out
+
+
+def _likely_matches(conn: Any, referral_id: str, person_id: str) -> list[dict[str, Any]]:
+    mine = conn.execute(select(match_keys.c.kind, match_keys.c.key_hash)
+                        .where(match_keys.c.source_id == referral_id)).all()
+    decided = {r[0] for r in conn.execute(
+        select(match_decisions.c.candidate_person_id)
+        .where(match_decisions.c.referral_id == referral_id))}
+    found: dict[str, dict[str, Any]] = {}
+    for kind, key_hash in mine:
+        for other in conn.execute(
+            select(match_keys.c.person_id, match_keys.c.source_id)
+            .where(match_keys.c.key_hash == key_hash, match_keys.c.kind == kind,
+                   match_keys.c.person_id != person_id)
+        ).all():
+            if other.person_id in decided:
+                continue
+            entry = found.setdefault(other.person_id, {
+                "person_id": other.person_id, "matched_on": [], "seen_in": [],
+            })
+            if kind not in entry["matched_on"]:
+                entry["matched_on"].append(kind)
+            if other.source_id not in entry["seen_in"]:
+                entry["seen_in"].append(other.source_id)
+    for entry in found.values():
+        open_cases = conn.execute(select(cases.c.case_id).where(
+            cases.c.person_id == entry["person_id"], cases.c.open.is_(True))).all()
+        entry["open_cases"] = sorted(r[0] for r in open_cases)
+        entry["matched_on"].sort()
+        entry["seen_in"].sort()
+    return sorted(found.values(), key=lambda m: (not m["open_cases"], m["person_id"]))
+
+
+def _queue_rows(engine: Engine, as_of: date) -> list[dict[str, Any]]:
+    with engine.begin() as conn:
+        rows = conn.execute(
+            select(referrals).where(referrals.c.status == "submitted")
+            .order_by(referrals.c.submitted_at, referrals.c.referral_id)
+        ).all()
+        out = []
+        for r in rows:
+            row = _row(r)
+            row.pop("seq", None)
+            row["waiting_days"] = (as_of - r.submitted_on).days
+            row["likely_matches"] = _likely_matches(conn, r.referral_id, r.person_id)
+            out.append(row)
+    return out
+
+
+def _referral_row(engine: Engine, referral_id: str) -> dict[str, Any] | None:
+    with engine.begin() as conn:
+        r = conn.execute(select(referrals).where(referrals.c.referral_id == referral_id)).first()
+        if r is None:
+            return None
+        row = _row(r)
+        row["likely_matches"] = _likely_matches(conn, referral_id, r.person_id)
+    row.pop("seq", None)
+    return row
+
+
+def _directory_rows(engine: Engine, as_of: date, include_retired: bool) -> list[dict[str, Any]]:
+    limit = one_year_before(as_of)
+    query = select(agencies).order_by(agencies.c.agency_id)
+    if not include_retired:
+        query = query.where(agencies.c.active.is_(True))
+    with engine.begin() as conn:
+        rows = conn.execute(query).all()
+    out = []
+    for r in rows:
+        row = _row(r)
+        row["stale"] = r.verified_at < limit
+        out.append(row)
+    return out
+
+
+# ---- query handlers ----------------------------------------------------------------------
+
+
+async def inbox(rt: Runtime, agency: str, args: dict[str, Any]) -> dict[str, Any]:
+    """Referrals the agency sent, received (assigned to it) and triaged, with their status
+    and who acted last."""
+    await _require_active(rt, agency)
+    return await in_thread(_inbox_rows, rt.engine, agency)
+
+
+async def triage_queue(rt: Runtime, agency: str, args: dict[str, Any]) -> dict[str, Any]:
+    """Referrals waiting for triage, oldest first, with waiting days and likely matches."""
+    row = await _require_active(rt, agency)
+    if not _is_triager(row, rt.settings):
+        raise Forbidden(f"agency {agency!r} may not triage, so it has no triage queue")
+    as_of = _arg_date(args, "as_of", _today(rt))
+    return {"as_of": as_of.isoformat(), "waiting": await in_thread(_queue_rows, rt.engine, as_of)}
+
+
+async def referral(rt: Runtime, agency: str, args: dict[str, Any]) -> dict[str, Any]:
+    """One referral with its sheet (personal data) for its sender, the triaging agencies
+    and the agency it was handed to; its history of who did what."""
+    me = await _require_active(rt, agency)
+    referral_id = _arg_id(args, "referral_id")
+    row = await in_thread(_referral_row, rt.engine, referral_id)
+    if row is None:
+        raise NotFound(f"referral_id: no referral {referral_id}")
+    if agency not in (row["referring_agency"], row["assigned_agency"]) and not _is_triager(
+        me, rt.settings
+    ):
+        raise Forbidden(f"agency {agency!r} is neither the sender, the triaging agency nor "
+                        f"the agency referral {referral_id} was handed to")
+    assert rt.store is not None and rt.keyring is not None
+    history = await rt.store.load("referral", referral_id)
+    state = fold_referral(referral_id, ((env.event, world_date(env.occurred_at))
+                                        for env in history.envelopes))
+    sheet: dict[str, Any] | None = None
+    if state.sheet is not None:
+        await rt.keyring.prefetch(sealed_key_ids(state.sheet))
+        plain = rt.keyring.unseal_event(state.sheet)
+        sheet = plain.model_dump(mode="json", exclude={"type", "schema_version"})
+        if not isinstance(plain.personal, ReferralPersonal):
+            sheet["personal"] = None  # erased (crypto-shredded) or key unavailable
+    if not _is_triager(me, rt.settings):
+        row.pop("likely_matches", None)
+    row["sheet"] = sheet
+    row["history"] = [
+        {"type": env.type, "occurred_at": env.occurred_at.isoformat(),
+         "agency": env.actor.agency_id, "staff": env.actor.staff}
+        for env in history.envelopes
+    ]
+    return row
+
+
+async def directory(rt: Runtime, agency: str, args: dict[str, Any]) -> dict[str, Any]:
+    """Directory entries; ``stale`` when not verified in the 12 months before ``as_of``."""
+    as_of = _arg_date(args, "as_of", _today(rt))
+    rows = await in_thread(_directory_rows, rt.engine, as_of, bool(args.get("include_retired")))
+    if args.get("stale"):
+        rows = [r for r in rows if r["stale"]]
+    return {"as_of": as_of.isoformat(), "agencies": rows}
+
+
+async def _consent_events(rt: Runtime, case_id: str) -> list[Any]:
+    assert rt.store is not None
+    return [env.event for env in (await rt.store.load("consent", case_id)).envelopes]
+
+
+async def consent_coverage(rt: Runtime, agency: str, args: dict[str, Any]) -> dict[str, Any]:
+    """Was case C covered by a valid consent for agency X on date D?"""
+    await _require_active(rt, agency)
+    case_id = _arg_id(args, "case_id")
+    target = _arg_id(args, "agency_id") if "agency_id" in args else agency
+    on = _arg_date(args, "on", _today(rt))
+    events = await _consent_events(rt, case_id)
+    active = active_consents(events, on)
+    return {
+        "case_id": case_id, "agency_id": target, "on": on.isoformat(),
+        "covered": covers(events, target, on),
+        "state": case_consent_state(events, on),
+        "consents": sorted(c.consent_id for c in active if target in c.agencies),
+    }
+
+
+async def consent_history(rt: Runtime, agency: str, args: dict[str, Any]) -> dict[str, Any]:
+    """The case's application and every consent with where it stood on ``on``."""
+    await _require_active(rt, agency)
+    case_id = _arg_id(args, "case_id")
+    on = _arg_date(args, "on", _today(rt))
+    events = await _consent_events(rt, case_id)
+    history: list[dict[str, Any]] = []
+    for e in events:
+        item = e.model_dump(mode="json", exclude={"schema_version", "case_id", "person_id"})
+        if isinstance(e, ConsentRecorded):
+            item["status"] = consent_status(e, events, on)
+        if isinstance(e, ApplicationRecorded | ConsentRecorded | ConsentWithdrawn
+                      | ConsentRefused):
+            history.append(item)
+    return {"case_id": case_id, "on": on.isoformat(),
+            "state": case_consent_state(events, on), "events": history}
+
+
+QUERIES = {
+    "inbox": inbox,
+    "triage_queue": triage_queue,
+    "referral": referral,
+    "directory": directory,
+    "consent_coverage": consent_coverage,
+    "consent_history": consent_history,
+}

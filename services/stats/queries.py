@@ -1,0 +1,139 @@
+"""Reading the projection into a snapshot for the pure report, and the ``stats_report`` query."""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Any
+
+from sqlalchemy import Connection, Engine, func, or_, select
+
+from contracts.common import AgeBand, Program, Sex
+from eventstore.db import in_thread
+from eventstore.errors import InvalidInput
+from eventstore.service import Runtime
+from services.stats import domain as d
+from services.stats import tables as t
+
+
+def parse_as_of(value: Any, field: str = "as_of") -> date:
+    """A report date from a query or command argument, or an error naming the rule."""
+    if not isinstance(value, str):
+        raise InvalidInput(
+            f"{field} is required: a date as YYYY-MM-DD", details={"field": field, "rule": "date"}
+        )
+    try:
+        day = date.fromisoformat(value)
+    except ValueError as exc:
+        raise InvalidInput(
+            f"{field} {value!r} is not a date as YYYY-MM-DD",
+            details={"field": field, "rule": "date"},
+        ) from exc
+    if day < date(2019, 5, 1):
+        raise InvalidInput(
+            f"{field} {value} is before 令和 (2019-05-01); reports start there",
+            details={"field": field, "rule": "min_date"},
+        )
+    return day
+
+
+def load_snapshot(
+    conn: Connection, since: date | None = None, until: date | None = None
+) -> d.Snapshot:
+    """Rows that can matter for windows within [since, until] (all rows when not given)."""
+    e = t.enrollments.c
+    enr_q = select(t.enrollments)
+    link_q = select(t.links)
+    if until is not None:
+        enr_q = enr_q.where(e.started_on <= until)
+        link_q = link_q.where(t.links.c.on_date <= until)
+    if since is not None:
+        enr_q = enr_q.where(or_(e.ended_on.is_(None), e.ended_on >= since))
+        link_q = link_q.where(t.links.c.on_date >= since)
+    f = t.person_facts.c
+    return d.Snapshot(
+        agencies={r.agency_id: r.category for r in conn.execute(select(t.agencies))},
+        facts=tuple(
+            d.PersonFact(
+                person_id=r.matched_person_id or r.person_id,
+                version=r.version or "",
+                sex=Sex(r.sex) if r.sex else Sex.unknown,
+                age_band=AgeBand(r.age_band) if r.age_band else AgeBand.unknown,
+                birth_date=r.birth_date,
+            )
+            for r in conn.execute(select(t.person_facts).where(
+                func.coalesce(f.matched_person_id, f.person_id).is_not(None)
+            ))
+        ),
+        erased_bands={
+            r.enrollment_id: AgeBand(r.age_band) for r in conn.execute(select(t.erased_bands))
+        },
+        enrollments=tuple(
+            d.Enrollment(r.enrollment_id, r.case_id, Program(r.program), r.started_on,
+                         r.ended_on, r.person_id, r.agency_id)
+            for r in conn.execute(enr_q)
+        ),
+        links=tuple(
+            d.Link(r.case_id, r.agency_id, r.on_date, Program(r.program) if r.program else None)
+            for r in conn.execute(link_q)
+        ),
+        referrals=tuple(
+            d.Referral(r.referral_id, r.referring_agency, r.submitted_on, r.triaged_by,
+                       r.triaged_on, r.case_id)
+            for r in conn.execute(select(t.referrals))
+        ),
+        case_referrals={
+            r.case_id: r.referral_id
+            for r in conn.execute(select(t.cases).where(t.cases.c.referral_id.is_not(None)))
+        },
+        meetings=tuple(
+            d.Meeting(r.meeting_id, r.kind, r.held_on) for r in conn.execute(select(t.meetings))
+        ),
+        attendees=tuple((r.meeting_id, r.agency_id) for r in conn.execute(select(t.attendees))),
+        tabled=tuple(
+            d.Tabled(r.meeting_id, r.case_id, Program(r.program) if r.program else None)
+            for r in conn.execute(select(t.tabled))
+        ),
+        approvals=tuple(
+            d.PlanApproval(r.plan_id, r.version, Program(r.program), r.approved_on)
+            for r in conn.execute(select(t.approvals))
+        ),
+        closures=tuple((r.case_id, r.closed_on) for r in conn.execute(select(t.closures))),
+        published=tuple(
+            d.Published(r.report_id, r.as_of, r.figures_sha256)
+            for r in conn.execute(select(t.published))
+        ),
+        corrections=frozenset(
+            (r.report_id, r.figures_sha256) for r in conn.execute(select(t.corrections))
+        ),
+    )
+
+
+def report(engine: Engine, as_of: date) -> dict[str, Any]:
+    """The report as of ``as_of`` from the projection (synchronous; run it in a thread)."""
+    with engine.connect() as conn:
+        snapshot = load_snapshot(conn, d.prior_window(as_of).start, as_of)
+    return d.compute_report(snapshot, as_of)
+
+
+def publication(engine: Engine, as_of: date) -> d.Publication:
+    """What to publish as of ``as_of``: the whole snapshot, since earlier published reports
+    are recomputed to find corrections."""
+    with engine.connect() as conn:
+        snapshot = load_snapshot(conn)
+    return d.plan_publication(snapshot, as_of)
+
+
+def published_as_of(engine: Engine) -> list[date]:
+    with engine.connect() as conn:
+        return [r[0] for r in conn.execute(select(t.published.c.as_of).distinct())]
+
+
+async def stats_report(runtime: Runtime, agency: str, args: dict[str, Any]) -> dict[str, Any]:
+    """Query ``stats_report`` {"as_of": "YYYY-MM-DD"}: the report in its JSON form.
+
+    Open to any agency: it holds counts only, never a person."""
+    as_of = parse_as_of(args.get("as_of"))
+    result = await in_thread(report, runtime.engine, as_of)
+    runner = runtime.runners.get("stats")
+    result["projection_seq"] = runner.checkpoint if runner else None
+    return result

@@ -1,0 +1,51 @@
+"""`tsunagu case show ID --as AGENCY` prints exactly what that agency may see;
+`tsunagu cases --as AGENCY` lists its cases; `tsunagu erase` is recorded."""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+from typer.testing import CliRunner
+
+from tests.casefile.world import NAME, PHONE, World, assessment_payload, settle
+from tsunagu.cli import build
+
+
+@pytest.fixture
+async def casefile(services):
+    return (await services("casefile"))["casefile"]
+
+
+async def tsunagu(settings, *args: str):
+    env = {"TSUNAGU_PREFIX": settings.prefix, "TSUNAGU_NATS_URL": settings.nats_url,
+           "TSUNAGU_DATA_DIR": str(settings.data_dir)}
+    return await asyncio.to_thread(CliRunner().invoke, build(), list(args), env=env)
+
+
+async def test_case_show_prints_what_the_agency_may_see_and_nothing_more(
+    nc, store, topology, settings, casefile
+):
+    world = await World(nc, store, topology).setup()
+    await world.triaged_case()
+    await world.consent(agencies=("shakyo",))
+    assert (await world.send("shakyo", "record_intake_assessment", assessment_payload("a")))["ok"]
+    await settle(nc, topology, casefile)
+
+    covered = await tsunagu(settings, "case", "show", "c1", "--as", "shakyo")
+    assert covered.exit_code == 0, covered.output
+    assert NAME in covered.output and PHONE in covered.output
+    redacted = await tsunagu(settings, "case", "show", "c1", "--as", "hokatsu")
+    assert redacted.exit_code == 0, redacted.output
+    assert "redacted" in redacted.output and "assessed" in redacted.output
+    assert NAME not in redacted.output and PHONE not in redacted.output
+    stranger = await tsunagu(settings, "case", "show", "c1", "--as", "hospital")
+    assert stranger.exit_code == 1 and "not_found" in stranger.output
+    listing = await tsunagu(settings, "cases", "--as", "hokatsu", "--json")
+    assert listing.exit_code == 0 and '"c1"' in listing.output and NAME not in listing.output
+
+    erased = await tsunagu(settings, "erase", "p1", "--reason", "本人の申出")
+    assert erased.exit_code == 0, erased.output
+    assert "PersonDataErased" in erased.output
+    again = await tsunagu(settings, "erase", "p1", "--reason", "again")
+    assert again.exit_code == 1 and "already erased" in again.output

@@ -1,0 +1,102 @@
+"""`tsunagu creds issue/revoke` end to end: directory check, auth.conf, server reload."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import uuid
+from pathlib import Path
+
+import nats
+import pytest
+from typer.testing import CliRunner
+
+from contracts.base import Actor
+from contracts.directory import AgencyRetired
+from eventstore.codec import new_envelope
+from eventstore.provision import provision
+from eventstore.store import EventStore
+from eventstore.topology import Topology
+from tests.kit.fakes import agency_event
+from tsunagu.cli import build
+from tsunagu.deploy.cluster import LocalCluster
+from tsunagu.deploy.identities import AuthDir
+
+
+@pytest.fixture
+def node(tmp_path: Path):
+    topo = Topology(prefix=f"k{uuid.uuid4().hex[:8]}")
+    auth = AuthDir(tmp_path / "auth", topo)
+    admin = auth.issue("admin", "deploy", tmp_path / "admin.nk").creds_file
+    cluster = LocalCluster(tmp_path / "nodes", size=1, auth_conf=auth.auth_conf)
+    cluster.start()
+    yield cluster, auth, admin
+    cluster.stop()
+
+
+async def cli(*args: str, env: dict[str, str]) -> tuple[int, str]:
+    result = await asyncio.to_thread(CliRunner().invoke, build(), list(args), env=env)
+    return result.exit_code, result.output
+
+
+async def test_creds_issue_checks_the_directory_and_revoke_takes_effect_on_reload(node):
+    cluster, auth, admin = node
+    topo = auth.topology
+    nc = await nats.connect(cluster.urls[0], nkeys_seed=str(admin))
+    await provision(nc, topo)
+    store = EventStore(nc, topo)
+    await store.append([agency_event("A", "A")])
+    await store.append([agency_event("Z", "Z")])
+    await store.append([new_envelope(AgencyRetired(agency_id="Z", reason="closed"),
+                                     Actor(agency_id="operator"))])
+    env = {"TSUNAGU_NATS_URL": cluster.urls[0], "TSUNAGU_NATS_NKEY_SEED": str(admin),
+           "TSUNAGU_PREFIX": topo.prefix, "TSUNAGU_AUTH_DIR": str(auth.path)}
+    pid = ["--reload", str(cluster.nodes[0].pid_file)]
+    creds = auth.path.parent / "A.nk"
+
+    code, out = await cli("creds", "issue", "ghost", *pid, env=env)
+    assert code == 2 and "not in the agency directory" in out
+    code, out = await cli("creds", "issue", "Z", *pid, env=env)
+    assert code == 2 and "retired" in out
+    code, out = await cli("creds", "issue", "bad.name", "--no-check-directory", env=env)
+    assert code == 2 and "must match" in out
+    assert set(auth.load()) == {"admin:deploy"}  # nothing issued by the refusals
+
+    code, out = await cli("creds", "issue", "A", "--out", str(creds), *pid, env=env)
+    assert code == 0, out
+    assert "TSUNAGU_NATS_INBOX_PREFIX=_INBOX.agency.A" in out
+    a = await _connect_after_reload(cluster.urls[0], creds)
+    await a.publish(topo.command_subject("A", "noop"), b"{}")
+    await a.flush()
+
+    code, out = await cli("creds", "revoke", "A", *pid, env=env)
+    assert code == 0, out
+    await _closed(a)
+    with pytest.raises((nats.errors.Error, OSError)):
+        await nats.connect(cluster.urls[0], nkeys_seed=str(creds), allow_reconnect=False,
+                           max_reconnect_attempts=0, connect_timeout=2)
+    code, out = await cli("creds", "revoke", "A", env=env)
+    assert code == 2 and "already revoked" in out
+    code, out = await cli("creds", "list", env=env)
+    listed = {i["name"]: i["revoked_at"] for i in json.loads(out)}
+    assert listed["deploy"] is None and listed["A"] is not None
+    await nc.close()
+
+
+async def _closed(nc: nats.NATS) -> None:
+    async def wait() -> None:
+        while not nc.is_closed:  # noqa: ASYNC110 (nats.py exposes no closed event)
+            await asyncio.sleep(0.05)
+
+    await asyncio.wait_for(wait(), 10)
+
+
+async def _connect_after_reload(url: str, creds) -> nats.NATS:
+    """A reload signal is handled asynchronously: the new user exists a moment later."""
+    for _ in range(50):
+        try:
+            return await nats.connect(url, nkeys_seed=str(creds), inbox_prefix="_INBOX.agency.A",
+                                      allow_reconnect=False)
+        except (nats.errors.Error, OSError):
+            await asyncio.sleep(0.1)
+    raise AssertionError("the issued credentials were never accepted")

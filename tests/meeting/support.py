@@ -1,0 +1,159 @@
+"""Helpers for the meeting tests: a command driver and case/consent histories made directly
+with the kit (so these tests do not depend on the referral or casefile services)."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, date, datetime, timedelta
+from typing import Any
+
+from nats.aio.client import Client
+
+from contracts.base import Actor, DomainEvent
+from contracts.case import (
+    CaseClosed,
+    CaseOpened,
+    CaseOrigin,
+    PlanDrafted,
+    PlanPersonal,
+    PlanRole,
+)
+from contracts.common import Program, SubjectRef
+from contracts.consent import ConsentMethod, ConsentRecorded, ConsentWithdrawn
+from eventstore.codec import new_envelope
+from eventstore.crypto import KeyRing
+from eventstore.service import Runtime
+from eventstore.store import EventStore
+from eventstore.topology import Topology
+from tests.helpers import ask, send
+
+COORD = "coord"  # 福祉相談課: the coordination, convenes meetings
+HOKATSU = "hokatsu"  # 地域包括支援センター
+KIKAN = "kikan"  # 基幹相談支援センター
+SHAKYO = "shakyo"  # 社会福祉協議会
+OUTSIDER = "outsider"  # an agency invited to nothing
+
+
+def soon(days: int = 3) -> str:
+    return (datetime.now(UTC) + timedelta(days=days)).isoformat()
+
+
+def today_jst() -> date:
+    return (datetime.now(UTC) + timedelta(hours=9)).date()
+
+
+class Driver:
+    """Sends commands and queries as an agency; checks refusals append nothing."""
+
+    def __init__(self, nc: Client, topology: Topology, store: EventStore, rt: Runtime) -> None:
+        self.nc = nc
+        self.topology = topology
+        self.store = store
+        self.rt = rt
+
+    async def last_seq(self) -> int:
+        info = await self.nc.jetstream().stream_info(self.topology.events_stream)
+        return int(info.state.last_seq)
+
+    async def send(self, agency: str, command: str, **payload: Any) -> dict:
+        payload.setdefault("command_id", uuid.uuid4().hex)
+        return await send(self.nc, self.topology, agency, command, payload)
+
+    async def ok(self, agency: str, command: str, **payload: Any) -> dict:
+        reply = await self.send(agency, command, **payload)
+        assert reply["ok"], reply
+        if reply["events"]:
+            await self.rt.runners["meeting"].wait_for(max(e["seq"] for e in reply["events"]))
+        return reply
+
+    async def refused(self, agency: str, command: str, code: str, **payload: Any) -> dict:
+        """The command is refused with ``code`` and the event log is unchanged."""
+        before = await self.last_seq()
+        reply = await self.send(agency, command, **payload)
+        assert not reply["ok"], reply
+        assert reply["error"]["code"] == code, reply["error"]
+        assert await self.last_seq() == before
+        return reply["error"]
+
+    async def ask(self, agency: str, name: str, **args: Any) -> Any:
+        reply = await ask(self.nc, self.topology, agency, name, args)
+        assert reply["ok"], reply
+        return reply["result"]
+
+    async def ask_refused(self, agency: str, name: str, code: str, **args: Any) -> dict:
+        before = await self.last_seq()
+        reply = await ask(self.nc, self.topology, agency, name, args)
+        assert not reply["ok"], reply
+        assert reply["error"]["code"] == code, reply["error"]
+        assert await self.last_seq() == before
+        return reply["error"]
+
+    # ---- meeting shortcuts ----------------------------------------------------------
+    async def schedule(self, kind: str = "support_plan", members: tuple[str, ...] = (HOKATSU,),
+                       **extra: Any) -> str:
+        reply = await self.ok(COORD, "schedule_meeting", kind=kind, scheduled_for=soon(),
+                              members=list(members), **extra)
+        return str(reply["ids"]["meeting_id"])
+
+    async def hold(self, meeting_id: str, attendees: tuple[str, ...] = (COORD, HOKATSU),
+                   **extra: Any) -> dict:
+        return await self.ok(COORD, "record_meeting_held", meeting_id=meeting_id,
+                             held_on=today_jst().isoformat(), attendees=list(attendees), **extra)
+
+    async def events_of(self, meeting_id: str) -> list[DomainEvent]:
+        return [e.event for e in (await self.store.load("meeting", meeting_id)).envelopes]
+
+
+async def append(store: EventStore, *events: DomainEvent, keyring: KeyRing | None = None) -> int:
+    envs = []
+    for event in events:
+        sealed = await keyring.seal_event(event) if keyring else event
+        envs.append(new_envelope(sealed, Actor(agency_id=COORD)))
+    seqs: list[int] = []
+    for env in envs:
+        seqs += await store.append([env])
+    return seqs[-1]
+
+
+def _plan(case_id: str, version: int) -> PlanDrafted:
+    return PlanDrafted(
+        case_id=case_id, plan_id="plan-1", version=version, program=Program.multi_agency,
+        drafted_by=COORD, drafted_on=date(2025, 4, 20),
+        roles=(PlanRole(agency_id=HOKATSU, role="見守り"),),
+        personal=PlanPersonal(long_term_goal="安定した生活", short_term_goals=("受診",),
+                              direction="多機関で支える"),
+    )
+
+
+async def open_case(store: EventStore, keyring: KeyRing, case_id: str, *,
+                    plan_version: int | None = 1, closed: bool = False) -> None:
+    """A case as the casefile service would have written it, with a drafted plan."""
+    events: list[DomainEvent] = [
+        CaseOpened(case_id=case_id, subject=SubjectRef(person_id=f"p-{case_id}"),
+                   origin=CaseOrigin.triage, opened_on=date(2025, 4, 10), coordinator=COORD),
+    ]
+    if plan_version is not None:
+        events.append(_plan(case_id, plan_version))
+    if closed:
+        events.append(CaseClosed(case_id=case_id, closed_on=date(2025, 5, 1), meeting_id="m0",
+                                 decision_id="d0", reason="終結"))
+    await append(store, *events, keyring=keyring)
+
+
+async def draft_plan(store: EventStore, keyring: KeyRing, case_id: str, version: int = 1) -> None:
+    await append(store, _plan(case_id, version), keyring=keyring)
+
+
+async def give_consent(store: EventStore, case_id: str, *, consent_id: str = "c1",
+                       given_on: date = date(2025, 4, 15)) -> None:
+    await append(store, ConsentRecorded(
+        case_id=case_id, consent_id=consent_id, person_id=f"p-{case_id}",
+        agencies=(COORD, HOKATSU, KIKAN), purposes=("重層的支援会議での共有",),
+        method=ConsentMethod.written, obtained_by=COORD, given_on=given_on,
+    ))
+
+
+async def withdraw_consent(store: EventStore, case_id: str, on: date, consent_id: str = "c1"
+                           ) -> None:
+    await append(store, ConsentWithdrawn(case_id=case_id, consent_id=consent_id,
+                                         withdrawn_on=on, reason="本人の申出"))

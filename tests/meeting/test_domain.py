@@ -1,0 +1,59 @@
+"""The pure parts: when the 定例 falls, which decision answers which ask, the fold."""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime
+
+import pytest
+
+from contracts.meeting import Ask, Decision, MeetingKind, RecurrenceRule
+from eventstore.errors import InvalidInput
+from services.meeting.recurrence import JST, check_rule, describe, next_occurrence, occurrence_id
+from services.meeting.rules import ask_answered_by, asks_allowed
+
+
+def test_the_third_thursday_rolls_over_the_year_end():
+    rule = RecurrenceRule(week=3, weekday=3, hour=14)
+    after = datetime(2025, 12, 18, 14, 0, tzinfo=JST)  # 第3木曜日 of December 2025, at 14:00
+    nxt = next_occurrence(rule, after)
+    assert nxt == datetime(2026, 1, 15, 14, 0, tzinfo=JST)
+    assert next_occurrence(rule, datetime(2025, 12, 18, 4, 59, tzinfo=UTC)) == datetime(
+        2025, 12, 18, 14, 0, tzinfo=JST
+    )
+    assert occurrence_id("ser-x", nxt) == "ser-x-202601"
+    assert describe(rule) == "毎月第3木曜日 14:00"
+
+
+def test_a_day_of_month_rule_uses_japan_time_for_the_month():
+    rule = RecurrenceRule(day_of_month=1, hour=9)
+    # 31 January 23:30 UTC is 1 February 08:30 in Japan: that day's 09:00 is still to come.
+    after = datetime(2025, 1, 31, 23, 30, tzinfo=UTC)
+    assert next_occurrence(rule, after) == datetime(2025, 2, 1, 9, 0, tzinfo=JST)
+    assert occurrence_id("s", datetime(2025, 1, 31, 23, 30, tzinfo=UTC)) == "s-202502"
+
+
+@pytest.mark.parametrize("rule", [
+    RecurrenceRule(hour=9),
+    RecurrenceRule(day_of_month=3, week=1, weekday=1, hour=9),
+    RecurrenceRule(weekday=1, hour=9),
+])
+def test_a_rule_needs_exactly_one_form(rule):
+    with pytest.raises(InvalidInput, match="rule"):
+        check_rule(rule)
+
+
+def test_a_decision_answers_the_first_open_ask_it_fits():
+    asks = (Ask.evaluate, Ask.close)
+    assert ask_answered_by(asks, (), Decision.close) is Ask.evaluate
+    assert ask_answered_by(asks, {Ask.evaluate}, Decision.close) is Ask.close
+    assert ask_answered_by(asks, {Ask.evaluate, Ask.close}, Decision.close) is None
+    assert ask_answered_by((Ask.approve_plan,), (), Decision.assign_lead) is None
+
+
+def test_a_confidential_meeting_may_be_asked_anything_but_a_plan():
+    assert Ask.approve_plan not in asks_allowed(MeetingKind.confidential)
+    assert asks_allowed(MeetingKind.support_plan) == frozenset(Ask)
+
+
+def test_jst_dates_are_fixed_offset():
+    assert datetime(2025, 6, 30, 15, 0, tzinfo=UTC).astimezone(JST).date() == date(2025, 7, 1)

@@ -1,0 +1,93 @@
+"""Shared plumbing for CLI commands: options, settings, NATS requests, output."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import sys
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+from typing import Annotated, Any, TypeVar
+
+import nats
+import typer
+from nats.aio.client import Client
+from rich.console import Console
+
+from eventstore.settings import Settings, load_settings
+
+T = TypeVar("T")
+
+console = Console()
+err_console = Console(stderr=True)
+
+NatsUrl = Annotated[
+    str | None,
+    typer.Option(
+        "--nats-url",
+        envvar="TSUNAGU_NATS_URL",
+        help="NATS URL (default: <data-dir>/nats.url written by `tsunagu up`)",
+    ),
+]
+DataDir = Annotated[
+    Path, typer.Option("--data-dir", envvar="TSUNAGU_DATA_DIR", help="Data directory")
+]
+JsonOut = Annotated[bool, typer.Option("--json", help="Machine-readable JSON output")]
+AsAgency = Annotated[
+    str, typer.Option("--as", help="The agency you act as (its view, its permissions)")
+]
+
+
+def settings_from(nats_url: str | None, data_dir: Path | None = None) -> Settings:
+    return load_settings(nats_url=nats_url, data_dir=data_dir)
+
+
+def run(coro_fn: Callable[[], Awaitable[T]]) -> T:
+    """Run an async CLI body; turn expected failures into a message and exit code 1."""
+    try:
+        return asyncio.run(coro_fn())  # type: ignore[arg-type]
+    except (RuntimeError, ConnectionError, OSError, nats.errors.Error) as exc:
+        err_console.print(f"[red]error:[/red] {exc}")
+        raise typer.Exit(1) from exc
+
+
+async def connect(settings: Settings) -> Client:
+    try:
+        return await nats.connect(
+            **{**settings.connect_options(), "max_reconnect_attempts": 2},
+            connect_timeout=3,
+            allow_reconnect=False,
+        )
+    except Exception as exc:
+        raise ConnectionError(
+            f"cannot reach NATS at {settings.resolved_nats_url()}: {exc}"
+        ) from exc
+
+
+async def request(nc: Client, subject: str, payload: Any, timeout: float = 10.0) -> dict:
+    body = payload if isinstance(payload, bytes) else json.dumps(payload).encode()
+    try:
+        msg = await nc.request(subject, body, timeout=timeout)
+    except nats.errors.NoRespondersError as exc:
+        raise RuntimeError(f"no service answers on {subject}: is the platform running?") from exc
+    except nats.errors.TimeoutError as exc:
+        raise RuntimeError(f"no reply on {subject} within {timeout}s") from exc
+    result: dict = json.loads(msg.data)
+    return result
+
+
+async def query(settings: Settings, agency: str, name: str, args: dict[str, Any]) -> Any:
+    """Ask a service's query (``<prefix>.query.<agency>.<name>``); raise on an error reply."""
+    nc = await connect(settings)
+    try:
+        reply = await request(nc, f"{settings.prefix}.query.{agency}.{name}", args)
+    finally:
+        await nc.close()
+    if not reply.get("ok"):
+        err = reply.get("error", {})
+        raise RuntimeError(f"{err.get('code')}: {err.get('message')}")
+    return reply["result"]
+
+
+def print_json(data: Any) -> None:
+    sys.stdout.write(json.dumps(data, ensure_ascii=False, indent=2, default=str) + "\n")

@@ -1,0 +1,1 @@
+"""Deployment and security: per-agency NATS identities, TLS material, clusters, migrations."""

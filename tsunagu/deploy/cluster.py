@@ -1,0 +1,160 @@
+"""Run nats-server nodes from the wheel on loopback: one secured node, or a 3-node cluster.
+
+Used by ``tsunagu cluster up`` (a local cluster for trying things out) and by the tests,
+which kill and restart nodes mid-flow.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from eventstore.natsserver import ServerProcess, free_port, nats_server_binary
+from tsunagu.deploy.certs import CertPaths
+from tsunagu.deploy.serverconf import NodeConfig, TlsFiles, cluster_nodes
+
+
+def _http_ok(port: int, path: str) -> bool:
+    try:
+        with socket.create_connection(("127.0.0.1", port), 0.3) as s:
+            s.sendall(f"GET {path} HTTP/1.0\r\n\r\n".encode())
+            return b" 200 " in s.recv(200)
+    except OSError:
+        return False
+
+
+@dataclass
+class Node(ServerProcess):
+    config: NodeConfig
+    dir: Path
+    proc: subprocess.Popen[bytes] | None = field(default=None, repr=False)
+
+    @property
+    def conf_file(self) -> Path:
+        return self.dir / "nats.conf"
+
+    @property
+    def pid_file(self) -> Path:
+        return self.dir / "nats.pid"
+
+    @property
+    def url(self) -> str:
+        scheme = "tls" if self.config.tls else "nats"
+        return f"{scheme}://127.0.0.1:{self.config.client_port}"
+
+    def write_config(self) -> None:
+        self.dir.mkdir(parents=True, exist_ok=True)
+        self.conf_file.write_text(self.config.render())
+
+    def spawn(self) -> None:
+        self.write_config()
+        log = open(self.dir / "nats.log", "ab")  # noqa: SIM115
+        self.proc = subprocess.Popen(
+            [nats_server_binary(), "-c", str(self.conf_file)],
+            stdout=log, stderr=log, start_new_session=True,
+        )
+        log.close()
+
+    def wait_ready(self, timeout: float = 20.0, path: str = "/healthz") -> None:
+        """``/healthz`` answers 200 once JetStream is up and, in a cluster, current."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.proc is None or self.proc.poll() is not None:
+                code = self.proc.returncode if self.proc else None
+                raise RuntimeError(
+                    f"nats-server {self.config.name} exited with {code}; see {self.dir}/nats.log"
+                )
+            if _http_ok(self.config.http_port, path):
+                return
+            time.sleep(0.05)
+        raise TimeoutError(f"nats-server {self.config.name} not ready on {self.url}")
+
+    def reload(self) -> None:
+        """Re-read the config (and the auth include): nats-server's SIGHUP."""
+        if self.proc and self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGHUP)
+
+    @property
+    def running(self) -> bool:
+        return self.proc is not None and self.proc.poll() is None
+
+
+@dataclass
+class LocalCluster:
+    """``size`` nodes on loopback in ``root/<name>/`` (1 = a single secured node)."""
+
+    root: Path
+    size: int = 3
+    certs: CertPaths | None = None
+    auth_conf: Path | None = None
+    sync_always: bool = True
+    name_prefix: str = "n"
+    nodes: list[Node] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        names = tuple(f"{self.name_prefix}{i}" for i in range(1, self.size + 1))
+        tls = None
+        if self.certs:
+            tls = TlsFiles(str(self.certs.server_cert), str(self.certs.server_key),
+                           str(self.certs.ca))
+        common: dict[str, object] = {"sync_always": self.sync_always, "tls": tls,
+                                     "cluster_tls": tls}
+        ports = tuple(free_port() for _ in names)
+        configs = cluster_nodes(
+            names,
+            store_dir=str(self.root / "{name}" / "store"),
+            hosts=("127.0.0.1",) * self.size,
+            client_ports=ports,
+            http_ports=tuple(free_port() for _ in names),
+            cluster_ports=tuple(free_port() for _ in names),
+            listen_host="127.0.0.1",
+            **common,
+        )
+        for config in configs:
+            node_dir = self.root / config.name
+            include = None
+            if self.auth_conf:
+                include = os.path.relpath(self.auth_conf, node_dir)
+            if self.size == 1:
+                config = _single(config)
+            self.nodes.append(Node(
+                _replace(config, auth_include=include, pid_file=str(node_dir / "nats.pid")),
+                node_dir,
+            ))
+
+    @property
+    def urls(self) -> list[str]:
+        return [n.url for n in self.nodes]
+
+    def start(self, timeout: float = 30.0) -> None:
+        for node in self.nodes:
+            node.spawn()
+        for node in self.nodes:
+            node.wait_ready(timeout)
+
+    def stop(self) -> None:
+        for node in self.nodes:
+            node.stop()
+
+    def reload(self) -> None:
+        for node in self.nodes:
+            node.reload()
+
+    @property
+    def pid_files(self) -> list[Path]:
+        return [n.pid_file for n in self.nodes]
+
+
+def _replace(config: NodeConfig, **changes: object) -> NodeConfig:
+    from dataclasses import replace
+
+    return replace(config, **changes)  # type: ignore[arg-type]
+
+
+def _single(config: NodeConfig) -> NodeConfig:
+    return _replace(config, routes=(), cluster_tls=None)

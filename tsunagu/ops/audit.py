@@ -1,0 +1,76 @@
+"""Operator actions recorded as events (who revealed personal data, which dead letter was
+discarded and why), and who may reveal at all (``TSUNAGU_OPERATORS``)."""
+
+from __future__ import annotations
+
+import getpass
+import os
+
+from nats.aio.client import Client
+from pydantic import ValidationError
+from uuid6 import uuid7
+
+from contracts.base import Actor, DomainEvent
+from contracts.ops import DeadLetterDiscarded, PersonalDataRevealed
+from eventstore.codec import new_envelope
+from eventstore.errors import Forbidden, InvalidInput
+from eventstore.store import EventStore
+from eventstore.topology import Topology
+
+OPERATORS_ENV = "TSUNAGU_OPERATORS"
+OPERATOR_ENV = "TSUNAGU_OPERATOR"
+#: The actor of operator events: operators act for the platform, not for an agency.
+OPS_AGENCY = "ops"
+
+
+def current_operator(explicit: str | None = None) -> str:
+    return explicit or os.environ.get(OPERATOR_ENV) or getpass.getuser()
+
+
+def allowed_operators() -> set[str]:
+    raw = os.environ.get(OPERATORS_ENV, "")
+    return {name.strip() for name in raw.split(",") if name.strip()}
+
+
+def check_may_reveal(operator: str) -> None:
+    allowed = allowed_operators()
+    if operator not in allowed:
+        raise Forbidden(
+            f"operator {operator!r} may not use --reveal: only operators listed in "
+            f"{OPERATORS_ENV} may see personal data"
+            + ("" if allowed else f" ({OPERATORS_ENV} is empty)"),
+            code="reveal_not_allowed",
+        )
+
+
+def _build(cls: type[DomainEvent], **fields: object) -> DomainEvent:
+    try:
+        return cls.model_validate({"audit_id": f"audit-{uuid7().hex}", **fields})
+    except ValidationError as exc:
+        first = exc.errors(include_url=False)[0]
+        field = ".".join(str(p) for p in first["loc"])
+        raise InvalidInput(f"{field}: {first['msg']}", code="invalid") from exc
+
+
+async def _append(nc: Client, topology: Topology, event: DomainEvent, operator: str) -> int:
+    env = new_envelope(event, Actor(agency_id=OPS_AGENCY, staff=operator[:200]))
+    store = EventStore(nc, topology)
+    # A new audit aggregate: expected sequence 0.
+    seqs = await store.append([env], expected={(env.aggregate, env.aggregate_id): 0})
+    return seqs[0]
+
+
+def revealed_event(operator: str, scope: str, reason: str | None) -> DomainEvent:
+    return _build(PersonalDataRevealed, operator=operator, scope=scope[:200], reason=reason)
+
+
+def discarded_event(operator: str, projection: str, stream_seq: int, reason: str) -> DomainEvent:
+    return _build(
+        DeadLetterDiscarded, operator=operator, projection=projection,
+        stream_seq=stream_seq, reason=reason,
+    )
+
+
+async def record(nc: Client, topology: Topology, event: DomainEvent, operator: str) -> int:
+    """Append the audit event; returns its stream sequence."""
+    return await _append(nc, topology, event, operator)

@@ -1,0 +1,304 @@
+"""The operators' web console: Starlette, server-rendered pages, plain JS, no CDN.
+
+Read-only except dead-letter retry. Bound to 127.0.0.1 by default; bound anywhere else it
+requires a token, checked on every request (header, ``?token=`` once, then a cookie).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import hmac
+import ipaddress
+import json
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+import nats
+import nats.errors
+import structlog
+from jinja2 import Environment, FileSystemLoader, select_autoescape
+from nats.aio.client import Client
+from starlette.applications import Starlette
+from starlette.middleware import Middleware
+from starlette.middleware.base import BaseHTTPMiddleware
+from starlette.requests import Request
+from starlette.responses import HTMLResponse, JSONResponse, Response, StreamingResponse
+from starlette.routing import Mount, Route
+from starlette.staticfiles import StaticFiles
+
+from eventstore.errors import DomainError
+from eventstore.settings import Settings
+from tsunagu.ops import dlq, health, reader, render, tail
+from tsunagu.ops.labels import AGGREGATE_LABELS_JA, EVENT_LABELS_JA, event_label
+from tsunagu.ops.stats_view import report_view
+
+log = structlog.get_logger("tsunagu.console")
+HERE = Path(__file__).parent
+#: The live flow starts this many sequences before the end, so the page is not empty.
+LIVE_BACKLOG = 50
+TOKEN_COOKIE = "tsunagu_console_token"
+
+
+@dataclass(frozen=True)
+class ConsoleConfig:
+    host: str = "127.0.0.1"
+    port: int = 8780
+    token: str | None = None
+    stats_agency: str = "ops"
+
+    @classmethod
+    def checked(cls, host: str, port: int, token: str | None, **kw: Any) -> ConsoleConfig:
+        if not is_loopback(host) and not token:
+            raise ValueError(
+                f"binding the console to {host} exposes it beyond this machine: give a token "
+                f"(--token or TSUNAGU_CONSOLE_TOKEN), or bind to 127.0.0.1"
+            )
+        return cls(host=host, port=port, token=token, **kw)
+
+
+def is_loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+class TokenMiddleware(BaseHTTPMiddleware):
+    def __init__(self, app: Any, token: str) -> None:
+        super().__init__(app)
+        self.token = token
+
+    def _ok(self, candidate: str | None) -> bool:
+        return bool(candidate) and hmac.compare_digest(str(candidate), self.token)
+
+    async def dispatch(
+        self, request: Request, call_next: Callable[[Request], Awaitable[Response]]
+    ) -> Response:
+        auth = request.headers.get("authorization", "")
+        bearer = auth.removeprefix("Bearer ").strip() if auth.startswith("Bearer ") else None
+        query = request.query_params.get("token")
+        if self._ok(bearer) or self._ok(request.cookies.get(TOKEN_COOKIE)):
+            return await call_next(request)
+        if self._ok(query):
+            response = await call_next(request)
+            response.set_cookie(TOKEN_COOKIE, self.token, httponly=True, samesite="strict")
+            return response
+        return Response("401: a valid console token is required (?token=… or "
+                        "Authorization: Bearer …)", status_code=401,
+                        media_type="text/plain; charset=utf-8")
+
+
+class State:
+    """Per-app connection and heartbeat tracker, opened in the lifespan."""
+
+    def __init__(self, settings: Settings, config: ConsoleConfig) -> None:
+        self.settings = settings
+        self.config = config
+        self.nc: Client | None = None
+        self.tracker: health.HeartbeatTracker | None = None
+
+    @property
+    def topology(self):  # type: ignore[no-untyped-def]
+        return self.settings.topology
+
+    def client(self) -> Client:
+        if self.nc is None:
+            raise RuntimeError("not connected to NATS")
+        return self.nc
+
+    async def status(self) -> health.PlatformStatus:
+        known = self.tracker.snapshot() if self.tracker else None
+        return await health.platform_status(self.client(), self.topology, known=known)
+
+
+def _templates() -> Environment:
+    env = Environment(
+        loader=FileSystemLoader(HERE / "templates"),
+        autoescape=select_autoescape(["html"]),
+    )
+    env.filters["label"] = event_label
+    env.filters["age"] = lambda s: "—" if s is None else f"{s:.1f}秒前"
+    env.filters["n"] = lambda v: "—" if v is None else f"{v:,}"
+    return env
+
+
+def create_app(settings: Settings, config: ConsoleConfig | None = None) -> Starlette:
+    config = config or ConsoleConfig()
+    state = State(settings, config)
+    templates = _templates()
+
+    def page(name: str, **ctx: Any) -> HTMLResponse:
+        html = templates.get_template(name).render(
+            prefix=settings.prefix, labels=EVENT_LABELS_JA, aggregates=AGGREGATE_LABELS_JA,
+            **ctx,
+        )
+        return HTMLResponse(html)
+
+    @asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        state.nc = await nats.connect(**settings.connect_options())
+        state.tracker = health.HeartbeatTracker(state.nc, settings.topology)
+        await state.tracker.start()
+        log.info("console up", host=config.host, port=config.port)
+        try:
+            yield
+        finally:
+            await state.tracker.stop()
+            with contextlib.suppress(Exception):
+                await state.nc.close()
+
+    async def index(request: Request) -> Response:
+        st = await state.status()
+        return page("index.html", st=st, active="flow",
+                    case=request.query_params.get("case", ""),
+                    type=request.query_params.get("type", ""),
+                    agency=request.query_params.get("agency", ""))
+
+    async def status_page(request: Request) -> Response:
+        return page("status.html", st=await state.status(), active="status")
+
+    async def status_fragment(request: Request) -> Response:
+        return page("_status.html", st=await state.status())
+
+    async def status_json(request: Request) -> Response:
+        return JSONResponse((await state.status()).to_json())
+
+    async def dlq_page(request: Request) -> Response:
+        letters = await dlq.list_dead_letters(state.client(), state.topology)
+        return page("dlq.html", letters=letters, active="dlq")
+
+    async def dlq_fragment(request: Request) -> Response:
+        letters = await dlq.list_dead_letters(state.client(), state.topology)
+        return page("_dlq.html", letters=letters)
+
+    async def dlq_retry(request: Request) -> Response:
+        # A custom header: a cross-site form cannot send it, so no CSRF on the one write.
+        if request.headers.get("x-tsunagu-console") != "1":
+            return JSONResponse({"ok": False, "error": {"code": "forbidden",
+                                 "message": "missing X-Tsunagu-Console header"}}, 403)
+        seq = int(request.path_params["seq"])
+        try:
+            result = await dlq.retry(state.client(), state.topology, seq)
+        except DomainError as exc:
+            return JSONResponse(exc.to_reply(), 409)
+        except LookupError as exc:
+            return JSONResponse({"ok": False, "error": {"code": "no_owner",
+                                 "message": str(exc)}}, 409)
+        return JSONResponse({"ok": True, "result": result})
+
+    async def stats_page(request: Request) -> Response:
+        raw = request.query_params.get("as_of") or date.today().isoformat()
+        try:
+            as_of = date.fromisoformat(raw)
+        except ValueError:
+            return page("stats.html", active="stats", as_of=raw, view=None,
+                        error=f"日付 {raw!r} が不正です（YYYY-MM-DD）")
+        view, error = await _ask_stats(state, as_of)
+        return page("stats.html", active="stats", as_of=as_of.isoformat(), view=view,
+                    error=error)
+
+    async def events(request: Request) -> Response:
+        flt = render.EventFilter(
+            case=request.query_params.get("case") or None,
+            type=request.query_params.get("type") or None,
+            agency=request.query_params.get("agency") or None,
+        )
+        nc = state.client()
+        since = request.query_params.get("since")
+        if since:
+            try:
+                parsed = reader.parse_since(since)
+            except ValueError as exc:
+                return Response(str(exc), 400)
+            start = await tail.start_seq(nc, state.topology, parsed, flt)
+        else:
+            start = max(1, await reader.last_seq(nc, state.topology.events_stream)
+                        - LIVE_BACKLOG + 1)
+        return StreamingResponse(
+            _sse(nc, state, flt, start), media_type="text/event-stream",
+            headers={"Cache-Control": "no-store", "X-Accel-Buffering": "no"},
+        )
+
+    routes = [
+        Route("/", index),
+        Route("/status", status_page),
+        Route("/fragment/status", status_fragment),
+        Route("/api/status", status_json),
+        Route("/dlq", dlq_page),
+        Route("/fragment/dlq", dlq_fragment),
+        Route("/api/dlq/{seq:int}/retry", dlq_retry, methods=["POST"]),
+        Route("/stats", stats_page),
+        Route("/events/stream", events),
+        Mount("/static", StaticFiles(directory=HERE / "static"), name="static"),
+    ]
+    middleware = [Middleware(TokenMiddleware, token=config.token)] if config.token else []
+    app = Starlette(routes=routes, middleware=middleware, lifespan=lifespan)
+    app.state.console = state
+    return app
+
+
+async def _sse(
+    nc: Client, state: State, flt: render.EventFilter, start: int
+) -> AsyncIterator[bytes]:
+    """Masked events as Server-Sent Events; a comment every 15 s keeps proxies open."""
+    queue: asyncio.Queue[tail.Tailed] = asyncio.Queue(maxsize=10_000)
+
+    async def pump() -> None:
+        async for item in tail.events(nc, state.topology, flt, start, follow=True):
+            await queue.put(item)
+
+    task = asyncio.create_task(pump())
+    try:
+        yield b"retry: 2000\n\n"
+        while True:
+            try:
+                item = await asyncio.wait_for(queue.get(), 15)
+            except TimeoutError:
+                yield b": keep-alive\n\n"
+                continue
+            if item.envelope is None:
+                doc: dict[str, Any] = {"seq": item.seq, "type": "?", "error": item.error}
+            else:
+                doc = render.as_json(item.seq, item.envelope)
+                doc["label"] = event_label(item.envelope.type)
+                doc["line"] = render.line(item.seq, item.envelope)
+            data = json.dumps(doc, ensure_ascii=False)
+            yield f"id: {item.seq}\nevent: tsunagu\ndata: {data}\n\n".encode()
+    finally:
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError, Exception):
+            await task
+
+
+async def _ask_stats(state: State, as_of: date) -> tuple[dict | None, str | None]:
+    subject = f"{state.settings.prefix}.query.{state.config.stats_agency}.stats_report"
+    try:
+        msg = await state.client().request(
+            subject, json.dumps({"as_of": as_of.isoformat()}).encode(), timeout=10
+        )
+    except nats.errors.NoRespondersError:
+        return None, "統計サービス（stats）が応答しません。起動しているか確認してください。"
+    except nats.errors.TimeoutError:
+        return None, "統計サービスが時間内に応答しませんでした。"
+    try:
+        reply = json.loads(msg.data)
+    except json.JSONDecodeError:
+        return None, "統計サービスの応答を読めませんでした。"
+    if not reply.get("ok"):
+        err = reply.get("error") or {}
+        return None, f"統計サービスのエラー: {err.get('code')}: {err.get('message')}"
+    return report_view(reply.get("result")), None
+
+
+def serve(settings: Settings, config: ConsoleConfig) -> None:
+    import uvicorn
+
+    uvicorn.run(create_app(settings, config), host=config.host, port=config.port,
+                log_level="warning")

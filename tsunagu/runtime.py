@@ -1,0 +1,153 @@
+"""`tsunagu up`: the embedded platform — nats-server from the wheel, the stream, every
+service as its own process (and the web console), supervised; Ctrl-C stops all cleanly."""
+
+from __future__ import annotations
+
+import asyncio
+import importlib.util
+import os
+import signal
+import subprocess
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import nats
+import structlog
+
+from eventstore.logging import configure_logging
+from eventstore.natsserver import NatsServer
+from eventstore.provision import StreamPolicy, provision
+from eventstore.settings import load_settings
+from tsunagu.services import SERVICES
+
+log = structlog.get_logger("tsunagu.up")
+
+
+@dataclass
+class Child:
+    name: str
+    argv: list[str]
+    proc: subprocess.Popen[bytes] | None = None
+    restarts: int = 0
+    started: float = 0.0
+
+
+@dataclass
+class Platform:
+    data_dir: Path
+    nats_url: str | None = None
+    nats_port: int = 0
+    console_port: int = 8780
+    console_host: str = "127.0.0.1"
+    demo: bool = False
+    sync_always: bool = True
+    server: NatsServer | None = None
+    children: list[Child] = field(default_factory=list)
+    _stop: bool = False
+
+    def run(self) -> int:
+        settings = load_settings(data_dir=self.data_dir)
+        configure_logging(settings.log_format, settings.log_level)
+        self.data_dir.mkdir(parents=True, exist_ok=True)
+        url = self.nats_url or self._start_nats()
+        (self.data_dir / "nats.url").write_text(url + "\n")
+        asyncio.run(self._provision(url, settings.prefix, settings.replicas))
+        env = {**os.environ, "TSUNAGU_NATS_URL": url, "TSUNAGU_DATA_DIR": str(self.data_dir)}
+        exe = [sys.executable, "-m", "tsunagu"]
+        self.children = [Child(name, [*exe, "run", name]) for name in SERVICES]
+        if importlib.util.find_spec("tsunagu.ops.console") is not None:
+            self.children.append(
+                Child(
+                    "console",
+                    [
+                        *exe,
+                        "console",
+                        "--host",
+                        self.console_host,
+                        "--port",
+                        str(self.console_port),
+                    ],
+                )
+            )
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            signal.signal(sig, self._on_signal)
+        for child in self.children:
+            self._spawn(child, env)
+        log.info(
+            "platform up",
+            nats=url,
+            data_dir=str(self.data_dir),
+            console=f"http://{self.console_host}:{self.console_port}",
+        )
+        if self.demo:
+            self._load_demo(exe, env)
+        try:
+            self._supervise(env)
+        finally:
+            self._shutdown()
+        return 0
+
+    def _start_nats(self) -> str:
+        self.server = NatsServer(
+            store_dir=self.data_dir / "nats", port=self.nats_port, sync_always=self.sync_always
+        )
+        self.server.start()
+        log.info("nats-server started", url=self.server.url, monitor=self.server.monitor_url)
+        return self.server.url
+
+    async def _provision(self, url: str, prefix: str, replicas: int) -> None:
+        from eventstore.topology import Topology
+
+        nc = await nats.connect(url)
+        try:
+            await provision(nc, Topology(prefix), StreamPolicy(replicas=replicas))
+        finally:
+            await nc.close()
+
+    def _spawn(self, child: Child, env: dict[str, str]) -> None:
+        child.proc = subprocess.Popen(child.argv, env=env)
+        child.started = time.monotonic()
+        log.info("started", process=child.name, pid=child.proc.pid)
+
+    def _load_demo(self, exe: list[str], env: dict[str, str]) -> None:
+        time.sleep(2.0)  # let the services subscribe
+        subprocess.run([*exe, "demo"], env=env, check=False)
+
+    def _supervise(self, env: dict[str, str]) -> None:
+        while not self._stop:
+            time.sleep(0.5)
+            for child in self.children:
+                if self._stop or child.proc is None or child.proc.poll() is None:
+                    continue
+                log.warning(
+                    "process exited, restarting",
+                    process=child.name,
+                    code=child.proc.returncode,
+                    restarts=child.restarts,
+                )
+                # Back off when a process dies right after starting (a crash loop).
+                if time.monotonic() - child.started < 5:
+                    time.sleep(min(30, 2 ** min(child.restarts, 5)))
+                child.restarts += 1
+                self._spawn(child, env)
+
+    def _on_signal(self, signum: int, _frame: object) -> None:
+        self._stop = True
+
+    def _shutdown(self) -> None:
+        log.info("stopping")
+        for child in self.children:
+            if child.proc and child.proc.poll() is None:
+                child.proc.send_signal(signal.SIGTERM)
+        deadline = time.monotonic() + 10
+        for child in self.children:
+            if child.proc:
+                try:
+                    child.proc.wait(max(0.1, deadline - time.monotonic()))
+                except subprocess.TimeoutExpired:
+                    child.proc.kill()
+        if self.server:
+            self.server.stop()
+        log.info("stopped")
