@@ -12,12 +12,16 @@
 - On start the projection resumes from its *database* checkpoint (the consumer is recreated
   at checkpoint + 1), not from the consumer's ack floor. A large backlog (and every rebuild)
   is read in big batches without acks, the next batch fetched while one is applied.
+- A gap in the consumer sequence (a delivery lost when the server or the connection died)
+  ends the batch there and the consumer is recreated at the checkpoint (``delivery.py``):
+  acknowledging past a lost message would skip it for good.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import time
 from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass, field
@@ -42,6 +46,7 @@ from eventstore.db import (
     tracking,
     write_checkpoint,
 )
+from eventstore.delivery import Delivery, admit
 from eventstore.errors import DecodeError
 from eventstore.reader import BatchReader
 from eventstore.topology import Topology
@@ -58,6 +63,7 @@ class Item:
     data: bytes
     envelope: Envelope | None = None
     error: str | None = None  # decode error, if any
+    consumer_seq: int = 0  # the consumer's delivery sequence, to notice lost deliveries
 
 
 @dataclass
@@ -102,6 +108,9 @@ class RunnerOptions:
     max_attempts: int = 4
     backoff: tuple[float, ...] = (0.05, 0.25, 1.0)
     catchup_threshold: int = 2000
+    #: Catch-up asks for a batch and the server answers at once; this long a silence
+    #: means the request or its answer was lost, and catch-up reads again from the checkpoint.
+    catchup_idle: float = 10.0
     ack_wait: float = 60.0
     #: False when Alembic owns the schema (TSUNAGU_DB_MIGRATIONS=1, `tsunagu db upgrade`).
     create_tables: bool = True
@@ -132,6 +141,7 @@ class ProjectionRunner:
         self.checkpoint = 0
         self.applied = 0
         self.dead_lettered = 0
+        self.resyncs = 0  # deliveries lost in transit, recovered from the checkpoint
         self._task: asyncio.Task[None] | None = None
         self._stopping = asyncio.Event()
         self._paused = asyncio.Lock()
@@ -168,8 +178,8 @@ class ProjectionRunner:
             checkpoint = read_checkpoint(conn, self.name)
             last = checkpoint
             for item in items:
-                if item.seq <= checkpoint:
-                    continue  # already applied before a crash or redelivery
+                if item.seq <= last:
+                    continue  # applied before a crash, or delivered twice (even in one batch)
                 if item.envelope is not None:
                     ctx.seq = item.seq
                     self.projection.apply(conn, item.envelope, ctx)
@@ -209,7 +219,9 @@ class ProjectionRunner:
 
     # ----- decoding ------------------------------------------------------------------
     def _item(self, msg: Msg) -> Item:
-        return self._item_from_raw(msg.metadata.sequence.stream, msg.subject, msg.data)
+        seqs = msg.metadata.sequence
+        item = self._item_from_raw(seqs.stream, msg.subject, msg.data)
+        return dataclasses.replace(item, consumer_seq=seqs.consumer)
 
     async def _prefetch_keys(self, items: Iterable[Item]) -> None:
         if self.keyring is None or not self.projection.needs_personal:
@@ -331,8 +343,21 @@ class ProjectionRunner:
         this projection reads; the next batch is fetched while the current one is applied,
         and at most two batches wait, so memory stays flat however long the backlog."""
         target = until if until is not None else await self.stream_last_seq()
-        if self.checkpoint >= target:
-            return
+        while self.checkpoint < target and not self._stopping.is_set():
+            if await self._catch_up_from_checkpoint(target, progress):
+                return
+            self._resync(self.checkpoint)
+            await asyncio.sleep(0.1)
+
+    def _resync(self, checkpoint: int) -> None:
+        self.resyncs += 1
+        self.log.warning("delivery gap, resuming from checkpoint", checkpoint=checkpoint)
+
+    async def _catch_up_from_checkpoint(
+        self, target: int, progress: Callable[[int, int], Any] | None
+    ) -> bool:
+        """One pass; False when a delivery was lost on the way (read again from the
+        checkpoint: without acks nothing would ever resend it)."""
         stream = self.topology.events_stream
         name = f"{self.durable}_CATCHUP"
         with contextlib.suppress(NotFoundError):
@@ -355,26 +380,44 @@ class ProjectionRunner:
             batch=self.options.batch * 2,
         )
         await reader.start()
+        last_consumer_seq = 0
         try:
             while not self._stopping.is_set():
-                batch = await asyncio.wait_for(reader.batches.get(), 60)
-                if batch is None:
+                try:
+                    items = await asyncio.wait_for(
+                        reader.batches.get(), self.options.catchup_idle
+                    )
+                except TimeoutError:
+                    return False
+                if items is None:
+                    # The server says the backlog is read; a lost tail shows only here.
+                    info = await self.js.consumer_info(stream, name)
+                    if info.delivered.consumer_seq != last_consumer_seq:
+                        return False
                     break
-                items = batch
                 wanted = [i for i in items if i.seq <= target]
-                if wanted:
-                    await self.process(wanted)
+                admitted = admit(
+                    [Delivery(i.consumer_seq, i.seq) for i in wanted],
+                    self.checkpoint,
+                    last_consumer_seq,
+                )
+                last_consumer_seq = admitted.last_consumer_seq
+                if admitted.count:
+                    await self.process(wanted[: admitted.count])
+                if not admitted.complete:
+                    return False
                 if len(wanted) < len(items):
                     break
                 if progress:
                     progress(self.checkpoint, target)
             else:
-                return
+                return True
             # Events after the last one this projection reads, up to the target, are skipped.
             await in_thread(self._advance, target)
             self.checkpoint = max(self.checkpoint, target)
             if progress:
                 progress(self.checkpoint, target)
+            return True
         finally:
             with contextlib.suppress(Exception):
                 await reader.stop()
@@ -431,6 +474,8 @@ class ProjectionRunner:
             await self.catch_up()
         psub = await self._durable()
         self.log.info("consuming", from_seq=self.checkpoint + 1)
+        # 0 for the consumer just created; counted from what it already sent otherwise.
+        last_consumer_seq = (await psub.consumer_info()).delivered.consumer_seq
         try:
             while not self._stopping.is_set():
                 try:
@@ -439,10 +484,23 @@ class ProjectionRunner:
                     continue
                 if not msgs:  # a fetch can end with a status message and no data
                     continue
-                async with self._paused:
-                    await self.process([self._item(m) for m in msgs])
-                # AckAll: acknowledging the last message acknowledges the batch, after commit.
-                await msgs[-1].ack()
+                items = [self._item(m) for m in msgs]
+                admitted = admit(
+                    [Delivery(i.consumer_seq, i.seq) for i in items],
+                    self.checkpoint,
+                    last_consumer_seq,
+                )
+                last_consumer_seq = admitted.last_consumer_seq
+                if admitted.count:
+                    async with self._paused:
+                        await self.process(items[: admitted.count])
+                    # AckAll: acknowledging the last one acknowledges the batch, after commit.
+                    await msgs[admitted.count - 1].ack()
+                if not admitted.complete:
+                    # A delivery before items[count] was lost in transit: the consumer would
+                    # not resend it before its ack wait, so start again at the checkpoint.
+                    self._resync(self.checkpoint)
+                    return
         finally:
             with contextlib.suppress(Exception):
                 await psub.unsubscribe()
