@@ -215,12 +215,19 @@ def _agency_of(subject: str) -> str:
 
 
 def broker_options(settings: Settings) -> dict[str, Any]:
-    """``connect_options`` for FastStream, which takes TLS as ``security=``, not ``tls=``."""
+    """``connect_options`` for FastStream, which takes TLS and credentials as one
+    ``security=`` object (its ``nkeys_seed=``/``user_credentials=`` are deprecated)."""
+    from faststream.nats.security import NatsCredentials, NatsNKey
+    from faststream.security import BaseSecurity
+
     opts = settings.connect_options()
     tls = opts.pop("tls", None)
-    if tls is not None:
-        from faststream.security import BaseSecurity
-
+    seed, creds = opts.pop("nkeys_seed", None), opts.pop("user_credentials", None)
+    if seed is not None:
+        opts["security"] = NatsNKey.from_file(seed, ssl_context=tls)
+    elif creds is not None:
+        opts["security"] = NatsCredentials.from_file(creds, ssl_context=tls)
+    elif tls is not None:
         opts["security"] = BaseSecurity(ssl_context=tls)
     return opts
 
