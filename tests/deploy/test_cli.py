@@ -83,6 +83,37 @@ async def test_creds_issue_checks_the_directory_and_revoke_takes_effect_on_reloa
     await nc.close()
 
 
+async def test_creds_sync_revokes_the_credentials_of_agencies_retired_in_the_directory(node):
+    cluster, auth, admin = node
+    topo = auth.topology
+    nc = await nats.connect(cluster.urls[0], nkeys_seed=str(admin))
+    await provision(nc, topo)
+    store = EventStore(nc, topo)
+    for agency in ("A", "B"):
+        await store.append([agency_event(agency, agency)])
+    env = {"TSUNAGU_NATS_URL": cluster.urls[0], "TSUNAGU_NATS_NKEY_SEED": str(admin),
+           "TSUNAGU_PREFIX": topo.prefix, "TSUNAGU_AUTH_DIR": str(auth.path)}
+    pid = ["--reload", str(cluster.nodes[0].pid_file)]
+    creds = {a: auth.path.parent / f"{a}.nk" for a in ("A", "B")}
+    for agency, path in creds.items():
+        code, out = await cli("creds", "issue", agency, "--out", str(path), *pid, env=env)
+        assert code == 0, out
+    b = await _connect_after_reload(cluster.urls[0], creds["B"], "B")
+
+    code, out = await cli("creds", "sync", *pid, env=env)
+    assert code == 0 and "no credentials of retired agencies" in out  # nothing retired yet
+    await store.append([new_envelope(AgencyRetired(agency_id="B", reason="closed"),
+                                     Actor(agency_id="operator"))])
+    code, out = await cli("creds", "sync", *pid, env=env)
+    assert code == 0 and "revoked agency B" in out and "agency A" not in out, out
+    await _closed(b)  # the retired agency's connection is closed at the reload
+    a = await _connect_after_reload(cluster.urls[0], creds["A"], "A")  # A still works
+    await a.close()
+    listed = {i.name: i.revoked_at for i in auth.load().values() if i.kind == "agency"}
+    assert listed["A"] is None and listed["B"] is not None
+    await nc.close()
+
+
 async def _closed(nc: nats.NATS) -> None:
     async def wait() -> None:
         while not nc.is_closed:  # noqa: ASYNC110 (nats.py exposes no closed event)
@@ -91,11 +122,12 @@ async def _closed(nc: nats.NATS) -> None:
     await asyncio.wait_for(wait(), 10)
 
 
-async def _connect_after_reload(url: str, creds) -> nats.NATS:
+async def _connect_after_reload(url: str, creds, agency: str = "A") -> nats.NATS:
     """A reload signal is handled asynchronously: the new user exists a moment later."""
     for _ in range(50):
         try:
-            return await nats.connect(url, nkeys_seed=str(creds), inbox_prefix="_INBOX.agency.A",
+            return await nats.connect(url, nkeys_seed=str(creds),
+                                      inbox_prefix=f"_INBOX.agency.{agency}",
                                       allow_reconnect=False)
         except (nats.errors.Error, OSError):
             await asyncio.sleep(0.1)

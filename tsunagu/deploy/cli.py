@@ -31,6 +31,7 @@ def register(app: typer.Typer) -> None:
     creds.command(name="issue")(creds_issue)
     creds.command(name="revoke")(creds_revoke)
     creds.command(name="list")(creds_list)
+    creds.command(name="sync")(creds_sync)
     app.add_typer(creds, name="creds")
     certs = typer.Typer(help="TLS certificates for local use.")
     certs.command(name="generate")(certs_generate)
@@ -135,6 +136,37 @@ def creds_revoke(
         err_console.print(f"[red]error:[/red] {exc}")
         raise typer.Exit(2) from exc
     console.print(f"revoked {kind} {name} ({identity.public_key})")
+    _reload(reload)
+
+
+def creds_sync(
+    auth_dir: AuthDirOpt = None,
+    data_dir: DataDir = Path("data"),
+    prefix: Prefix = None,
+    nats_url: NatsUrl = None,
+    reload: PidFiles = None,
+) -> None:
+    """Revoke the credentials of every agency retired in the directory (run it after a
+    directory import that retires agencies, or on a schedule)."""
+    from eventstore.store import EventStore
+    from tsunagu.deploy.directory import agency_status
+
+    auth, _ = _auth(auth_dir, data_dir, prefix)
+    settings = load_settings(data_dir=data_dir, prefix=prefix, nats_url=nats_url)
+
+    async def body() -> dict[str, bool]:
+        nc = await connect(settings)
+        try:
+            return await agency_status(EventStore(nc, settings.topology))
+        finally:
+            await nc.close()
+
+    revoked = auth.retire_agencies(run(body))
+    if not revoked:
+        console.print("no credentials of retired agencies are active")
+        return
+    for identity in revoked:
+        console.print(f"revoked agency {identity.name} ({identity.public_key}): retired")
     _reload(reload)
 
 

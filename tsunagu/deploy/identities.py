@@ -139,6 +139,18 @@ class AuthDir:
         self._save(identities)
         return identity
 
+    def retire_agencies(self, active: dict[str, bool]) -> list[Identity]:
+        """Revoke the credentials of every agency the directory says is retired
+        (``active``: agency id -> active, from the event stream). Returns those revoked."""
+        identities = self.load()
+        retired = [i for i in identities.values()
+                   if i.kind == "agency" and i.active and active.get(i.name) is False]
+        for identity in retired:
+            identity.revoked_at = _now()
+        if retired:
+            self._save(identities)
+        return retired
+
     def render(self) -> None:
         """(Re)write auth.conf from the registry (e.g. after changing the topology)."""
         self._save(self.load())
