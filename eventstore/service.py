@@ -188,6 +188,7 @@ class Runtime:
                     "checkpoint": r.checkpoint,
                     "applied": r.applied,
                     "dead_lettered": r.dead_lettered,
+                    "resyncs": r.resyncs,  # deliveries lost in transit, read again
                     "durable": r.durable,
                 }
                 for name, r in self.runners.items()

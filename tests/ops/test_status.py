@@ -39,6 +39,7 @@ async def test_status_shows_the_stream_each_consumer_its_lag_checkpoint_and_live
     assert proj["consumer"] is True
     assert proj["pending"] == 0 and proj["redelivered"] == 0
     assert proj["dead_letters"] == 0
+    assert proj["resyncs"] == 0
 
 
 async def test_status_counts_dead_letters_per_projection_and_prints_a_table(platform, cli):

@@ -44,6 +44,7 @@ class ProjectionState:
     checkpoint: int | None = None
     applied: int | None = None
     dead_lettered_by_runner: int | None = None
+    resyncs: int | None = None  # deliveries lost in transit that the runner read again
     dead_letters: int = 0
     pending: int | None = None
     ack_pending: int | None = None
@@ -190,6 +191,7 @@ async def platform_status(
                 durable=p.get("durable") or topology.durable(pname),
                 checkpoint=p.get("checkpoint"), applied=p.get("applied"),
                 dead_lettered_by_runner=p.get("dead_lettered"),
+                resyncs=p.get("resyncs"),
             )
     consumers = []
     if stream.exists:
