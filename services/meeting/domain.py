@@ -9,7 +9,7 @@ import uuid
 from collections.abc import Iterable
 from datetime import date, datetime, time, timedelta
 
-from contracts.base import DomainEvent
+from contracts.base import MAX_DATE, DomainEvent
 from contracts.commands_meeting import (
     AcknowledgeConfidentiality,
     CancelMeeting,
@@ -184,7 +184,13 @@ def first_occurrence(cmd: StartMeetingSeries, now: datetime) -> datetime:
         # The first occurrence may fall on first_on itself, so look from just before it.
         start = datetime.combine(cmd.first_on, time(0, 0), tzinfo=JST) - timedelta(microseconds=1)
         after = max(now, start)
-    return next_occurrence(cmd.rule, after)
+    when = next_occurrence(cmd.rule, after)
+    if when.date() > MAX_DATE:  # a meeting cannot be put there (contracts' date range)
+        raise InvalidInput(
+            f"first_on: the rule falls after {MAX_DATE}, the last date meetings are kept for",
+            code="out_of_range", details={"field": "first_on"},
+        )
+    return when
 
 
 def _occurrence(
@@ -205,6 +211,8 @@ def next_in_series(
         return None
     assert current.scheduled_for is not None
     when = next_occurrence(series.rule, max(current.scheduled_for, now))
+    if when.date() > MAX_DATE:  # past the contracts' date range: the series runs out
+        return None
     return occurrence_id(series.series_id, when), when
 
 
@@ -324,6 +332,14 @@ def _check_asks(asks: tuple[Ask, ...], kind: MeetingKind) -> None:
         raise InvalidInput("asks: each ask once", details={"field": "asks"})
 
 
+def next_item_id(m: Meeting) -> str:
+    """``item-<n>`` after the agenda's length, skipping ids an explicit item_id already took."""
+    n = len(m.items) + 1
+    while m.item(f"item-{n}") is not None:
+        n += 1
+    return f"item-{n}"
+
+
 def _plan_of(asks: tuple[Ask, ...], case: Case, plan_id: str | None, plan_version: int | None
              ) -> tuple[str | None, int | None, Program | None]:
     if Ask.approve_plan not in asks:
@@ -359,7 +375,7 @@ def table(cmd: TableCase, m: Meeting, agency_id: str, case: Case, consented: boo
     if m.open_item_for(cmd.case_id) is not None:
         raise DomainError(f"case_id: case {cmd.case_id} is already on this agenda",
                           code="already_tabled", details={"field": "case_id"})
-    item_id = cmd.item_id or f"item-{len(m.items) + 1}"
+    item_id = cmd.item_id or next_item_id(m)
     if m.item(item_id) is not None:
         raise InvalidInput(f"item_id: {item_id} is already used on this agenda",
                            details={"field": "item_id"})
@@ -405,7 +421,7 @@ def move(cmd: MoveCaseToSupportPlanMeeting, source: Meeting, target: Meeting, ag
     return [
         CaseMovedToSupportPlanMeeting(meeting_id=source.meeting_id, item_id=item.item_id,
                                       case_id=item.case_id, to_meeting_id=target.meeting_id),
-        CaseTabled(meeting_id=target.meeting_id, item_id=f"item-{len(target.items) + 1}",
+        CaseTabled(meeting_id=target.meeting_id, item_id=next_item_id(target),
                    case_id=item.case_id, asks=asks, plan_id=plan_id, plan_version=plan_version,
                    program=program or item.program,
                    meeting_kind=target.kind),

@@ -351,12 +351,16 @@ def decide_triage(
 
 
 def _subject_personal(p: ReferralPersonal | None) -> SubjectPersonal | None:
-    if p is None or not any((p.name, p.kana, p.birth_date, p.address, p.phone)):
+    if p is None:
+        return None
+    # The case keeps a short address; the full one stays on the referral. The sheet allows a
+    # blank address or phone, the case's fields do not (ShortText): blank is "not known".
+    address = (p.address or "").strip()[:200] or None
+    phone = (p.phone or "").strip() or None
+    if not any((p.name, p.kana, p.birth_date, address, phone)):
         return None
     return SubjectPersonal(
-        name=p.name, kana=p.kana, birth_date=p.birth_date,
-        # The case keeps a short address; the full one stays on the referral.
-        address=p.address[:200] if p.address else None, phone=p.phone,
+        name=p.name, kana=p.kana, birth_date=p.birth_date, address=address, phone=phone,
     )
 
 

@@ -24,6 +24,7 @@ from contracts.common import (
     age_band_for_age,
     age_on,
 )
+from eventstore.errors import InvalidInput
 
 FORMAT = "tsunagu.stats.report/v1"
 SEXES: tuple[Sex, ...] = (Sex.male, Sex.female, Sex.unknown)
@@ -412,8 +413,18 @@ def prepare(s: Snapshot) -> Prepared:
                     by_program)
 
 
+#: Reports start with 令和 (as the stats_report query says); before it the prior window's
+#: 和暦 could fall before 平成, which is not supported.
+REPORTS_FROM = date(2019, 5, 1)
+
+
 def compute_report(s: Snapshot | Prepared, as_of: date) -> dict[str, Any]:
     """The report as of ``as_of`` in its documented JSON form (without corrections)."""
+    if as_of < REPORTS_FROM:
+        raise InvalidInput(
+            f"as_of {as_of} is before 令和 ({REPORTS_FROM}); reports start there",
+            details={"field": "as_of", "rule": "min_date"},
+        )
     ready = s if isinstance(s, Prepared) else prepare(s)
     return _report(ready, as_of)
 

@@ -1,5 +1,10 @@
 """Property-based: whatever an agency system sends, the parser and the pure deciders answer
-with a domain error (a clear refusal) or events — never with any other exception."""
+with a domain error (a clear refusal) or events — never with any other exception.
+
+This file covers command parsing, the kit-only stand-in and a first look at the casefile
+deciders. Each service's deciders, folds and invariants have their own property tests:
+tests/referral/test_properties.py, tests/casefile/test_properties.py,
+tests/meeting/test_properties.py and tests/stats/test_properties.py."""
 
 from __future__ import annotations
 
