@@ -73,6 +73,13 @@ class DomainEvent(Contract):
         """The id of the aggregate the event belongs to."""
         return str(getattr(self, self.id_field))
 
+    def personal_key_id(self) -> str:
+        """Whose data key seals the event's personal blocks: the person it names, else its
+        aggregate. Events that carry one person's data under another aggregate (a meeting's
+        material about a case) override this, so erasing that person shreds it too."""
+        person = getattr(self, "person_id", None)
+        return str(person) if person else self.aggregate_id()
+
 
 class Command(Contract):
     """A request from an agency. ``command_id`` makes retries idempotent."""

@@ -54,10 +54,8 @@ def personal_fields(cls: type[DomainEvent]) -> dict[str, type[PersonalData]]:
 
 
 def key_id_of(event: DomainEvent) -> str:
-    """Whose key seals the event's personal data: the person where the event names one,
-    else the aggregate (a case, a meeting)."""
-    person = getattr(event, "person_id", None)
-    return str(person) if person else event.aggregate_id()
+    """Whose key seals the event's personal data (the event decides: ``personal_key_id``)."""
+    return event.personal_key_id()
 
 
 class KeyRing:
