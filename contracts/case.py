@@ -113,7 +113,7 @@ class IntakeAssessmentRecorded(CaseEvent):
         default_factory=dict, description="Items the national report needs (checked by casefile)"
     )
     personal: AssessmentPersonal | Sealed | None = None
-    attachment: AttachmentRef | None = None
+    attachment: AttachmentRef | Sealed | None = None
 
 
 class PlanRole(Contract):

@@ -143,12 +143,19 @@ class RecordResourceGap(Command):
 
 
 class RecordMinutes(Command):
+    """The meeting's minutes, or (``item_id``) one agenda item's: what concerns one person
+    belongs in their item's minutes, which erasing that person shreds."""
+
     type: Literal["record_minutes"] = "record_minutes"
     meeting_id: Id
     text: LongText = personal("議事録")
+    item_id: Id | None = Field(default=None, description="Minutes of this agenda item only")
 
 
 class ShareMaterial(Command):
+    """Material for the meeting, or (``item_id``) for one agenda item: the latter is sealed
+    with the item's case key, so erasing that person shreds it."""
+
     type: Literal["share_material"] = "share_material"
     meeting_id: Id
     item_id: Id | None = None

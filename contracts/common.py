@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from enum import StrEnum
 
-from contracts.base import Contract, Id, ShortText, WorldDate
+from contracts.base import Contract, Id, PersonalData, ShortText, WorldDate, personal
 
 
 class Program(StrEnum):
@@ -139,14 +139,18 @@ AGENCY_CATEGORIES: tuple[str, ...] = (
 )
 
 
-class AttachmentRef(Contract):
-    """An agency's own sheet or document, kept in the JetStream object store."""
+class AttachmentRef(PersonalData):
+    """An agency's own sheet or document, kept in the JetStream object store.
 
-    object_name: ShortText
-    sha256: str
-    size: int
-    media_type: ShortText
-    filename: ShortText
+    Personal as a whole: the document is about a person and its filename often names them.
+    In stored events it is sealed like any personal block (``AttachmentRef | Sealed``), and
+    erasing the person deletes the object itself."""
+
+    object_name: ShortText = personal("sha256-<digest>, as `tsunagu attach` prints")
+    sha256: str = personal("SHA-256 of the content (hex)")
+    size: int = personal("Bytes")
+    media_type: ShortText = personal("Sniffed from the content")
+    filename: ShortText = personal("ファイル名 (often names the person)")
 
 
 class SubjectRef(Contract):

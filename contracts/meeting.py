@@ -165,9 +165,19 @@ class MinutesPersonal(PersonalData):
 
 
 class MinutesRecorded(MeetingEvent):
+    """議事録: the meeting's own minutes (no ``item_id``, sealed with the meeting's key), or
+    the minutes of one agenda item (sealed with that item's case key). What concerns one
+    person belongs in their item's minutes: erasing the person shreds those, never the
+    meeting's own."""
+
     type: Literal["MinutesRecorded"] = "MinutesRecorded"
     recorded_by: AgencyId
     personal: MinutesPersonal | Sealed
+    item_id: Id | None = Field(default=None, description="The agenda item, if about one")
+    case_id: Id | None = Field(default=None, description="The item's case (set with item_id)")
+
+    def personal_key_id(self) -> str:
+        return self.case_id or self.meeting_id
 
 
 class MaterialPersonal(PersonalData):
@@ -178,14 +188,20 @@ class MaterialPersonal(PersonalData):
 
 
 class MaterialShared(MeetingEvent):
-    """Material for the members of a meeting; for a 支援会議, bound members only."""
+    """Material for the members of a meeting; for a 支援会議, bound members only. Material
+    for an agenda item is sealed with the key of the item's case (``case_id``), so erasing
+    the person shreds it; material for the whole meeting, with the meeting's key."""
 
     type: Literal["MaterialShared"] = "MaterialShared"
     material_id: Id
     item_id: Id | None = None
     shared_by: AgencyId
     personal: MaterialPersonal | Sealed
-    attachment: AttachmentRef | None = None
+    attachment: AttachmentRef | Sealed | None = None
+    case_id: Id | None = Field(default=None, description="The item's case (set with item_id)")
+
+    def personal_key_id(self) -> str:
+        return self.case_id or self.meeting_id
 
 
 # ---- 定例: the monthly regular meeting is a series whose next occurrence is scheduled

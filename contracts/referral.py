@@ -66,7 +66,7 @@ class ReferralSubmitted(ReferralEvent):
     sex: Sex = Sex.unknown
     age_band: AgeBand = AgeBand.unknown
     personal: ReferralPersonal | Sealed
-    attachment: AttachmentRef | None = None
+    attachment: AttachmentRef | Sealed | None = None
 
 
 class ReferralCorrected(ReferralEvent):
@@ -78,7 +78,7 @@ class ReferralCorrected(ReferralEvent):
     sex: Sex = Sex.unknown
     age_band: AgeBand = AgeBand.unknown
     personal: ReferralPersonal | Sealed
-    attachment: AttachmentRef | None = None
+    attachment: AttachmentRef | Sealed | None = None
 
 
 class ReferralWithdrawn(ReferralEvent):

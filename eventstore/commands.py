@@ -13,12 +13,16 @@ from __future__ import annotations
 import asyncio
 import json
 import random
+import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+import nats.errors
 import structlog
+from nats.aio.client import Client
+from nats.aio.msg import Msg
 from pydantic import ValidationError
 
 from contracts.base import Actor, Command, DomainEvent, utcnow
@@ -194,3 +198,21 @@ def parse_command(cls: type[Command], raw: bytes) -> Command:
         ]
         fields = ", ".join(d["field"] or "(payload)" for d in details)
         raise InvalidInput(f"invalid {expected_type}: {fields}", details=details) from exc
+
+
+async def request_patiently(
+    nc: Client, subject: str, body: bytes, timeout: float = 10.0, patience: float = 2.0
+) -> Msg:
+    """A request that waits out "no responders" for up to ``patience`` seconds: a service
+    that is (re)starting has no subscription for a moment. Resending is safe: commands are
+    idempotent by command id, queries only read."""
+    deadline = time.monotonic() + patience
+    delay = 0.05
+    while True:
+        try:
+            return await nc.request(subject, body, timeout=timeout)
+        except nats.errors.NoRespondersError:
+            if time.monotonic() + delay > deadline:
+                raise
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, 0.5)

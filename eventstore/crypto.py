@@ -7,6 +7,7 @@ in the stream, in replays, in any rebuilt projection.
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import os
 import types
@@ -15,10 +16,11 @@ from typing import Any, TypeVar
 
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from nats.aio.client import Client
-from nats.js.errors import KeyDeletedError, KeyNotFoundError
+from nats.js.errors import KeyDeletedError, KeyNotFoundError, KeyWrongLastSequenceError
 from nats.js.kv import KeyValue
 
 from contracts.base import DomainEvent, PersonalData, Sealed
+from eventstore.errors import DomainError
 from eventstore.topology import Topology
 
 E = TypeVar("E", bound=DomainEvent)
@@ -85,13 +87,17 @@ class KeyRing:
             return key
         new = AESGCM.generate_key(bit_length=256)
         try:
-            await self.kv.create(key_id, _b64(new).encode())
-        except Exception:
-            # Lost a race with another writer, or the key was destroyed: never reuse a
-            # destroyed subject's id with a fresh key silently.
-            existing = await self.get(key_id)
+            # Not kv.create: it re-creates a purged key. A destroyed subject's id must never
+            # get a fresh key: that would record new data about an erased person, and its old
+            # ciphertext would no longer fail cleanly as "key gone".
+            await self.kv.update(key_id, _b64(new).encode(), last=0)
+        except KeyWrongLastSequenceError:
+            existing = await self.get(key_id)  # lost a race with another writer?
             if existing is None:
-                raise
+                raise DomainError(
+                    f"{key_id}: personal data about it can no longer be recorded: its key was "
+                    "destroyed when the person's data was erased", code="person_erased",
+                ) from None
             return existing
         self._cache[key_id] = new
         return new
@@ -108,8 +114,8 @@ class KeyRing:
         return self._cache.get(key_id)
 
     async def prefetch(self, key_ids: set[str]) -> None:
-        for key_id in key_ids - self._cache.keys():
-            await self.get(key_id)
+        # Concurrently: a batch of new subjects is one round trip, not one per key.
+        await asyncio.gather(*(self.get(key_id) for key_id in key_ids - self._cache.keys()))
 
     async def seal_event(self, event: E) -> E:
         fields = personal_fields(type(event))

@@ -103,6 +103,8 @@ async def provision(nc: Client, topology: Topology, policy: StreamPolicy | None 
                 replicas=policy.replicas,
             )
         )
+    # Unlike the event stream, the bucket's stream allows purge: erasing a person deletes
+    # their documents (services.casefile.shred_attachments).
     try:
         await js.object_store(topology.attachment_bucket)
     except (NotFoundError, BucketNotFoundError):

@@ -14,6 +14,7 @@ from nats.aio.client import Client
 from contracts.base import Actor
 from contracts.directory import AgencyRegistered
 from eventstore.codec import new_envelope
+from eventstore.commands import request_patiently
 from eventstore.store import EventStore
 from eventstore.topology import Topology
 
@@ -21,7 +22,7 @@ from eventstore.topology import Topology
 async def send(nc: Client, topology: Topology, agency: str, command: str, payload: Any) -> dict:
     """Send a command as ``agency`` and return the JSON reply."""
     body = payload if isinstance(payload, bytes) else json.dumps(payload, default=str).encode()
-    msg = await nc.request(topology.command_subject(agency, command), body, timeout=10)
+    msg = await request_patiently(nc, topology.command_subject(agency, command), body)
     return json.loads(msg.data)
 
 
@@ -29,8 +30,8 @@ async def ask(
     nc: Client, topology: Topology, agency: str, name: str, args: dict | None = None
 ) -> dict:
     """Run a query as ``agency`` and return the JSON reply."""
-    msg = await nc.request(
-        f"{topology.prefix}.query.{agency}.{name}", json.dumps(args or {}).encode(), timeout=10
+    msg = await request_patiently(
+        nc, f"{topology.prefix}.query.{agency}.{name}", json.dumps(args or {}).encode()
     )
     return json.loads(msg.data)
 

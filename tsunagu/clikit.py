@@ -14,6 +14,7 @@ import typer
 from nats.aio.client import Client
 from rich.console import Console
 
+from eventstore.commands import request_patiently
 from eventstore.settings import Settings, load_settings
 
 T = TypeVar("T")
@@ -67,7 +68,7 @@ async def connect(settings: Settings) -> Client:
 async def request(nc: Client, subject: str, payload: Any, timeout: float = 10.0) -> dict:
     body = payload if isinstance(payload, bytes) else json.dumps(payload).encode()
     try:
-        msg = await nc.request(subject, body, timeout=timeout)
+        msg = await request_patiently(nc, subject, body, timeout=timeout)
     except nats.errors.NoRespondersError as exc:
         raise RuntimeError(f"no service answers on {subject}: is the platform running?") from exc
     except nats.errors.TimeoutError as exc:

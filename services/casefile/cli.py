@@ -123,7 +123,8 @@ def erase(
     nats_url: NatsUrl = None,
     data_dir: DataDir = Path("data"),
 ) -> None:
-    """Crypto-shred a person's personal data (their key and their cases' keys). Recorded."""
+    """Crypto-shred a person's personal data (their key and their cases' keys, which also
+    seal their agenda items' material and minutes) and delete their attached documents."""
     import uuid
 
     settings = settings_from(nats_url, data_dir)

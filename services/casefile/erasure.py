@@ -1,6 +1,8 @@
 """Erasure by crypto-shredding: ``erase_person_data`` records PersonDataErased (with the
 年代 of each of the person's enrollments, computed while the birth date is still readable);
-the shredder reactor then destroys the keys.
+the shredder reactor then deletes the person's attached documents from the object store and
+destroys the keys (the person's, and each of their cases', which also seal their agenda
+items' material and minutes).
 
 Order matters: the event is stored *first* and the keys destroyed *after*, at least once, by
 the reactor. The other order could destroy keys and then fail to record why, and a retry
@@ -28,6 +30,7 @@ from eventstore.commands import Session
 from eventstore.crypto import KeyRing, sealed_key_ids
 from eventstore.errors import DomainError, Forbidden, NotFound
 from eventstore.projection import ProjectionRunner
+from services.casefile.shred_attachments import delete_object, objects_to_delete
 
 log = structlog.get_logger("tsunagu.casefile.erasure")
 
@@ -125,8 +128,10 @@ async def erase_person_data(session: Session, cmd: ErasePersonData) -> list[Doma
 class Shredder:
     """Reactor: after PersonDataErased, wait until the casefile projection has applied it
     (so no feed snapshot with personal data can follow), purge the personal feed messages
-    of the person's cases, then destroy the keys. Idempotent: purging and destroying twice
-    is harmless."""
+    of the person's cases, delete their attachment objects (whose references only the keys
+    can still read), then destroy the keys. Idempotent: purging, deleting and destroying
+    twice is harmless. A deletion that fails is retried (then dead-lettered) *before* any
+    key is destroyed, so a replay can still find what to delete."""
 
     name = "casefile_shredder"
     aggregates: tuple[str, ...] | None = ("person",)
@@ -153,6 +158,12 @@ class Shredder:
                     topo.feed_stream, subject=topo.feed_subject("*", key_id, "case")
                 )
         keyring: KeyRing = self.runtime.keyring
+        # A fresh ring: the service's own has already forgotten the erased keys.
+        names = await objects_to_delete(self.runtime.store, KeyRing(keyring.kv), event)
+        deleted = 0
+        for name in sorted(names):
+            deleted += await delete_object(self.runtime.broker.connection, topo, name)
+        log.info("attachments deleted", deleted=deleted, referenced=len(names), seq=seq)
         for key_id in event.key_ids:
             await keyring.destroy(key_id)
             await asyncio.sleep(0)

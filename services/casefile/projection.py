@@ -178,7 +178,8 @@ class CasefileProjection:
                     "assessment_id": e.assessment_id, "case_id": cid,
                     "assessed_on": e.assessed_on, "assessed_by": e.assessed_by,
                     "national_items": dict(e.national_items),
-                    "attachment": e.attachment.model_dump(mode="json") if e.attachment else None,
+                    # Sealed with the case key; None once it is destroyed, never ciphertext.
+                    "attachment": None if erased else _plain(e.attachment),
                     "personal": None if erased else _plain(e.personal),
                 }, ["assessment_id"])
                 summary = f"intake assessment by {e.assessed_by}"
@@ -349,6 +350,9 @@ class CasefileProjection:
                          .values(personal=None, erased=True))
             for table in (t.plans, t.assessments, t.monitorings):
                 conn.execute(update(table).where(table.c.case_id == cid).values(personal=None))
+            # Older events carried the attachment reference (and its filename) in plain.
+            conn.execute(update(t.assessments).where(t.assessments.c.case_id == cid)
+                         .values(attachment=None))
         if case_ids and self._feed_due(conn, ctx.seq):
             for cid in sorted(case_ids):
                 self._erased_notice(conn, cid, ctx)

@@ -1,6 +1,7 @@
 """The casefile projection's tables (SQLAlchemy Core; names prefixed ``casefile_``).
 
-Personal data is kept only in the ``personal`` JSON columns, and nulled on PersonDataErased.
+Personal data is kept only in the ``personal`` JSON columns (and an assessment's
+``attachment`` reference), and nulled on PersonDataErased.
 """
 
 from __future__ import annotations

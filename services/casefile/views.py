@@ -196,7 +196,7 @@ def _full(conn: Connection, case: Any, members: set[str]) -> dict[str, Any]:
         "assessments": [
             {"assessment_id": a["assessment_id"], "assessed_on": _iso(a["assessed_on"]),
              "assessed_by": a["assessed_by"], "national_items": a["national_items"],
-             "attachment": a["attachment"],
+             "attachment": None if case["erased"] else a["attachment"],
              "personal": None if case["erased"] else a["personal"]}
             for a in assessment_rows
         ],

@@ -94,7 +94,11 @@ def minutes(
 ) -> None:
     """A meeting's minutes (bound members only)."""
     result = _ask(agency, "meeting_minutes", {"meeting_id": meeting_id}, nats_url, data_dir)
-    console.print(result["text"] if result["text"] is not None else "(erased)")
+    if result["recorded_by"] is not None:
+        console.print(result["text"] if result["text"] is not None else "(erased)")
+    for item in result.get("items", []):
+        text = item["text"] if item["text"] is not None else "(erased)"
+        console.print(f"[{item['item_id']} / {item['case_id']}] {text}")
 
 
 def decisions(

@@ -553,11 +553,23 @@ def minutes(cmd: RecordMinutes, m: Meeting, agency_id: str) -> list[DomainEvent]
     require_convener(m, agency_id)
     if not cmd.text.strip():
         raise InvalidInput("text: minutes cannot be empty", details={"field": "text"})
-    if m.minutes:
-        raise DomainError(f"meeting_id: minutes of {m.meeting_id} are already recorded",
-                          code="already_recorded", details={"field": "meeting_id"})
+    if cmd.item_id is None:
+        if m.minutes:
+            raise DomainError(f"meeting_id: minutes of {m.meeting_id} are already recorded",
+                              code="already_recorded", details={"field": "meeting_id"})
+        return [MinutesRecorded(meeting_id=m.meeting_id, recorded_by=agency_id,
+                                personal=MinutesPersonal(text=cmd.text))]
+    item = m.item(cmd.item_id)
+    if item is None:
+        raise InvalidInput(f"item_id: {cmd.item_id} is not on the agenda of {m.meeting_id}",
+                           code="not_on_agenda", details={"field": "item_id"})
+    if item.item_id in m.item_minutes:
+        raise DomainError(f"item_id: minutes of {item.item_id} are already recorded",
+                          code="already_recorded", details={"field": "item_id"})
+    # Sealed with the case's key (MinutesRecorded.personal_key_id): erasure shreds them.
     return [MinutesRecorded(meeting_id=m.meeting_id, recorded_by=agency_id,
-                            personal=MinutesPersonal(text=cmd.text))]
+                            personal=MinutesPersonal(text=cmd.text), item_id=item.item_id,
+                            case_id=item.case_id)]
 
 
 def material(cmd: ShareMaterial, m: Meeting, agency_id: str) -> list[DomainEvent]:
@@ -571,11 +583,13 @@ def material(cmd: ShareMaterial, m: Meeting, agency_id: str) -> list[DomainEvent
             f"(member, and for a 支援会議 having acknowledged confidentiality)",
             code="not_acknowledged" if agency_id in m.members else "forbidden",
         )
-    if cmd.item_id is not None and m.item(cmd.item_id) is None:
+    item = m.item(cmd.item_id) if cmd.item_id is not None else None
+    if cmd.item_id is not None and item is None:
         raise NotFound(f"item_id: {cmd.item_id} is not on the agenda", code="not_on_agenda",
                        details={"field": "item_id"})
     material_id = derived_id("mat", m.meeting_id, cmd.command_id)
+    # With an item, case_id makes it sealed with the case's key: erasure shreds it.
     return [MaterialShared(meeting_id=m.meeting_id, material_id=material_id, item_id=cmd.item_id,
-                           shared_by=agency_id,
+                           case_id=item.case_id if item else None, shared_by=agency_id,
                            personal=MaterialPersonal(title=cmd.title, text=cmd.text),
                            attachment=cmd.attachment)]

@@ -11,6 +11,7 @@ from dataclasses import dataclass, replace
 from typing import Any
 
 from contracts.base import Command, DomainEvent
+from contracts.case import CaseOpened
 from contracts.commands_meeting import (
     AcknowledgeConfidentiality,
     CancelMeeting,
@@ -28,7 +29,9 @@ from contracts.commands_meeting import (
     TableCase,
 )
 from contracts.consent import has_valid_consent
+from contracts.person import PersonDataErased
 from eventstore.commands import Handler, Session, require_active_agency
+from eventstore.errors import DomainError
 from services.meeting import domain
 from services.meeting.recurrence import local_date, occurrence_id
 from services.meeting.state import (
@@ -67,6 +70,26 @@ async def consented(session: Session, case_id: str, on: Any) -> bool:
     """The shared definition of consent coverage (contracts.consent), on the given day."""
     history = await session.load("consent", case_id)
     return has_valid_consent((e.event for e in history.envelopes), on)
+
+
+async def refuse_if_erased(session: Session, meeting: Meeting, item_id: str | None) -> None:
+    """Nothing personal is added to the item of a person whose data was erased (it would be
+    sealed with their case's key, which is destroyed; a copy still cached must not do)."""
+    item = meeting.item(item_id) if item_id else None
+    if item is None:
+        return
+    history = await session.load("case", item.case_id)
+    opened = next((e.event for e in history.envelopes if isinstance(e.event, CaseOpened)), None)
+    person_id = opened.subject.person_id if opened is not None else None
+    if person_id is None:
+        return
+    person = await session.load("person", person_id)
+    if any(isinstance(e.event, PersonDataErased) for e in person.envelopes):
+        raise DomainError(
+            f"item_id: the personal data of case {item.case_id}'s person was erased; nothing "
+            f"personal can be added to item {item.item_id}", code="person_erased",
+            details={"field": "item_id"},
+        )
 
 
 @dataclass(frozen=True)
@@ -190,12 +213,16 @@ class MeetingHandlers:
     async def minutes(self, session: Session, cmd: RecordMinutes) -> list[DomainEvent]:
         meeting = await load_meeting(session, cmd.meeting_id)
         await require_active_agency(session, session.agency_id)
-        return domain.minutes(cmd, meeting, session.agency_id)
+        events = domain.minutes(cmd, meeting, session.agency_id)
+        await refuse_if_erased(session, meeting, cmd.item_id)
+        return events
 
     async def material(self, session: Session, cmd: ShareMaterial) -> list[DomainEvent]:
         meeting = await load_meeting(session, cmd.meeting_id)
         await require_active_agency(session, session.agency_id)
-        return domain.material(cmd, meeting, session.agency_id)
+        events = domain.material(cmd, meeting, session.agency_id)
+        await refuse_if_erased(session, meeting, cmd.item_id)
+        return events
 
     def commands(self) -> dict[str, tuple[type[Command], Handler]]:
         pairs: list[tuple[type[Command], Handler]] = [

@@ -1,7 +1,9 @@
 """The meeting service's read model (SQLAlchemy Core; SQLite or PostgreSQL).
 
 Minutes and materials are personal data: they are kept here, decrypted, only because the
-members' views show them; who may read them is decided in ``queries``, never here.
+members' views show them; who may read them is decided in ``queries``, never here. Those of
+an agenda item are sealed with the item's case key; on PersonDataErased the rows of the
+erased cases are nulled (older events sealed with the meeting's key are covered that way too).
 """
 
 from __future__ import annotations
@@ -24,13 +26,14 @@ from sqlalchemy import (
     update,
 )
 
-from contracts.base import Sealed
+from contracts.common import AttachmentRef
 from contracts.envelope import Envelope
 from contracts.meeting import (
     CaseMovedToSupportPlanMeeting,
     CaseTabled,
     ConfidentialityAcknowledged,
     DecisionRecorded,
+    MaterialPersonal,
     MaterialShared,
     MeetingCancelled,
     MeetingHeld,
@@ -39,9 +42,11 @@ from contracts.meeting import (
     MeetingSeriesEnded,
     MeetingSeriesStarted,
     MemberInvited,
+    MinutesPersonal,
     MinutesRecorded,
     ResourceGapRecorded,
 )
+from contracts.person import PersonDataErased
 from eventstore.db import upsert
 from eventstore.projection import ApplyContext
 from services.meeting.recurrence import describe, local_date
@@ -113,12 +118,24 @@ minutes = Table(
     Column("text", Text),  # None once the key is destroyed
 )
 
+#: Minutes of one agenda item (sealed with its case's key).
+item_minutes = Table(
+    "meeting_item_minutes", metadata,
+    Column("meeting_id", String(64), primary_key=True),
+    Column("item_id", String(64), primary_key=True),
+    Column("case_id", String(64), nullable=False, index=True),
+    Column("seq", BigInteger, nullable=False),
+    Column("recorded_by", String(64), nullable=False),
+    Column("text", Text),  # None once the case's key is destroyed
+)
+
 materials = Table(
     "meeting_materials", metadata,
     Column("material_id", String(64), primary_key=True),
     Column("seq", BigInteger, nullable=False),
     Column("meeting_id", String(64), nullable=False, index=True),
     Column("item_id", String(64)),
+    Column("case_id", String(64), index=True),  # the item's case: erasure nulls the row
     Column("shared_by", String(64), nullable=False),
     Column("title", String(200)),
     Column("text", Text),
@@ -167,7 +184,7 @@ def _set_member(conn: Connection, meeting_id: str, member: str, **values: object
 
 class MeetingProjection:
     name = "meeting"
-    aggregates: tuple[str, ...] | None = ("meeting", "meeting_series")
+    aggregates: tuple[str, ...] | None = ("meeting", "meeting_series", "person")
     needs_personal = True
     metadata = metadata
 
@@ -245,22 +262,23 @@ class MeetingProjection:
                     "program": event.program.value if event.program else None,
                 }, ["decision_id"])
             case MinutesRecorded():
-                block = ctx.unseal(env).event.personal  # type: ignore[attr-defined]
-                upsert(conn, minutes, {
-                    "meeting_id": event.meeting_id, "recorded_by": event.recorded_by,
-                    "text": None if isinstance(block, Sealed) else block.text,
-                }, ["meeting_id"])
+                plain = ctx.unseal(env).event
+                assert isinstance(plain, MinutesRecorded)
+                text = plain.personal.text if isinstance(plain.personal, MinutesPersonal) else None
+                if event.item_id and event.case_id:
+                    upsert(conn, item_minutes, {
+                        "meeting_id": event.meeting_id, "item_id": event.item_id,
+                        "case_id": event.case_id, "seq": ctx.seq,
+                        "recorded_by": event.recorded_by, "text": text,
+                    }, ["meeting_id", "item_id"])
+                else:
+                    upsert(conn, minutes, {"meeting_id": event.meeting_id,
+                                           "recorded_by": event.recorded_by, "text": text},
+                           ["meeting_id"])
             case MaterialShared():
-                block = ctx.unseal(env).event.personal  # type: ignore[attr-defined]
-                readable = not isinstance(block, Sealed)
-                upsert(conn, materials, {
-                    "material_id": event.material_id, "seq": ctx.seq,
-                    "meeting_id": event.meeting_id, "item_id": event.item_id,
-                    "shared_by": event.shared_by,
-                    "title": block.title if readable else None,
-                    "text": block.text if readable else None,
-                    "attachment": event.attachment.model_dump() if event.attachment else None,
-                }, ["material_id"])
+                self._material(conn, ctx.unseal(env).event, ctx.seq)
+            case PersonDataErased():
+                self._erase(conn, event.key_ids)
             case ResourceGapRecorded():
                 upsert(conn, gaps, {"gap_id": event.gap_id, "seq": ctx.seq,
                                     "meeting_id": event.meeting_id,
@@ -274,6 +292,33 @@ class MeetingProjection:
             case MeetingSeriesEnded():
                 conn.execute(update(series).where(series.c.series_id == event.series_id)
                              .values(active=False))
+
+    @staticmethod
+    def _material(conn: Connection, event: object, seq: int) -> None:
+        assert isinstance(event, MaterialShared)
+        block = event.personal if isinstance(event.personal, MaterialPersonal) else None
+        case_id = event.case_id
+        if case_id is None and event.item_id:  # older events: the case from the agenda
+            case_id = conn.execute(select(items.c.case_id).where(
+                items.c.meeting_id == event.meeting_id, items.c.item_id == event.item_id)
+            ).scalar()
+        ref = event.attachment if isinstance(event.attachment, AttachmentRef) else None
+        upsert(conn, materials, {
+            "material_id": event.material_id, "seq": seq, "meeting_id": event.meeting_id,
+            "item_id": event.item_id, "case_id": case_id, "shared_by": event.shared_by,
+            "title": block.title if block else None, "text": block.text if block else None,
+            "attachment": ref.model_dump(mode="json") if ref else None,
+        }, ["material_id"])
+
+    @staticmethod
+    def _erase(conn: Connection, key_ids: tuple[str, ...]) -> None:
+        """The erased person's case ids are among the destroyed keys: what was about those
+        cases goes, whatever key it was sealed with (the meeting's own rows stay)."""
+        case_ids = list(key_ids)
+        conn.execute(update(materials).where(materials.c.case_id.in_(case_ids))
+                     .values(title=None, text=None, attachment=None))
+        conn.execute(update(item_minutes).where(item_minutes.c.case_id.in_(case_ids))
+                     .values(text=None))
 
     @staticmethod
     def _count(conn: Connection, meeting_id: str, month: str) -> None:

@@ -21,6 +21,7 @@ from services.meeting.projection import (
     counts,
     decisions,
     gaps,
+    item_minutes,
     items,
     materials,
     meetings,
@@ -137,19 +138,30 @@ def _decision(d: Row[Any]) -> dict[str, Any]:
 
 
 def read_minutes(conn: Connection, agency: str, meeting_id: str) -> dict[str, Any]:
+    """The meeting's own minutes and each item's. A text whose key was destroyed (the
+    person erased) is None with ``erased`` true: never ciphertext."""
     _access(conn, agency, meeting_id)
     row = conn.execute(select(minutes).where(minutes.c.meeting_id == meeting_id)).first()
-    if row is None:
+    per_item = conn.execute(select(item_minutes).where(item_minutes.c.meeting_id == meeting_id)
+                            .order_by(item_minutes.c.seq)).all()
+    if row is None and not per_item:
         raise NotFound(f"meeting {meeting_id} has no minutes yet", code="no_minutes")
-    return {"meeting_id": meeting_id, "recorded_by": row.recorded_by, "text": row.text,
-            "erased": row.text is None}
+    return {
+        "meeting_id": meeting_id,
+        "recorded_by": row.recorded_by if row else None,
+        "text": row.text if row else None,
+        "erased": row is not None and row.text is None,
+        "items": [{"item_id": i.item_id, "case_id": i.case_id, "recorded_by": i.recorded_by,
+                   "text": i.text, "erased": i.text is None} for i in per_item],
+    }
 
 
 def read_materials(conn: Connection, agency: str, meeting_id: str) -> list[dict[str, Any]]:
     _access(conn, agency, meeting_id)
     return [
-        {"material_id": m.material_id, "item_id": m.item_id, "shared_by": m.shared_by,
-         "title": m.title, "text": m.text, "attachment": m.attachment}
+        {"material_id": m.material_id, "item_id": m.item_id, "case_id": m.case_id,
+         "shared_by": m.shared_by, "title": m.title, "text": m.text,
+         "attachment": m.attachment, "erased": m.title is None}
         for m in conn.execute(select(materials).where(materials.c.meeting_id == meeting_id)
                               .order_by(materials.c.seq))
     ]

@@ -78,7 +78,8 @@ class Meeting:
     held_on: date | None = None
     items: tuple[Item, ...] = ()
     decisions: frozenset[str] = frozenset()
-    minutes: bool = False
+    minutes: bool = False  # the meeting's own minutes
+    item_minutes: frozenset[str] = frozenset()
     materials: frozenset[str] = frozenset()
     gaps: frozenset[str] = frozenset()
 
@@ -156,6 +157,8 @@ def evolve(m: Meeting, event: DomainEvent, recorded_on: date) -> Meeting:
             answered = current.answered | ({ask} if ask else set())
             return _with_item(m, event.item_id, answered=frozenset(answered))
         case MinutesRecorded():
+            if event.item_id:
+                return replace(m, item_minutes=m.item_minutes | {event.item_id})
             return replace(m, minutes=True)
         case MaterialShared():
             return replace(m, materials=m.materials | {event.material_id})

@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy import Engine, or_, select
 
 from contracts.base import ID_PATTERN
+from contracts.common import AttachmentRef
 from contracts.consent import (
     ApplicationRecorded,
     ConsentRecorded,
@@ -238,6 +239,10 @@ async def referral(rt: Runtime, agency: str, args: dict[str, Any]) -> dict[str, 
         sheet = plain.model_dump(mode="json", exclude={"type", "schema_version"})
         if not isinstance(plain.personal, ReferralPersonal):
             sheet["personal"] = None  # erased (crypto-shredded) or key unavailable
+            # An older event's reference is plain, but its filename is the person's too.
+            sheet["attachment"] = None
+        elif not isinstance(plain.attachment, AttachmentRef):
+            sheet["attachment"] = None
     if not _is_triager(me, rt.settings):
         row.pop("likely_matches", None)
     row["sheet"] = sheet

@@ -13,7 +13,7 @@ from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
 
 from contracts.base import Actor, DomainEvent
 from contracts.case import CaseOpened, CaseOrigin, EnrollmentStarted, MemberJoined, MembershipReason
-from contracts.common import AgeBand, Concern, Program, Sex, SubjectRef
+from contracts.common import AgeBand, AttachmentRef, Concern, Program, Sex, SubjectRef
 from contracts.consent import ApplicationRecorded, ConsentMethod, ConsentRecorded, ConsentWithdrawn
 from contracts.meeting import (
     Ask,
@@ -77,13 +77,15 @@ class World:
     # ----- what the referral service appends ------------------------------------------
     async def triaged_case(self, case_id: str = "c1", person_id: str = "p1",
                            referring: str = "hokatsu", triaging: str = "shakyo",
-                           birth: date = date(1984, 5, 6), opened_on: date = D) -> None:
+                           birth: date = date(1984, 5, 6), opened_on: date = D,
+                           name: str = NAME, attachment: AttachmentRef | None = None) -> None:
         referral_id = f"r-{case_id}"
         await self.append(ReferralSubmitted(
             referral_id=referral_id, person_id=person_id, referring_agency=referring,
             contact_route=ContactRoute.phone, concerns=(Concern.income,), sex=Sex.female,
-            personal=ReferralPersonal(name=NAME, birth_date=birth, address=ADDRESS,
+            personal=ReferralPersonal(name=name, birth_date=birth, address=ADDRESS,
                                       phone=PHONE, summary=SUMMARY),
+            attachment=attachment,
         ), actor=referring)
         subject = SubjectRef(person_id=person_id)
         await self.append(

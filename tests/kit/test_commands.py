@@ -4,14 +4,16 @@ from __future__ import annotations
 
 import asyncio
 import json
+import uuid
 from datetime import date
 from typing import Literal
 
+import nats.errors
 import pytest
 
 from contracts.base import Command, DomainEvent, Id, ShortText
 from contracts.directory import AgencyUpdated
-from eventstore.commands import Session, require_active_agency
+from eventstore.commands import Session, request_patiently, require_active_agency
 from eventstore.errors import DomainError
 from eventstore.service import ServiceSpec, build_app
 
@@ -151,3 +153,22 @@ async def test_a_service_on_an_unprovisioned_nats_says_how_to_provision(nats_ser
     with pytest.raises(RuntimeError, match=r"not provisioned.*tsunagu up"):
         await app.start()
     await app.broker.stop()
+
+
+async def test_a_request_waits_out_no_responders_while_a_service_starts_then_gives_up(nc):
+    subject = f"starting.{uuid.uuid4().hex}"
+
+    async def start_late() -> None:
+        await asyncio.sleep(0.3)
+
+        async def answer(msg) -> None:
+            await msg.respond(b"ok")
+
+        await nc.subscribe(subject, cb=answer)
+
+    late = asyncio.create_task(start_late())
+    reply = await request_patiently(nc, subject, b"{}", timeout=2)
+    await late
+    assert reply.data == b"ok"
+    with pytest.raises(nats.errors.NoRespondersError):
+        await request_patiently(nc, f"nobody.{uuid.uuid4().hex}", b"{}", patience=0.3)

@@ -4,11 +4,14 @@ from __future__ import annotations
 
 from datetime import date
 
+import pytest
+
 from contracts.base import Actor, Sealed
-from contracts.common import Concern
+from contracts.common import AttachmentRef, Concern
 from contracts.referral import ContactRoute, ReferralPersonal, ReferralSubmitted
 from eventstore.codec import encode, new_envelope
 from eventstore.crypto import KeyRing
+from eventstore.errors import DomainError
 
 
 def referral(person_id: str = "p1") -> ReferralSubmitted:
@@ -63,3 +66,26 @@ async def test_each_subject_has_its_own_key(nc, topology):
     await ring.destroy("pa")
     assert isinstance(ring.unseal_event(a).personal, Sealed)
     assert ring.unseal_event(b).personal.name == "山田花子"
+
+
+async def test_a_destroyed_key_is_never_created_again(nc, topology):
+    """A fresh key under an erased subject's id would record new data about them."""
+    ring = await KeyRing.open(nc, topology)
+    await ring.seal_event(referral("p3"))
+    await ring.destroy("p3")
+    fresh = await KeyRing.open(nc, topology)  # another service: nothing cached
+    with pytest.raises(DomainError) as refused:
+        await fresh.seal_event(referral("p3"))
+    assert refused.value.code == "person_erased" and "p3" in refused.value.message
+    assert await fresh.get("p3") is None
+    assert isinstance((await fresh.seal_event(referral("p4"))).personal, Sealed)
+
+
+async def test_an_attachment_reference_is_sealed_like_a_personal_block(nc, topology):
+    ref = AttachmentRef(object_name="sha256-ab", sha256="ab", size=3,
+                        media_type="application/pdf", filename="山田花子_シート.pdf")
+    ring = await KeyRing.open(nc, topology)
+    sealed = await ring.seal_event(referral().model_copy(update={"attachment": ref}))
+    assert isinstance(sealed.attachment, Sealed) and sealed.attachment.key_id == "p1"
+    assert "山田".encode() not in encode(new_envelope(sealed, Actor(agency_id="a1")))
+    assert ring.unseal_event(sealed).attachment == ref

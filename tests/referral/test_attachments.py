@@ -10,6 +10,8 @@ import zipfile
 import pytest
 from typer.testing import CliRunner
 
+from contracts.base import Sealed
+from eventstore.crypto import KeyRing
 from services.referral import attachments
 from tests.referral.support import ask, cid, refused, send, sheet, synced
 from tsunagu.cli import build
@@ -59,7 +61,12 @@ async def test_an_uploaded_sheet_can_replace_the_optional_fields(referral_rt, nc
     reply = await send(nc, topology, "hokatsu-kita", "submit_referral", body)
     assert reply["ok"], reply
     stored = (await store.load("referral", reply["ids"]["referral_id"])).envelopes[0].event
-    assert stored.attachment == ref
+    # The reference is personal (its filename names the person): sealed with the person's key.
+    assert isinstance(stored.attachment, Sealed) and stored.attachment.key_id == stored.person_id
+    assert "本人".encode() not in stored.model_dump_json().encode()
+    ring = await KeyRing.open(nc, topology)
+    await ring.prefetch({stored.person_id})
+    assert ring.unseal_event(stored).attachment == ref
     await synced(referral_rt, nc, topology)
     box = (await ask(nc, topology, "hokatsu-kita", "inbox"))["result"]["sent"]
     assert box[0]["has_attachment"] is True

@@ -82,7 +82,8 @@ def _streams(topology: Topology) -> tuple[str, ...]:
 def service(topology: Topology, name: str) -> Permissions:
     """What a service process needs: its prefix's subjects, the JetStream API on the
     platform's own streams (read, consume, direct get) and the two buckets. No stream
-    create/update/delete/purge: provisioning is the admin's job."""
+    create/update/delete: provisioning is the admin's job. Purge only where erasure needs it
+    (a case's feed snapshots, a person's attachment objects); the event stream denies it."""
     p = topology.prefix
     js: list[str] = [f"{JS}.INFO", f"{JS}.STREAM.NAMES"]
     for s in _streams(topology):
@@ -102,6 +103,8 @@ def service(topology: Topology, name: str) -> Permissions:
             f"$JS.ACK.{s}.>",
             f"$JS.FC.{s}.>",
         ]
+    js += [f"{JS}.STREAM.PURGE.{topology.feed_stream}",
+           f"{JS}.STREAM.PURGE.OBJ_{topology.attachment_bucket}"]
     buckets = (f"$KV.{topology.key_bucket}.>", f"$O.{topology.attachment_bucket}.>")
     return Permissions(
         publish=(f"{p}.>", *js, *buckets),
