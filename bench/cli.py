@@ -47,16 +47,16 @@ async def _stats(bench: Bench) -> None:
     bench.add("memory", "stats_report process peak RSS", peak, "MiB", "target < 150")
 
 
-async def _run(bench: Bench, sections: list[str], services: list[str], rates: tuple[int, ...]
-               ) -> None:
+async def _run(bench: Bench, sections: list[str], e2e_args: dict,
+               rebuild_args: dict | None = None) -> None:
     for section in sections:
         print(f"== {section}", flush=True)
         if section == "throughput":
             await throughput.run(bench)
         elif section == "e2e":
-            await e2e.run(bench, services, rates)
+            await e2e.run(bench, **e2e_args)
         elif section == "rebuild":
-            await rebuild.run(bench)
+            await rebuild.run(bench, **(rebuild_args or {}))
         elif section == "stats":
             await _stats(bench)
         bench.rss.sample()
@@ -82,9 +82,22 @@ def main(argv: list[str] | None = None) -> None:
                     help=f"comma-separated sections ({', '.join(SECTIONS)})")
     ap.add_argument("--pg-url", default=os.environ.get("TSUNAGU_BENCH_POSTGRES_URL", DEFAULT_PG),
                     help="PostgreSQL for the rebuild ('' to skip); a private schema is used")
-    ap.add_argument("--services", default="benchcase",
-                    help="services to drive end to end (benchcase = the kit-only stand-in)")
-    ap.add_argument("--rates", default="500", help="offered loads, commands/s")
+    ap.add_argument("--rates", default="500", help="e2e: offered loads, commands/s")
+    ap.add_argument("--e2e-seconds", type=float,
+                    help="e2e: measured seconds per rate (default 20; 4 with --quick)")
+    ap.add_argument("--e2e-warmup", type=float,
+                    help="e2e: warm-up seconds at the same rate (default 8; 2 with --quick)")
+    ap.add_argument("--stand-in", action="store_true",
+                    help="e2e: drive the kit-only stand-in service (bench/toy.py) instead of "
+                         "the four real services")
+    ap.add_argument("--rebuild-events", type=int,
+                    help="rebuild: events in the realistic stream (default 1,000,000; "
+                         "10,000 with --quick)")
+    ap.add_argument("--rebuild-pg-events", type=int,
+                    help="rebuild: PostgreSQL rebuilds stop after this many events of the "
+                         "same stream (default 100,000: ~3 min; 2,000 with --quick)")
+    ap.add_argument("--rebuild-pg-serial", action="store_true",
+                    help="rebuild: PostgreSQL workers one after the other, not all at once")
     ap.add_argument("--keep", action="store_true", help="keep the work dir (logs, stores)")
     args = ap.parse_args(argv)
     sections = [s for s in args.only.split(",") if s]
@@ -96,8 +109,12 @@ def main(argv: list[str] | None = None) -> None:
     started = time.time()
     with bench_env(args.quick, args.pg_url or None, keep=args.keep) as bench:
         print(f"work dir {bench.workdir}; nats-server {bench.server.url}", flush=True)
-        asyncio.run(_run(bench, sections, args.services.split(","),
-                         tuple(int(r) for r in args.rates.split(","))))
+        e2e_args = {"rates": tuple(int(r) for r in args.rates.split(",")),
+                    "stand_in": args.stand_in, "seconds": args.e2e_seconds,
+                    "warmup": args.e2e_warmup}
+        rebuild_args = {"events": args.rebuild_events, "pg_events": args.rebuild_pg_events,
+                        "pg_serial": args.rebuild_pg_serial}
+        asyncio.run(_run(bench, sections, e2e_args, rebuild_args))
         Console(width=max(140, Console().width)).print(table(bench))
         path = write_json(bench, started)
         print(f"results: {path}  ({time.time() - started:.0f} s)")

@@ -2,7 +2,8 @@
 
 The probe publishes, after each projection commit, which commands' events were committed
 (core NATS, ``<prefix>.bench.committed``), so the load generator can time "command → every
-projection committed" without touching the service's code or database.
+projection committed" without touching the service's code or database. Once started it
+says which projections it runs and which aggregates each reads (``<prefix>.bench.ready.*``).
 
     python -m bench.serve benchcase --nats-url nats://127.0.0.1:4333 --prefix p1 --data-dir d
 """
@@ -19,6 +20,7 @@ from typing import Any
 
 from contracts.envelope import Envelope
 from eventstore.logging import configure_logging
+from eventstore.reactor import ReactorRunner
 from eventstore.service import Runtime, ServiceSpec, build_app
 from eventstore.settings import Settings
 
@@ -45,14 +47,23 @@ def add_probe(spec: ServiceSpec, prefix: str) -> None:
     async def probe(rt: Runtime) -> None:
         nc = rt.broker.connection
         subject = committed_subject(prefix)
-        for name, runner in rt.runners.items():
+        projections = {n: r for n, r in rt.runners.items() if not isinstance(r, ReactorRunner)}
+        for name, runner in projections.items():
 
             async def report(envs: list[Envelope], name: str = name) -> None:
                 body = {"p": name, "c": sorted({e.causation_id for e in envs})}
                 await nc.publish(subject, json.dumps(body).encode())
 
             runner.after_commit = report
-        body = {"service": spec.name, "projections": sorted(rt.runners)}
+        # Which aggregates each projection reads (None: all): the load generator derives
+        # from it which projections must commit a command's events.
+        aggregates = {
+            n: list(r.projection.aggregates) if r.projection.aggregates else None
+            for n, r in projections.items()
+        }
+        body = {"service": spec.name, "projections": sorted(projections),
+                "aggregates": aggregates,
+                "reactors": sorted(set(rt.runners) - set(projections))}
         await nc.publish(ready_subject(prefix, spec.name), json.dumps(body).encode())
 
     spec.on_start.append(probe)

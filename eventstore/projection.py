@@ -53,6 +53,9 @@ from eventstore.topology import Topology
 
 log = structlog.get_logger("tsunagu.projection")
 
+#: Outbox messages published at once before their acks are awaited.
+OUTBOX_CHUNK = 256
+
 
 @dataclass(frozen=True)
 class Item:
@@ -155,6 +158,24 @@ class ProjectionRunner:
             return [self.topology.events_subjects]
         return [self.topology.aggregate_kind_filter(a) for a in aggs]
 
+    @property
+    def catchup_filters(self) -> list[str]:
+        """nats-server serves a consumer with *several* filter subjects far slower than one
+        (each next message is looked up across the subjects every wildcard matches: at
+        50,000 events, 30 times slower than reading all; worse as aggregates grow), so
+        catch-up then reads every event and skips, undecoded, those of other aggregates."""
+        filters = self.filters
+        return filters if len(filters) == 1 else [self.topology.events_subjects]
+
+    def _reads(self, subject: str) -> bool:
+        """Whether an event subject (``<prefix>.events.<aggregate>.<id>.<type>``) is one
+        of the aggregates this projection reads."""
+        aggs = self.projection.aggregates
+        if not aggs:
+            return True
+        stem = f"{self.topology.prefix}.events."
+        return subject.startswith(stem) and subject[len(stem):].split(".", 1)[0] in aggs
+
     # ----- database ------------------------------------------------------------------
     def _create_tables(self) -> int:
         if self.options.create_tables:
@@ -213,8 +234,14 @@ class ProjectionRunner:
         rows = await in_thread(self._pending_outbox)
         if not rows:
             return
-        for _id, subject, msg_id, data, headers in rows:
-            await self.js.publish(subject, data, headers={**(headers or {}), "Nats-Msg-Id": msg_id})
+        # Pipelined: a chunk is written in order (the tasks start in order and each writes
+        # before it first waits), then its acks are awaited together, instead of a round
+        # trip per message. A failure leaves the rows for the next flush; Msg-Id dedupes.
+        for i in range(0, len(rows), OUTBOX_CHUNK):
+            await asyncio.gather(*(
+                self.js.publish(subject, data, headers={**(headers or {}), "Nats-Msg-Id": msg_id})
+                for _id, subject, msg_id, data, headers in rows[i:i + OUTBOX_CHUNK]
+            ))
         await in_thread(self._clear_outbox, [r[0] for r in rows])
 
     # ----- decoding ------------------------------------------------------------------
@@ -222,6 +249,14 @@ class ProjectionRunner:
         seqs = msg.metadata.sequence
         item = self._item_from_raw(seqs.stream, msg.subject, msg.data)
         return dataclasses.replace(item, consumer_seq=seqs.consumer)
+
+    def _catchup_item(self, msg: Msg) -> Item:
+        """Like ``_item``; an event of another aggregate (read only because the consumer is
+        not filtered, see ``catchup_filters``) is not decoded: it only moves the checkpoint."""
+        if self._reads(msg.subject):
+            return self._item(msg)
+        seqs = msg.metadata.sequence
+        return Item(seqs.stream, msg.subject, b"", consumer_seq=seqs.consumer)
 
     async def _prefetch_keys(self, items: Iterable[Item]) -> None:
         if self.keyring is None or not self.projection.needs_personal:
@@ -369,14 +404,14 @@ class ProjectionRunner:
                 deliver_policy=DeliverPolicy.BY_START_SEQUENCE,
                 opt_start_seq=self.checkpoint + 1,
                 ack_policy=AckPolicy.NONE,
-                filter_subjects=self.filters,
+                filter_subjects=self.catchup_filters,
                 inactive_threshold=60.0,
                 mem_storage=True,
                 num_replicas=1,
             ),
         )
         reader = BatchReader(
-            self.nc, stream, name, lambda msgs: [self._item(m) for m in msgs],
+            self.nc, stream, name, lambda msgs: [self._catchup_item(m) for m in msgs],
             batch=self.options.batch * 2,
         )
         await reader.start()

@@ -46,17 +46,25 @@ class ReactorRunner(ProjectionRunner):
         self.reactor = reactor
 
     async def process(self, items: list[Item]) -> None:
+        done = self.checkpoint
         for item in items:
-            if item.seq <= self.checkpoint:
-                continue
+            if item.seq <= max(done, self.checkpoint):
+                continue  # reacted before, or delivered twice (even in one batch)
             if item.envelope is None:
-                await self._process_one(item)  # decode errors: the dead-letter path
+                if item.error is None:  # another aggregate's event, read by catch-up only
+                    done = item.seq
+                else:
+                    await self._process_one(item)  # decode errors: the dead-letter path
                 continue
-            # React before the checkpoint moves: a crash here means the reaction runs
-            # again on restart, never that it is skipped.
             await self._retrying(item, functools.partial(self._react, item))
-            await in_thread(self._advance, item.seq)
-            self.checkpoint = max(self.checkpoint, item.seq)
+            done = item.seq
+        # React before the checkpoint moves: a crash before this write means the batch's
+        # reactions run again on restart (they are idempotent), never that one is skipped.
+        # One write per batch, not per event: on SQLite every write waits for the
+        # projections' transactions on the same database (measured: 150 ms per reaction).
+        if done > self.checkpoint:
+            await in_thread(self._advance, done)
+            self.checkpoint = done
 
     async def _react(self, item: Item) -> None:
         assert item.envelope is not None
