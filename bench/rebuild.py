@@ -22,6 +22,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import os
 import resource
 import sys
 import time
@@ -143,7 +144,21 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--schema")
     ap.add_argument("--until", type=int, default=0, help="rebuild up to this sequence only")
     a = ap.parse_args(argv)
-    out = asyncio.run(_worker(a))
+    profile_to = os.environ.get("TSUNAGU_BENCH_PROFILE")  # write a cProfile of this worker
+    if profile_to:
+        import cProfile
+
+        import eventstore.projection
+
+        async def inline(fn: Any, *args: Any) -> Any:  # the apply thread's time, profiled
+            return fn(*args)
+
+        eventstore.projection.in_thread = inline
+        with cProfile.Profile() as prof:
+            out = asyncio.run(_worker(a))
+        prof.dump_stats(f"{profile_to}.rebuild-{a.service}-{a.projection}")
+    else:
+        out = asyncio.run(_worker(a))
     print(json.dumps(out), flush=True)
 
 

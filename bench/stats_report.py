@@ -155,6 +155,7 @@ def main() -> None:
         with engine.begin() as conn:
             for env in items:
                 projection.apply(conn, env, ctx)
+            ctx.finish(conn)
 
     for event, day in events(args.events, random.Random(1)):
         t0 = time.perf_counter()

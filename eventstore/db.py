@@ -7,6 +7,7 @@ events/s, the same Core code run synchronously in one thread hop per batch ~40,0
 from __future__ import annotations
 
 import asyncio
+import functools
 from collections.abc import Callable
 from typing import Any, TypeVar
 
@@ -21,9 +22,12 @@ from sqlalchemy import (
     MetaData,
     String,
     Table,
+    Update,
+    bindparam,
     create_engine,
     event,
     select,
+    update,
 )
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
@@ -98,7 +102,7 @@ async def in_thread(fn: Callable[..., T], *args: Any) -> T:
 #: Built upsert statements by (dialect, table, columns, keys). Building the statement and
 #: its cache key for every event cost ~100 µs per call (bench/README.md); a built statement
 #: executed with parameters costs a fraction of that.
-_UPSERTS: dict[tuple[str, Table, tuple[str, ...], tuple[str, ...]], Any] = {}
+_UPSERTS: dict[tuple[Any, ...], Any] = {}
 
 
 def upsert(conn: Connection, table: Table, values: dict[str, Any], keys: list[str]) -> None:
@@ -118,6 +122,29 @@ def upsert(conn: Connection, table: Table, values: dict[str, Any], keys: list[st
         )
         _UPSERTS[cache_key] = stmt
     conn.execute(stmt, values)
+
+
+def insert_new(conn: Connection, table: Table, values: dict[str, Any], keys: list[str]) -> None:
+    """INSERT … ON CONFLICT DO NOTHING: a row that exists is left as it is."""
+    cache_key = (conn.dialect.name, table, tuple(values), tuple(keys), "new")
+    stmt = _UPSERTS.get(cache_key)
+    if stmt is None:
+        ins = pg_insert(table) if conn.dialect.name == "postgresql" else sqlite_insert(table)
+        stmt = _UPSERTS[cache_key] = ins.on_conflict_do_nothing(index_elements=keys)
+    conn.execute(stmt, values)
+
+
+@functools.cache
+def _update_by(table: Table, keys: tuple[str, ...]) -> Update:
+    return update(table).where(*(table.c[k] == bindparam(f"key_{k}") for k in keys))
+
+
+def update_where(conn: Connection, table: Table, where: dict[str, Any], **values: Any) -> None:
+    """UPDATE table SET values WHERE each ``where`` column equals its value; the statement is
+    built once per (table, key columns) and its SET columns come from the parameters."""
+    params = {f"key_{k}": v for k, v in where.items()}
+    params.update(values)
+    conn.execute(_update_by(table, tuple(where)), params)
 
 
 def _upsert_expr(conn: Connection, table: Table, values: dict[str, Any], keys: list[str]) -> None:

@@ -71,11 +71,26 @@ class Item:
 
 @dataclass
 class ApplyContext:
-    """Given to ``Projection.apply``: decryption and the transactional outbox."""
+    """Given to ``Projection.apply`` for one transaction (a batch): decryption, the
+    transactional outbox, and work a projection does once per batch instead of per event."""
 
     keyring: KeyRing | None
     seq: int = 0
     _outbox: list[dict[str, Any]] = field(default_factory=list)
+    #: A projection's own state for this transaction (e.g. what to publish at its end).
+    scratch: dict[str, Any] = field(default_factory=dict)
+    _finishers: dict[str, Callable[[Connection], None]] = field(default_factory=dict)
+
+    def before_commit(self, key: str, fn: Callable[[Connection], None]) -> None:
+        """Run ``fn(conn)`` once, after the last event of this transaction is applied and
+        before it commits (registering the same key again is a no-op)."""
+        self._finishers.setdefault(key, fn)
+
+    def finish(self, conn: Connection) -> None:
+        """Run the ``before_commit`` work; the runner calls it before committing."""
+        while self._finishers:
+            key = next(iter(self._finishers))
+            self._finishers.pop(key)(conn)
 
     def unseal(self, env: Envelope) -> Envelope:
         if self.keyring is None:
@@ -205,6 +220,7 @@ class ProjectionRunner:
                     ctx.seq = item.seq
                     self.projection.apply(conn, item.envelope, ctx)
                 last = max(last, item.seq)
+            ctx.finish(conn)
             if ctx._outbox:
                 conn.execute(insert(outbox), [{**r, "owner": self.name} for r in ctx._outbox])
             if last != checkpoint:
@@ -350,6 +366,7 @@ class ProjectionRunner:
             ctx = ApplyContext(self.keyring, seq)
             with self.engine.begin() as conn:
                 self.projection.apply(conn, item.envelope, ctx)  # type: ignore[arg-type]
+                ctx.finish(conn)
                 if ctx._outbox:
                     conn.execute(insert(outbox), [{**r, "owner": self.name} for r in ctx._outbox])
 

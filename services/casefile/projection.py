@@ -10,10 +10,11 @@ The msg id is derived from the stream sequence, so a replay publishes nothing tw
 from __future__ import annotations
 
 import json
+from datetime import datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import Connection, func, insert, select, update
+from sqlalchemy import Connection, bindparam, case, exists, insert, select, update
 
 from contracts.base import PersonalData
 from contracts.case import (
@@ -46,7 +47,7 @@ from contracts.meeting import (
 )
 from contracts.person import PersonDataErased
 from contracts.referral import ReferralCorrected, ReferralSubmitted
-from eventstore.db import read_checkpoint, upsert, write_checkpoint
+from eventstore.db import insert_new, read_checkpoint, update_where, upsert, write_checkpoint
 from eventstore.projection import ApplyContext
 from eventstore.topology import Topology
 from services.casefile import tables as t
@@ -56,6 +57,43 @@ JST = ZoneInfo("Asia/Tokyo")
 #: A row of the kit's tracking table: the last stream sequence whose feed was published.
 FEED_MARK = "casefile.feed"
 REFERRAL_FIELDS = ("name", "kana", "birth_date", "address", "phone", "summary")
+
+
+# Built once (building a statement costs more than running it). ----------------------------
+_C = t.cases.c
+
+
+def _has(table: Any, *where: Any) -> Any:
+    return exists().where(table.c.case_id == _C.case_id, *where)
+
+
+#: The same stages as domain.CaseState.stage, computed from the rows in the UPDATE itself.
+_STAGE = case(
+    (_C.status != "open", _C.status),
+    (_has(t.plans, t.plans.c.approved_on.is_not(None)),
+     case((_has(t.monitorings), "monitoring"), else_="support")),
+    (_has(t.plans, t.plans.c.tabled_at.is_not(None)), "plan_tabled"),
+    (_has(t.plans), "plan_drafted"),
+    (_has(t.assessments), "assessed"),
+    else_="opened",
+)
+_RESTAGE = (update(t.cases).where(_C.case_id == bindparam("key_case_id"))
+            .values(stage=_STAGE, last_seq=bindparam("new_last_seq")))
+_CASE_ERASED = select(_C.erased).where(_C.case_id == bindparam("case_id"))
+_PERSON_ERASED = select(t.erased_persons.c.person_id).where(
+    t.erased_persons.c.person_id == bindparam("person_id"))
+_PLAN_MONITORING_ON = select(t.plans.c.monitoring_on).where(
+    t.plans.c.case_id == bindparam("case_id"), t.plans.c.plan_id == bindparam("plan_id"),
+    t.plans.c.version == bindparam("version"))
+_MEETING_KIND = select(t.meetings.c.kind).where(t.meetings.c.meeting_id == bindparam("mid"))
+_MEETING_CASES = (select(t.meeting_cases.c.case_id)
+                  .where(t.meeting_cases.c.meeting_id == bindparam("mid"))
+                  .order_by(t.meeting_cases.c.case_id))
+_REFERRAL_CASES = select(_C.case_id).where(_C.referral_id == bindparam("referral_id"))
+_CONSENT_ROW = insert(t.consent)
+#: ApplyContext.scratch keys: the feed mark as advanced in this transaction, and the cases
+#: whose views are due, {case_id: (seq, event type, recorded_at)} of their last event.
+_MARK, _DUE = "casefile.feed_mark", "casefile.feeds_due"
 
 
 def _plain(block: object, fields: tuple[str, ...] | None = None) -> dict[str, Any] | None:
@@ -84,8 +122,8 @@ class CasefileProjection:
             if self._case(conn, env, ctx.seq):
                 touched = [event.case_id]
         elif isinstance(event, ConsentEvent):
-            conn.execute(insert(t.consent).values(
-                case_id=event.case_id, seq=ctx.seq, event=event.model_dump(mode="json")))
+            conn.execute(_CONSENT_ROW, {"case_id": event.case_id, "seq": ctx.seq,
+                                        "event": event.model_dump(mode="json")})
             self._timeline(conn, event.case_id, ctx.seq, env, _consent_summary(event))
             touched = [event.case_id]
         elif isinstance(event, MeetingEvent):
@@ -95,50 +133,62 @@ class CasefileProjection:
         elif isinstance(event, PersonDataErased):
             self._erase(conn, event, ctx)
             return
-        if touched and self._feed_due(conn, ctx.seq):
+        if touched and self._feed_due(conn, ctx):
+            due = ctx.scratch.setdefault(_DUE, {})
             for case_id in touched:
-                self._publish(conn, case_id, env, ctx)
+                due.pop(case_id, None)  # re-inserted: views go out in the order of last change
+                due[case_id] = (ctx.seq, env.type, env.recorded_at)
+            ctx.before_commit(_DUE, lambda c: self._publish_due(c, ctx))
 
     # ----- feeds ---------------------------------------------------------------------
-    def _publish(self, conn: Connection, case_id: str, env: Envelope, ctx: ApplyContext,
-                 kind: str = "case") -> None:
-        exists = select(t.cases.c.case_id).where(t.cases.c.case_id == case_id)
-        if conn.execute(exists).first() is None:
-            return
-        # The day the event was stored, in Japan: deterministic on replay.
-        on = env.recorded_at.astimezone(JST).date()
-        for agency in views.audience(conn, case_id):
-            view = views.case_view(conn, case_id, agency, on)
-            if view is None:
+    def _publish_due(self, conn: Connection, ctx: ApplyContext) -> None:
+        """Once per transaction: the current view of every case the batch changed, to every
+        agency in its audience. Each case is read once for all its agencies, and a case
+        changed by several events of the batch is sent once, as of its last one: the feed
+        says what the case is now, not each step (intermediate views were never promised
+        and a busy batch would otherwise send a view per event per agency)."""
+        due: dict[str, tuple[int, str, datetime]] = ctx.scratch.pop(_DUE, {})
+        for case_id, (seq, event_type, recorded_at) in due.items():
+            data = views.load_case(conn, case_id)
+            if data is None:
                 continue
-            body = {"seq": ctx.seq, "event_type": env.type, "as_of": on.isoformat(), "view": view}
-            ctx.publish(
-                self.topology.feed_subject(agency, case_id, kind),
-                json.dumps(body, ensure_ascii=False).encode(),
-                msg_id=f"feed-{agency}-{case_id}-{ctx.seq}",
-            )
+            # The day the event was stored, in Japan: deterministic on replay.
+            on = recorded_at.astimezone(JST).date()
+            for agency in data.audience:
+                view = views.view_of(data, agency, on)
+                if view is None:
+                    continue
+                body = {"seq": seq, "event_type": event_type, "as_of": on.isoformat(),
+                        "view": view}
+                ctx.publish(
+                    self.topology.feed_subject(agency, case_id, "case"),
+                    json.dumps(body, ensure_ascii=False).encode(),
+                    msg_id=f"feed-{agency}-{case_id}-{seq}",
+                )
 
     @staticmethod
-    def _feed_due(conn: Connection, seq: int) -> bool:
+    def _feed_due(conn: Connection, ctx: ApplyContext) -> bool:
         """Feeds are published once per event, ever: a rebuild (which drops this projection's
-        tables and checkpoint, not this mark) replays without re-sending agencies' feeds."""
-        if seq <= read_checkpoint(conn, FEED_MARK):
+        tables and checkpoint, not this mark) replays without re-sending agencies' feeds.
+        The mark is read once per transaction and written once at its end."""
+        mark = ctx.scratch.get(_MARK)
+        if mark is None:
+            mark = read_checkpoint(conn, FEED_MARK)
+        if ctx.seq <= mark:
+            ctx.scratch[_MARK] = mark
             return False
-        write_checkpoint(conn, FEED_MARK, seq)
+        ctx.scratch[_MARK] = ctx.seq
+        ctx.before_commit(_MARK, lambda c: write_checkpoint(c, FEED_MARK, ctx.scratch[_MARK]))
         return True
 
     # ----- cases ---------------------------------------------------------------------
-    def _erased(self, conn: Connection, case_id: str) -> bool:
-        return bool(conn.execute(
-            select(t.cases.c.erased).where(t.cases.c.case_id == case_id)).scalar())
-
     def _case(self, conn: Connection, env: Envelope, seq: int) -> bool:
         e = env.event
         assert isinstance(e, CaseEvent)
         cid = e.case_id
         if isinstance(e, CaseOpened):
-            erased = conn.execute(select(t.erased_persons.c.person_id).where(
-                t.erased_persons.c.person_id == (e.subject.person_id or ""))).first() is not None
+            erased = conn.execute(_PERSON_ERASED,
+                                  {"person_id": e.subject.person_id or ""}).first() is not None
             upsert(conn, t.cases, {
                 "case_id": cid, "person_id": e.subject.person_id,
                 "subject_agency_id": e.subject.agency_id, "referral_id": e.referral_id,
@@ -150,9 +200,10 @@ class CasefileProjection:
             }, ["case_id"])
             self._timeline(conn, cid, seq, env, f"case opened ({e.origin.value})")
             return True
-        if conn.execute(select(t.cases.c.case_id).where(t.cases.c.case_id == cid)).first() is None:
+        row = conn.execute(_CASE_ERASED, {"case_id": cid}).first()
+        if row is None:
             return False  # an event of a case we never saw opened: nothing to hang it on
-        erased = self._erased(conn, cid)
+        erased = bool(row[0])
         summary = e.type
         match e:
             case EnrollmentStarted():
@@ -164,9 +215,8 @@ class CasefileProjection:
                 }, ["enrollment_id"])
                 summary = f"enrolled in {e.program.value}"
             case EnrollmentEnded():
-                conn.execute(update(t.enrollments).where(
-                    t.enrollments.c.enrollment_id == e.enrollment_id).values(
-                    ended_on=e.ended_on, end_reason=e.reason))
+                update_where(conn, t.enrollments, {"enrollment_id": e.enrollment_id},
+                             ended_on=e.ended_on, end_reason=e.reason)
                 summary = f"{e.program.value} enrollment ended: {e.reason}"
             case MemberJoined():
                 upsert(conn, t.members, {"case_id": cid, "agency_id": e.agency_id,
@@ -195,17 +245,17 @@ class CasefileProjection:
                 }, ["case_id", "plan_id", "version"])
                 summary = f"plan {e.plan_id} v{e.version} ({e.program.value}) drafted"
             case PlanTabled():
-                conn.execute(update(t.plans).where(*self._plan_key(cid, e.plan_id, e.version))
-                             .values(tabled_at=e.meeting_id))
+                update_where(conn, t.plans, self._plan_key(cid, e.plan_id, e.version),
+                             tabled_at=e.meeting_id)
                 summary = f"plan {e.plan_id} v{e.version} tabled at meeting {e.meeting_id}"
             case PlanApproved():
-                conn.execute(update(t.plans).where(*self._plan_key(cid, e.plan_id, e.version))
-                             .values(approved_on=e.approved_on, approved_by_meeting=e.meeting_id))
-                monitoring_on = conn.execute(select(t.plans.c.monitoring_on).where(
-                    *self._plan_key(cid, e.plan_id, e.version))).scalar()
+                key = self._plan_key(cid, e.plan_id, e.version)
+                update_where(conn, t.plans, key,
+                             approved_on=e.approved_on, approved_by_meeting=e.meeting_id)
+                monitoring_on = conn.execute(_PLAN_MONITORING_ON, key).scalar()
                 if monitoring_on is not None:
-                    conn.execute(update(t.cases).where(t.cases.c.case_id == cid)
-                                 .values(next_monitoring_on=monitoring_on))
+                    update_where(conn, t.cases, {"case_id": cid},
+                                 next_monitoring_on=monitoring_on)
                 summary = f"plan {e.plan_id} v{e.version} approved at meeting {e.meeting_id}"
             case MonitoringRecorded():
                 upsert(conn, t.monitorings, {
@@ -214,12 +264,11 @@ class CasefileProjection:
                     "next_monitoring_on": e.next_monitoring_on,
                     "personal": None if erased else _plain(e.personal),
                 }, ["monitoring_id"])
-                conn.execute(update(t.cases).where(t.cases.c.case_id == cid)
-                             .values(next_monitoring_on=e.next_monitoring_on))
+                update_where(conn, t.cases, {"case_id": cid},
+                             next_monitoring_on=e.next_monitoring_on)
                 summary = f"monitoring by {e.recorded_by}"
             case LeadAgencyAssigned():
-                conn.execute(update(t.cases).where(t.cases.c.case_id == cid)
-                             .values(lead_agency=e.agency_id))
+                update_where(conn, t.cases, {"case_id": cid}, lead_agency=e.agency_id)
                 summary = f"lead agency {e.agency_id} (meeting {e.meeting_id})"
             case CaseClosed():
                 self._status(conn, cid, "closed")
@@ -228,9 +277,8 @@ class CasefileProjection:
                 self._status(conn, cid, "suspended")
                 summary = f"suspended (中断) by meeting {e.meeting_id}: {e.reason}"
             case CaseReturnedToComprehensive():
-                self._status(conn, cid, "returned")
-                conn.execute(update(t.cases).where(t.cases.c.case_id == cid)
-                             .values(lead_agency=e.lead_agency))
+                update_where(conn, t.cases, {"case_id": cid}, status="returned",
+                             lead_agency=e.lead_agency)
                 summary = (f"returned to 包括 ({e.lead_agency}) by meeting {e.meeting_id}: "
                            f"{e.reason}")
             case CaseReopened():
@@ -239,42 +287,17 @@ class CasefileProjection:
             case DecisionNotApplied():
                 summary = (f"decision {e.decision_id} of meeting {e.meeting_id} not applied: "
                            f"{e.reason}")
-        conn.execute(update(t.cases).where(t.cases.c.case_id == cid).values(
-            stage=self._stage(conn, cid), last_seq=seq))
+        conn.execute(_RESTAGE, {"key_case_id": cid, "new_last_seq": seq})
         self._timeline(conn, cid, seq, env, summary)
         return True
 
     @staticmethod
-    def _plan_key(case_id: str, plan_id: str, version: int) -> tuple[Any, ...]:
-        return (t.plans.c.case_id == case_id, t.plans.c.plan_id == plan_id,
-                t.plans.c.version == version)
+    def _plan_key(case_id: str, plan_id: str, version: int) -> dict[str, Any]:
+        return {"case_id": case_id, "plan_id": plan_id, "version": version}
 
     @staticmethod
     def _status(conn: Connection, case_id: str, status: str) -> None:
-        conn.execute(update(t.cases).where(t.cases.c.case_id == case_id).values(status=status))
-
-    @staticmethod
-    def _stage(conn: Connection, case_id: str) -> str:
-        """The same stages as domain.CaseState.stage, from the rows."""
-        status = conn.execute(select(t.cases.c.status).where(t.cases.c.case_id == case_id)).scalar()
-        if status != "open":
-            return str(status)
-
-        def count(*where: Any) -> int:
-            return int(conn.execute(select(func.count()).select_from(t.plans)
-                                    .where(t.plans.c.case_id == case_id, *where)).scalar() or 0)
-
-        if count(t.plans.c.approved_on.is_not(None)):
-            mons = conn.execute(select(func.count()).select_from(t.monitorings).where(
-                t.monitorings.c.case_id == case_id)).scalar()
-            return "monitoring" if mons else "support"
-        if count(t.plans.c.tabled_at.is_not(None)):
-            return "plan_tabled"
-        if count():
-            return "plan_drafted"
-        assessed = conn.execute(select(func.count()).select_from(t.assessments).where(
-            t.assessments.c.case_id == case_id)).scalar()
-        return "assessed" if assessed else "opened"
+        update_where(conn, t.cases, {"case_id": case_id}, status=status)
 
     @staticmethod
     def _timeline(conn: Connection, case_id: str, seq: int, env: Envelope, summary: str) -> None:
@@ -297,44 +320,34 @@ class CasefileProjection:
                 self._meeting_member(conn, mid, e.agency_id)
             case ConfidentialityAcknowledged() if e.agency_id:
                 self._meeting_member(conn, mid, e.agency_id)
-                conn.execute(update(t.meeting_members).where(
-                    t.meeting_members.c.meeting_id == mid,
-                    t.meeting_members.c.agency_id == e.agency_id).values(acknowledged=True))
+                update_where(conn, t.meeting_members,
+                             {"meeting_id": mid, "agency_id": e.agency_id}, acknowledged=True)
             case MeetingCancelled():
-                conn.execute(update(t.meetings).where(t.meetings.c.meeting_id == mid)
-                             .values(cancelled=True))
+                update_where(conn, t.meetings, {"meeting_id": mid}, cancelled=True)
             case CaseTabled():
                 upsert(conn, t.meeting_cases, {"meeting_id": mid, "case_id": e.case_id},
                        ["meeting_id", "case_id"])
             case _:
                 return []
-        kind = conn.execute(
-            select(t.meetings.c.kind).where(t.meetings.c.meeting_id == mid)).scalar()
-        if kind != "confidential":
+        if conn.execute(_MEETING_KIND, {"mid": mid}).scalar() != "confidential":
             return []  # only a 支援会議 changes who may see what
-        return list(conn.execute(select(t.meeting_cases.c.case_id).where(
-            t.meeting_cases.c.meeting_id == mid).order_by(t.meeting_cases.c.case_id)).scalars())
+        return list(conn.execute(_MEETING_CASES, {"mid": mid}).scalars())
 
     @staticmethod
     def _meeting_member(conn: Connection, meeting_id: str, agency_id: str) -> None:
-        exists = conn.execute(select(t.meeting_members.c.agency_id).where(
-            t.meeting_members.c.meeting_id == meeting_id,
-            t.meeting_members.c.agency_id == agency_id)).first()
-        if exists is None:
-            conn.execute(insert(t.meeting_members).values(
-                meeting_id=meeting_id, agency_id=agency_id, invited=True, acknowledged=False))
+        insert_new(conn, t.meeting_members, {"meeting_id": meeting_id, "agency_id": agency_id,
+                                             "invited": True, "acknowledged": False},
+                   ["meeting_id", "agency_id"])
 
     # ----- referrals (the personal part of triaged cases) ----------------------------------
     def _referral(self, conn: Connection, e: ReferralSubmitted | ReferralCorrected,
                   env: Envelope) -> list[str]:
-        erased = conn.execute(select(t.erased_persons.c.person_id).where(
-            t.erased_persons.c.person_id == e.person_id)).first() is not None
+        erased = conn.execute(_PERSON_ERASED, {"person_id": e.person_id}).first() is not None
         upsert(conn, t.referrals, {
             "referral_id": e.referral_id, "person_id": e.person_id,
             "personal": None if erased else _plain(e.personal, REFERRAL_FIELDS),
         }, ["referral_id"])
-        return list(conn.execute(select(t.cases.c.case_id).where(
-            t.cases.c.referral_id == e.referral_id)).scalars())
+        return list(conn.execute(_REFERRAL_CASES, {"referral_id": e.referral_id}).scalars())
 
     # ----- erasure -----------------------------------------------------------------------
     def _erase(self, conn: Connection, e: PersonDataErased, ctx: ApplyContext) -> None:
@@ -353,7 +366,10 @@ class CasefileProjection:
             # Older events carried the attachment reference (and its filename) in plain.
             conn.execute(update(t.assessments).where(t.assessments.c.case_id == cid)
                          .values(attachment=None))
-        if case_ids and self._feed_due(conn, ctx.seq):
+        due = ctx.scratch.get(_DUE, {})
+        for cid in case_ids:
+            due.pop(cid, None)  # views from before the erasure in this batch: not sent
+        if case_ids and self._feed_due(conn, ctx):
             for cid in sorted(case_ids):
                 self._erased_notice(conn, cid, ctx)
 

@@ -6,11 +6,12 @@ projection's transaction) and by the queries, so both say exactly the same thing
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
 from pydantic import TypeAdapter
-from sqlalchemy import Connection, and_, select
+from sqlalchemy import Connection, RowMapping, and_, bindparam, select
 
 from contracts.consent import (
     ApplicationRecorded,
@@ -26,61 +27,97 @@ _consent_adapter: TypeAdapter[Any] = TypeAdapter(
     ApplicationRecorded | ConsentRecorded | ConsentWithdrawn | ConsentRefused
 )
 
-
-def consent_events(conn: Connection, case_id: str) -> list[ConsentEvent]:
-    rows = conn.execute(
-        select(t.consent.c.event).where(t.consent.c.case_id == case_id).order_by(t.consent.c.seq)
-    ).scalars()
-    return [_consent_adapter.validate_python(r) for r in rows]
-
-
-def member_ids(conn: Connection, case_id: str) -> set[str]:
-    return set(conn.execute(
-        select(t.members.c.agency_id).where(t.members.c.case_id == case_id)
-    ).scalars())
-
-
-def bound_ids(conn: Connection, case_id: str) -> set[str]:
-    """Agencies bound by confidentiality in a (not cancelled) 支援会議 where the case is tabled."""
-    q = (
-        select(t.meeting_members.c.agency_id)
-        .join(t.meeting_cases, t.meeting_cases.c.meeting_id == t.meeting_members.c.meeting_id)
-        .join(t.meetings, t.meetings.c.meeting_id == t.meeting_members.c.meeting_id)
-        .where(
-            t.meeting_cases.c.case_id == case_id,
-            t.meetings.c.kind == "confidential",
-            t.meetings.c.cancelled.is_(False),
-            t.meeting_members.c.acknowledged.is_(True),
-        )
+# Built once: building a statement (and its cache key) costs more than running it here.
+_CASE: Any = bindparam("case_id")
+_CASE_ROW = select(t.cases).where(t.cases.c.case_id == _CASE)
+_CONSENT = select(t.consent.c.event).where(t.consent.c.case_id == _CASE).order_by(t.consent.c.seq)
+_MEMBERS = (select(t.members).where(t.members.c.case_id == _CASE)
+            .order_by(t.members.c.joined_on, t.members.c.agency_id))
+_BOUND = (
+    select(t.meeting_members.c.agency_id)
+    .join(t.meeting_cases, t.meeting_cases.c.meeting_id == t.meeting_members.c.meeting_id)
+    .join(t.meetings, t.meetings.c.meeting_id == t.meeting_members.c.meeting_id)
+    .where(
+        t.meeting_cases.c.case_id == _CASE,
+        t.meetings.c.kind == "confidential",
+        t.meetings.c.cancelled.is_(False),
+        t.meeting_members.c.acknowledged.is_(True),
     )
-    return set(conn.execute(q).scalars())
+)
+_ENROLLMENTS = (select(t.enrollments).where(t.enrollments.c.case_id == _CASE)
+                .order_by(t.enrollments.c.started_on, t.enrollments.c.enrollment_id))
+_PLANS = (select(t.plans).where(t.plans.c.case_id == _CASE)
+          .order_by(t.plans.c.plan_id, t.plans.c.version))
+_ASSESSMENTS = (select(t.assessments).where(t.assessments.c.case_id == _CASE)
+                .order_by(t.assessments.c.assessed_on, t.assessments.c.assessment_id))
+_MONITORINGS = (select(t.monitorings).where(t.monitorings.c.case_id == _CASE)
+                .order_by(t.monitorings.c.recorded_on, t.monitorings.c.monitoring_id))
+_REFERRAL_PERSONAL = select(t.referrals.c.personal).where(
+    t.referrals.c.referral_id == bindparam("referral_id"))
+
+
+@dataclass(frozen=True)
+class CaseData:
+    """Everything any agency's view of one case is made of, read once: the feeds of a case
+    go to every agency in its audience, and each view is then computed without a query."""
+
+    case: RowMapping
+    members: list[RowMapping]
+    bound: frozenset[str]
+    consent: list[ConsentEvent]
+    plans: list[RowMapping]
+    enrollments: list[RowMapping]
+    assessments: list[RowMapping]
+    monitorings: list[RowMapping]
+    personal: dict[str, Any] | None
+
+    @property
+    def member_ids(self) -> frozenset[str]:
+        return frozenset(m["agency_id"] for m in self.members)
+
+    @property
+    def audience(self) -> list[str]:
+        """Every agency that gets a feed of the case."""
+        return sorted(self.member_ids | self.bound)
+
+
+def load_case(conn: Connection, case_id: str, *, full: bool = True) -> CaseData | None:
+    """The case's rows; ``full=False`` reads only what decides who sees what."""
+    key = {"case_id": case_id}
+    case = conn.execute(_CASE_ROW, key).mappings().first()
+    if case is None:
+        return None
+    members = list(conn.execute(_MEMBERS, key).mappings())
+    bound = frozenset(conn.execute(_BOUND, key).scalars())
+    consent = [_consent_adapter.validate_python(r) for r in conn.execute(_CONSENT, key).scalars()]
+    plans = list(conn.execute(_PLANS, key).mappings())
+    if not full:
+        return CaseData(case, members, bound, consent, plans, [], [], [], None)
+    return CaseData(
+        case, members, bound, consent, plans,
+        enrollments=list(conn.execute(_ENROLLMENTS, key).mappings()),
+        assessments=list(conn.execute(_ASSESSMENTS, key).mappings()),
+        monitorings=list(conn.execute(_MONITORINGS, key).mappings()),
+        personal=None if case["erased"] else _subject_personal(conn, case),
+    )
 
 
 def audience(conn: Connection, case_id: str) -> list[str]:
     """Every agency that gets a feed of the case."""
-    return sorted(member_ids(conn, case_id) | bound_ids(conn, case_id))
-
-
-def may_see_personal(conn: Connection, case_id: str, agency_id: str, on: date) -> bool:
-    if agency_id in bound_ids(conn, case_id):
-        return True
-    return agency_id in member_ids(conn, case_id) and covers(
-        consent_events(conn, case_id), agency_id, on
-    )
+    data = load_case(conn, case_id, full=False)
+    return data.audience if data else []
 
 
 def _iso(value: date | None) -> str | None:
     return value.isoformat() if value else None
 
 
-def _roles_of(conn: Connection, case_id: str, agency_id: str) -> list[dict[str, Any]]:
+def _roles_of(data: CaseData, agency_id: str) -> list[dict[str, Any]]:
     """The agency's roles in each program's approved plan (its latest approved version)."""
-    rows = conn.execute(
-        select(t.plans).where(t.plans.c.case_id == case_id, t.plans.c.approved_on.is_not(None))
-        .order_by(t.plans.c.program, t.plans.c.approved_on, t.plans.c.version)
-    ).mappings().all()
+    approved = sorted((p for p in data.plans if p["approved_on"] is not None),
+                      key=lambda p: (p["program"], p["approved_on"], p["version"]))
     latest: dict[str, Any] = {}
-    for row in rows:
+    for row in approved:
         latest[row["program"]] = row
     out = []
     for program, row in sorted(latest.items()):
@@ -110,56 +147,36 @@ def _tasks(
 
 def case_view(conn: Connection, case_id: str, agency_id: str, on: date) -> dict[str, Any] | None:
     """The view for ``agency_id`` on day ``on``, or None when the case is not its business."""
-    case = conn.execute(select(t.cases).where(t.cases.c.case_id == case_id)).mappings().first()
-    if case is None:
+    data = load_case(conn, case_id)
+    return view_of(data, agency_id, on) if data else None
+
+
+def view_of(data: CaseData, agency_id: str, on: date) -> dict[str, Any] | None:
+    """The view for ``agency_id`` on day ``on`` (no I/O), or None when not its business."""
+    members = data.member_ids
+    if agency_id not in members and agency_id not in data.bound:
         return None
-    members = member_ids(conn, case_id)
-    bound = bound_ids(conn, case_id)
-    if agency_id not in members and agency_id not in bound:
-        return None
-    roles = _roles_of(conn, case_id, agency_id)
+    case = data.case
+    roles = _roles_of(data, agency_id)
     view: dict[str, Any] = {
-        "case_id": case_id,
+        "case_id": case["case_id"],
         "stage": case["stage"],
         "my_roles": roles,
         "my_tasks": _tasks(case, agency_id, roles, on),
     }
-    full = agency_id in bound or (
-        agency_id in members and covers(consent_events(conn, case_id), agency_id, on)
-    )
-    if not full:
+    by_consent = agency_id in members and covers(data.consent, agency_id, on)
+    if not (by_consent or agency_id in data.bound):
         view["redacted"] = True
         return view
-    view.update(_full(conn, case, members))
+    view.update(_full(data))
     view["redacted"] = False
-    view["access"] = "consent" if agency_id in members and covers(
-        consent_events(conn, case_id), agency_id, on) else "confidential_meeting"
+    view["access"] = "consent" if by_consent else "confidential_meeting"
     return view
 
 
-def _full(conn: Connection, case: Any, members: set[str]) -> dict[str, Any]:
-    case_id = case["case_id"]
-    enrollment_rows = conn.execute(
-        select(t.enrollments).where(t.enrollments.c.case_id == case_id)
-        .order_by(t.enrollments.c.started_on, t.enrollments.c.enrollment_id)
-    ).mappings().all()
-    plan_rows = conn.execute(
-        select(t.plans).where(t.plans.c.case_id == case_id)
-        .order_by(t.plans.c.plan_id, t.plans.c.version)
-    ).mappings().all()
-    assessment_rows = conn.execute(
-        select(t.assessments).where(t.assessments.c.case_id == case_id)
-        .order_by(t.assessments.c.assessed_on, t.assessments.c.assessment_id)
-    ).mappings().all()
-    monitoring_rows = conn.execute(
-        select(t.monitorings).where(t.monitorings.c.case_id == case_id)
-        .order_by(t.monitorings.c.recorded_on, t.monitorings.c.monitoring_id)
-    ).mappings().all()
-    member_rows = conn.execute(
-        select(t.members).where(t.members.c.case_id == case_id).order_by(t.members.c.joined_on,
-                                                                          t.members.c.agency_id)
-    ).mappings().all()
-    personal = None if case["erased"] else _subject_personal(conn, case)
+def _full(data: CaseData) -> dict[str, Any]:
+    case = data.case
+    erased = bool(case["erased"])
     return {
         "status": case["status"],
         "origin": case["origin"],
@@ -167,45 +184,45 @@ def _full(conn: Connection, case: Any, members: set[str]) -> dict[str, Any]:
         "coordinator": case["coordinator"],
         "lead_agency": case["lead_agency"],
         "next_monitoring_on": _iso(case["next_monitoring_on"]),
-        "erased": bool(case["erased"]),
+        "erased": erased,
         "subject": {
             "person_id": case["person_id"],
             "agency_id": case["subject_agency_id"],
             "sex": case["sex"],
             "age_band": case["age_band"],
-            "personal": personal,
+            "personal": None if erased else data.personal,
         },
         "members": [
             {"agency_id": m["agency_id"], "joined_on": _iso(m["joined_on"]), "how": m["how"]}
-            for m in member_rows if m["agency_id"] in members
+            for m in data.members
         ],
         "enrollments": [
             {"enrollment_id": e["enrollment_id"], "program": e["program"],
              "started_on": _iso(e["started_on"]), "ended_on": _iso(e["ended_on"]),
              "end_reason": e["end_reason"]}
-            for e in enrollment_rows
+            for e in data.enrollments
         ],
         "plans": [
             {"plan_id": p["plan_id"], "version": p["version"], "program": p["program"],
              "drafted_by": p["drafted_by"], "drafted_on": _iso(p["drafted_on"]),
              "roles": p["roles"], "monitoring_on": _iso(p["monitoring_on"]),
              "tabled_at": p["tabled_at"], "approved_on": _iso(p["approved_on"]),
-             "personal": None if case["erased"] else p["personal"]}
-            for p in plan_rows
+             "personal": None if erased else p["personal"]}
+            for p in data.plans
         ],
         "assessments": [
             {"assessment_id": a["assessment_id"], "assessed_on": _iso(a["assessed_on"]),
              "assessed_by": a["assessed_by"], "national_items": a["national_items"],
-             "attachment": None if case["erased"] else a["attachment"],
-             "personal": None if case["erased"] else a["personal"]}
-            for a in assessment_rows
+             "attachment": None if erased else a["attachment"],
+             "personal": None if erased else a["personal"]}
+            for a in data.assessments
         ],
         "monitoring": [
             {"monitoring_id": m["monitoring_id"], "program": m["program"],
              "recorded_on": _iso(m["recorded_on"]), "recorded_by": m["recorded_by"],
              "next_monitoring_on": _iso(m["next_monitoring_on"]),
-             "personal": None if case["erased"] else m["personal"]}
-            for m in monitoring_rows
+             "personal": None if erased else m["personal"]}
+            for m in data.monitorings
         ],
     }
 
@@ -214,9 +231,7 @@ def _subject_personal(conn: Connection, case: Any) -> dict[str, Any] | None:
     if case["personal"]:
         return dict(case["personal"])
     if case["referral_id"]:
-        row = conn.execute(
-            select(t.referrals.c.personal).where(t.referrals.c.referral_id == case["referral_id"])
-        ).scalar()
+        row = conn.execute(_REFERRAL_PERSONAL, {"referral_id": case["referral_id"]}).scalar()
         return dict(row) if row else None
     return None
 

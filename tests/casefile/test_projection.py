@@ -23,6 +23,7 @@ def _apply(engine, projection, envs) -> list[dict]:
         for seq, env in enumerate(envs, start=1):
             ctx.seq = seq
             projection.apply(conn, env, ctx)
+        ctx.finish(conn)
     return ctx._outbox
 
 
