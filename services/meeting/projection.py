@@ -9,6 +9,7 @@ erased cases are nulled (older events sealed with the meeting's key are covered 
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from typing import Any
 
 from sqlalchemy import (
     JSON,
@@ -22,6 +23,7 @@ from sqlalchemy import (
     String,
     Table,
     Text,
+    bindparam,
     select,
     update,
 )
@@ -47,7 +49,7 @@ from contracts.meeting import (
     ResourceGapRecorded,
 )
 from contracts.person import PersonDataErased
-from eventstore.db import upsert
+from eventstore.db import update_where, upsert
 from eventstore.projection import ApplyContext
 from services.meeting.recurrence import describe, local_date
 
@@ -178,8 +180,18 @@ def _member(conn: Connection, meeting_id: str, member: str, **values: object) ->
 
 
 def _set_member(conn: Connection, meeting_id: str, member: str, **values: object) -> None:
-    conn.execute(update(members).where(members.c.meeting_id == meeting_id,
-                                       members.c.member == member).values(**values))
+    update_where(conn, members, {"meeting_id": meeting_id, "member": member}, **values)
+
+
+# Built once: building a statement costs more than running it.
+_MID: Any = bindparam("meeting_id")
+_LAST_POSITION = (select(items.c.position).where(items.c.meeting_id == _MID)
+                  .order_by(items.c.position.desc()).limit(1))
+_ITEM_CASE = select(items.c.case_id).where(items.c.meeting_id == _MID,
+                                           items.c.item_id == bindparam("item_id"))
+_KIND = select(meetings.c.kind).where(meetings.c.meeting_id == _MID)
+_HELD = select(counts.c.held).where(counts.c.kind == bindparam("kind"),
+                                    counts.c.month == bindparam("month"))
 
 
 class MeetingProjection:
@@ -208,12 +220,12 @@ class MeetingProjection:
                             external_id=ext.member_id, profession=ext.profession, name=ext.name,
                             acknowledged=False, attended=False)
             case MeetingRescheduled():
-                conn.execute(update(meetings).where(meetings.c.meeting_id == event.meeting_id)
-                             .values(scheduled_at=utc_text(event.scheduled_for),
-                                     scheduled_on=local_date(event.scheduled_for)))
+                update_where(conn, meetings, {"meeting_id": event.meeting_id},
+                             scheduled_at=utc_text(event.scheduled_for),
+                             scheduled_on=local_date(event.scheduled_for))
             case MeetingCancelled():
-                conn.execute(update(meetings).where(meetings.c.meeting_id == event.meeting_id)
-                             .values(status="cancelled", cancel_reason=event.reason))
+                update_where(conn, meetings, {"meeting_id": event.meeting_id},
+                             status="cancelled", cancel_reason=event.reason)
             case MemberInvited():
                 if event.agency_id:
                     _member(conn, event.meeting_id, event.agency_id, agency_id=event.agency_id,
@@ -227,10 +239,8 @@ class MeetingProjection:
                 who = event.agency_id or f"ext:{event.member_id}"
                 _set_member(conn, event.meeting_id, who, acknowledged=True)
             case CaseTabled():
-                position = conn.execute(
-                    select(items.c.position).where(items.c.meeting_id == event.meeting_id)
-                    .order_by(items.c.position.desc()).limit(1)
-                ).scalar()
+                position = conn.execute(_LAST_POSITION,
+                                        {"meeting_id": event.meeting_id}).scalar()
                 upsert(conn, items, {
                     "meeting_id": event.meeting_id, "item_id": event.item_id,
                     "position": (position or 0) + 1, "case_id": event.case_id,
@@ -240,12 +250,12 @@ class MeetingProjection:
                     "moved_to": None,
                 }, ["meeting_id", "item_id"])
             case CaseMovedToSupportPlanMeeting():
-                conn.execute(update(items).where(items.c.meeting_id == event.meeting_id,
-                                                 items.c.item_id == event.item_id)
-                             .values(moved_to=event.to_meeting_id))
+                update_where(conn, items, {"meeting_id": event.meeting_id,
+                                           "item_id": event.item_id},
+                             moved_to=event.to_meeting_id)
             case MeetingHeld():
-                conn.execute(update(meetings).where(meetings.c.meeting_id == event.meeting_id)
-                             .values(status="held", held_on=event.held_on))
+                update_where(conn, meetings, {"meeting_id": event.meeting_id},
+                             status="held", held_on=event.held_on)
                 for agency_id in event.attendees:
                     _set_member(conn, event.meeting_id, agency_id, attended=True)
                 for member_id in event.external_attendees:
@@ -290,8 +300,7 @@ class MeetingProjection:
                     "title": event.title, "active": True,
                 }, ["series_id"])
             case MeetingSeriesEnded():
-                conn.execute(update(series).where(series.c.series_id == event.series_id)
-                             .values(active=False))
+                update_where(conn, series, {"series_id": event.series_id}, active=False)
 
     @staticmethod
     def _material(conn: Connection, event: object, seq: int) -> None:
@@ -299,9 +308,8 @@ class MeetingProjection:
         block = event.personal if isinstance(event.personal, MaterialPersonal) else None
         case_id = event.case_id
         if case_id is None and event.item_id:  # older events: the case from the agenda
-            case_id = conn.execute(select(items.c.case_id).where(
-                items.c.meeting_id == event.meeting_id, items.c.item_id == event.item_id)
-            ).scalar()
+            case_id = conn.execute(_ITEM_CASE, {"meeting_id": event.meeting_id,
+                                                "item_id": event.item_id}).scalar()
         ref = event.attachment if isinstance(event.attachment, AttachmentRef) else None
         upsert(conn, materials, {
             "material_id": event.material_id, "seq": seq, "meeting_id": event.meeting_id,
@@ -322,11 +330,7 @@ class MeetingProjection:
 
     @staticmethod
     def _count(conn: Connection, meeting_id: str, month: str) -> None:
-        kind = conn.execute(
-            select(meetings.c.kind).where(meetings.c.meeting_id == meeting_id)
-        ).scalar_one()
-        current = conn.execute(
-            select(counts.c.held).where(counts.c.kind == kind, counts.c.month == month)
-        ).scalar()
+        kind = conn.execute(_KIND, {"meeting_id": meeting_id}).scalar_one()
+        current = conn.execute(_HELD, {"kind": kind, "month": month}).scalar()
         upsert(conn, counts, {"kind": kind, "month": month, "held": (current or 0) + 1},
                ["kind", "month"])

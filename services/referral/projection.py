@@ -26,9 +26,9 @@ from sqlalchemy import (
     MetaData,
     String,
     Table,
+    bindparam,
     delete,
     select,
-    update,
 )
 
 from contracts.case import CaseClosed, CaseOpened, CaseReopened, SubjectPersonal
@@ -43,7 +43,7 @@ from contracts.referral import (
     ReferralTriaged,
     ReferralWithdrawn,
 )
-from eventstore.db import upsert
+from eventstore.db import update_where, upsert
 from eventstore.projection import ApplyContext
 from services.referral.domain import world_date
 
@@ -142,6 +142,10 @@ def matching_keys(
     return out
 
 
+#: Built once: building a statement costs more than running it.
+_DROP_KEYS_OF_SOURCE = delete(match_keys).where(match_keys.c.source_id == bindparam("source_id"))
+
+
 class ReferralProjection:
     name = "referral"
     metadata = metadata
@@ -158,8 +162,8 @@ class ReferralProjection:
                 "can_triage": e.can_triage, "active": True, "retired_reason": None,
             }, ["agency_id"])
         elif isinstance(e, AgencyRetired):
-            conn.execute(update(agencies).where(agencies.c.agency_id == e.agency_id)
-                         .values(active=False, retired_reason=e.reason))
+            update_where(conn, agencies, {"agency_id": e.agency_id},
+                         active=False, retired_reason=e.reason)
         elif isinstance(e, ReferralSubmitted | ReferralCorrected):
             self._sheet(conn, env, ctx)
         elif isinstance(e, ReferralWithdrawn):
@@ -174,8 +178,7 @@ class ReferralProjection:
                                            "decision": e.decision},
                    ["referral_id", "candidate_person_id"])
             self._act(conn, env, person_id=e.person_id)
-            conn.execute(update(match_keys).where(match_keys.c.source_id == e.referral_id)
-                         .values(person_id=e.person_id))
+            update_where(conn, match_keys, {"source_id": e.referral_id}, person_id=e.person_id)
         elif isinstance(e, CaseOpened):
             upsert(conn, cases, {"case_id": e.case_id, "person_id": e.subject.person_id,
                                  "open": True}, ["case_id"])
@@ -184,8 +187,7 @@ class ReferralProjection:
                 self._keys(conn, ctx, e.case_id, e.subject.person_id, personal.kana,
                            personal.birth_date, personal.phone)
         elif isinstance(e, CaseClosed | CaseReopened):
-            conn.execute(update(cases).where(cases.c.case_id == e.case_id)
-                         .values(open=isinstance(e, CaseReopened)))
+            update_where(conn, cases, {"case_id": e.case_id}, open=isinstance(e, CaseReopened))
         elif isinstance(e, PersonDataErased):
             # Without the person's data nothing may still link to them.
             conn.execute(delete(match_keys).where(match_keys.c.person_id == e.person_id))
@@ -208,7 +210,7 @@ class ReferralProjection:
         else:
             self._act(conn, env, **common)
         personal = ctx.unseal(env).event.personal  # type: ignore[attr-defined]
-        conn.execute(delete(match_keys).where(match_keys.c.source_id == e.referral_id))
+        conn.execute(_DROP_KEYS_OF_SOURCE, {"source_id": e.referral_id})
         if isinstance(personal, ReferralPersonal):
             self._keys(conn, ctx, e.referral_id, e.person_id, personal.kana,
                        personal.birth_date, personal.phone)
@@ -223,8 +225,7 @@ class ReferralProjection:
         # ctx.seq is not needed for ordering here: the runner applies in stream order.
         values.update(last_action=env.type, last_actor=env.actor.agency_id,
                       last_staff=env.actor.staff, last_action_at=env.occurred_at.isoformat())
-        conn.execute(update(referrals).where(referrals.c.referral_id == env.aggregate_id)
-                     .values(**values))
+        update_where(conn, referrals, {"referral_id": env.aggregate_id}, **values)
 
     @staticmethod
     def _keys(conn: Connection, ctx: ApplyContext, source_id: str, person_id: str,

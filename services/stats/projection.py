@@ -6,10 +6,11 @@ none, from the envelope's ``occurred_at`` in Japan time — never from ``recorde
 
 from __future__ import annotations
 
+import functools
 from datetime import UTC, date, timedelta, timezone
 from typing import Any
 
-from sqlalchemy import Column, Connection, Table, and_, or_, select, update
+from sqlalchemy import Column, Connection, and_, bindparam, or_, select, update
 
 from contracts.base import Sealed
 from contracts.case import (
@@ -58,12 +59,19 @@ def version(env: Envelope, rank: int = 0) -> str:
     return f"{at}|{rank}|{env.event_id}"
 
 
-def _current(conn: Connection, table: Table, where: Any, col: Column[Any]) -> Any:
-    return conn.execute(select(col).where(where)).scalar()
+@functools.cache
+def _lookup(key: Column[Any], col: Column[Any]) -> Any:
+    # Built once per (key, column): building a statement costs more than running it.
+    return select(col).where(key == bindparam("key"))
 
 
-def _newer(conn: Connection, table: Table, where: Any, col: Column[Any], v: str) -> bool:
-    existing = _current(conn, table, where, col)
+def _current(conn: Connection, key: Column[Any], value: Any, col: Column[Any]) -> Any:
+    """``col`` of the row whose ``key`` column equals ``value`` (None if there is none)."""
+    return conn.execute(_lookup(key, col), {"key": value}).scalar()
+
+
+def _newer(conn: Connection, key: Column[Any], value: Any, col: Column[Any], v: str) -> bool:
+    existing = _current(conn, key, value, col)
     return existing is None or v > existing
 
 
@@ -79,8 +87,7 @@ class StatsProjection:
         event = env.event
         if isinstance(event, AgencyRegistered | AgencyUpdated):
             v = version(env)
-            if _newer(conn, t.agencies, t.agencies.c.agency_id == event.agency_id,
-                      t.agencies.c.version, v):
+            if _newer(conn, t.agencies.c.agency_id, event.agency_id, t.agencies.c.version, v):
                 upsert(conn, t.agencies, {"agency_id": event.agency_id,
                                           "category": event.category, "version": v}, ["agency_id"])
         elif isinstance(event, ReferralSubmitted | ReferralCorrected):
@@ -131,8 +138,8 @@ class StatsProjection:
                    ["meeting_id"])
         elif isinstance(event, MeetingHeld):
             v = version(env)
-            where = t.meetings.c.meeting_id == event.meeting_id
-            if _newer(conn, t.meetings, where, t.meetings.c.held_version, v):
+            if _newer(conn, t.meetings.c.meeting_id, event.meeting_id,
+                      t.meetings.c.held_version, v):
                 upsert(conn, t.meetings, {"meeting_id": event.meeting_id,
                                           "held_on": event.held_on, "held_version": v},
                        ["meeting_id"])
@@ -165,15 +172,14 @@ class StatsProjection:
 
     # ----- persons ---------------------------------------------------------------------
     def _is_erased(self, conn: Connection, person_id: str) -> bool:
-        return _current(conn, t.erased, t.erased.c.person_id == person_id,
+        return _current(conn, t.erased.c.person_id, person_id,
                         t.erased.c.person_id) is not None
 
     def _fact(
         self, conn: Connection, source: str, person_id: str, v: str, sex: str, band: str,
         personal: object,
     ) -> None:
-        if not _newer(conn, t.person_facts, t.person_facts.c.source == source,
-                      t.person_facts.c.version, v):
+        if not _newer(conn, t.person_facts.c.source, source, t.person_facts.c.version, v):
             return
         birth = None
         if not isinstance(personal, Sealed) and personal is not None:
@@ -200,8 +206,7 @@ class StatsProjection:
     def _match(self, conn: Connection, env: Envelope, event: PersonMatchDecided) -> None:
         source = f"referral:{event.referral_id}"
         v = version(env)
-        if _newer(conn, t.person_facts, t.person_facts.c.source == source,
-                  t.person_facts.c.match_version, v):
+        if _newer(conn, t.person_facts.c.source, source, t.person_facts.c.match_version, v):
             upsert(conn, t.person_facts, {"source": source, "matched_person_id": event.person_id,
                                           "match_version": v}, ["source"])
 
@@ -230,8 +235,8 @@ class StatsProjection:
     # ----- enrollments and links -------------------------------------------------------
     def _enrollment_started(self, conn: Connection, env: Envelope, e: EnrollmentStarted) -> None:
         v = version(env)
-        where = t.enrollments.c.enrollment_id == e.enrollment_id
-        if _newer(conn, t.enrollments, where, t.enrollments.c.start_version, v):
+        if _newer(conn, t.enrollments.c.enrollment_id, e.enrollment_id,
+                  t.enrollments.c.start_version, v):
             upsert(conn, t.enrollments, {
                 "enrollment_id": e.enrollment_id, "case_id": e.case_id,
                 "program": e.program.value, "person_id": e.subject.person_id,
@@ -241,8 +246,8 @@ class StatsProjection:
 
     def _enrollment_ended(self, conn: Connection, env: Envelope, e: EnrollmentEnded) -> None:
         v = version(env)
-        where = t.enrollments.c.enrollment_id == e.enrollment_id
-        if _newer(conn, t.enrollments, where, t.enrollments.c.end_version, v):
+        if _newer(conn, t.enrollments.c.enrollment_id, e.enrollment_id,
+                  t.enrollments.c.end_version, v):
             upsert(conn, t.enrollments, {
                 "enrollment_id": e.enrollment_id, "case_id": e.case_id,
                 "program": e.program.value, "ended_on": e.ended_on, "end_version": v,
