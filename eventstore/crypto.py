@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import functools
 import os
 import types
 import typing
@@ -43,8 +44,10 @@ def unseal(sealed: Sealed, cls: type[PersonalData], key: bytes) -> PersonalData:
     return cls.model_validate_json(plain)
 
 
+@functools.cache
 def personal_fields(cls: type[DomainEvent]) -> dict[str, type[PersonalData]]:
-    """Fields of an event class typed ``SomePersonalData | Sealed``."""
+    """Fields of an event class typed ``SomePersonalData | Sealed`` (per class, once: it is
+    asked twice per event a projection reads). Callers must not modify the result."""
     out: dict[str, type[PersonalData]] = {}
     for name, field in cls.model_fields.items():
         ann = field.annotation

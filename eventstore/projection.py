@@ -12,6 +12,9 @@
 - On start the projection resumes from its *database* checkpoint (the consumer is recreated
   at checkpoint + 1), not from the consumer's ack floor. A large backlog (and every rebuild)
   is read in big batches without acks, the next batch fetched while one is applied.
+- Side effects (casefile's feeds) are written to the outbox in the batch's transaction and
+  published after the commit by the runner's own outbox task, in order; the next batch does
+  not wait for their acks, and rows left by a crash go out at the next start.
 - A gap in the consumer sequence (a delivery lost when the server or the connection died)
   ends the batch there and the consumer is recreated at the checkpoint (``delivery.py``):
   acknowledging past a lost message would skip it for good.
@@ -161,6 +164,11 @@ class ProjectionRunner:
         self.dead_lettered = 0
         self.resyncs = 0  # deliveries lost in transit, recovered from the checkpoint
         self._task: asyncio.Task[None] | None = None
+        # The outbox is published by its own task, so a batch's commit is not held up by the
+        # acks of the previous batch's feed messages; one flush at a time keeps their order.
+        self._flusher: asyncio.Task[None] | None = None
+        self._outbox_due = asyncio.Event()
+        self._flush_lock = asyncio.Lock()
         self._stopping = asyncio.Event()
         self._paused = asyncio.Lock()
         self.log = log.bind(projection=self.name)
@@ -247,6 +255,12 @@ class ProjectionRunner:
             conn.execute(delete(outbox).where(outbox.c.id.in_(ids)))
 
     async def flush_outbox(self) -> None:
+        """Publish what the outbox holds (in order) and delete it; the outbox task calls this
+        after each commit that wrote to it, and ``start`` and ``stop`` do."""
+        async with self._flush_lock:
+            await self._flush_outbox()
+
+    async def _flush_outbox(self) -> None:
         rows = await in_thread(self._pending_outbox)
         if not rows:
             return
@@ -332,7 +346,10 @@ class ProjectionRunner:
     async def _committed(self, items: list[Item], rows: list[dict[str, Any]]) -> None:
         self.applied += sum(1 for i in items if i.envelope is not None)
         if rows:
-            await self.flush_outbox()
+            if self._flusher is not None and not self._flusher.done():
+                self._outbox_due.set()
+            else:  # not started (a rebuild from the CLI, a test): publish now
+                await self.flush_outbox()
         if self.after_commit is not None:
             result = self.after_commit([i.envelope for i in items if i.envelope is not None])
             if asyncio.iscoroutine(result):
@@ -501,6 +518,20 @@ class ProjectionRunner:
         await self.flush_outbox()
         self._stopping.clear()
         self._task = asyncio.create_task(self._run(), name=f"projection-{self.name}")
+        self._flusher = asyncio.create_task(self._flush_forever(), name=f"outbox-{self.name}")
+
+    async def _flush_forever(self) -> None:
+        while True:
+            await self._outbox_due.wait()
+            self._outbox_due.clear()
+            try:
+                await self.flush_outbox()
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:  # the rows stay; Msg-Id dedupes what went out twice
+                self.log.warning("outbox flush failed, retrying", error=repr(exc))
+                await asyncio.sleep(0.5)
+                self._outbox_due.set()
 
     async def stop(self) -> None:
         self._stopping.set()
@@ -509,6 +540,15 @@ class ProjectionRunner:
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await self._task
             self._task = None
+        if self._flusher:
+            self._flusher.cancel()
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await self._flusher
+            self._flusher = None
+            # What is left goes out now, or at the next start (the rows are kept).
+            if self.nc.is_connected:
+                with contextlib.suppress(Exception):
+                    await asyncio.wait_for(self.flush_outbox(), timeout=2)
 
     async def _run(self) -> None:
         while not self._stopping.is_set():
