@@ -154,6 +154,9 @@ def asyncapi(prefix: str = "tsunagu") -> dict[str, Any]:
             "title": "Per-agency feed (JetStream stream TSUNAGU_FEED)",
             "description": "What one agency may see of the cases it takes part in; personal "
             "data only while a valid consent covers it (or as a bound 支援会議 member). "
+            "Each message (kind `case`) is the whole current view of the case as of stream "
+            "sequence `seq`: state, not a log of steps — changes applied together are sent as "
+            "one view, the latest. Kind `erased`: the person's data was erased. "
             "Agencies consume it with a durable consumer filtered on their own id.",
             "parameters": {"agency_id": {}, "case_id": {}, "kind": {}},
         },
