@@ -2,9 +2,11 @@
 and the per-agency feeds (published through the transactional outbox).
 
 Every event that can change what an agency sees of a case (the case's own events, its
-consent, a 支援会議 binding, a corrected つなぐシート, an erasure) publishes the current view
-of that case to every agency in its audience, on ``<prefix>.feed.<agency>.<case>.case``.
-The msg id is derived from the stream sequence, so a replay publishes nothing twice.
+consent, a 支援会議 binding, a corrected つなぐシート, an erasure) makes the case due: at the
+end of the batch's transaction the current view of each due case goes to every agency in its
+audience, on ``<prefix>.feed.<agency>.<case>.case`` — once per batch, as of the case's last
+event in it. The msg id is derived from that event's stream sequence, and a feed mark keeps a
+rebuild from publishing anything again.
 """
 
 from __future__ import annotations
