@@ -165,8 +165,11 @@ class EventStore:
             # Events are never deleted: the same count means the same events.
             self._recent.move_to_end(key)
             return cached
-        stored: list[Stored] = []
-        seq = 1
+        # A cached history is a prefix of the current one (events are never deleted and a
+        # subject's events come in stream order): only what came after it is read.
+        base = cached if cached is not None and len(cached.events) < count else None
+        stored: list[Stored] = list(base.events) if base else []
+        seq = base.last_seq + 1 if base else 1
         while len(stored) < count:
             raw, _ = await self._direct_batch(subject_filter, seq, min(count - len(stored), 1000))
             if not raw:

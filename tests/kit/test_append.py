@@ -100,3 +100,31 @@ async def test_load_reads_past_one_direct_get_batch(store: EventStore):
 
 def test_msg_id_header_name_is_the_jetstream_one():
     assert MSG_ID == "Nats-Msg-Id"
+
+
+async def test_a_reload_after_new_events_reads_only_them_and_equals_a_fresh_load(
+    nc, topology, store: EventStore
+):
+    first = await store.load("agency", "grow")
+    assert first.events == []
+    last = 0
+    for i in range(7):
+        last = (await store.append([agency_event("grow", f"g{i}", updated=i > 0)],
+                                   {("agency", "grow"): last}))[-1]
+        await store.append([agency_event(f"other{i}")])  # interleaved: other subjects
+        cached = await store.load("agency", "grow")  # the history grows from the cache
+        fresh = await EventStore(nc, topology).load("agency", "grow")  # no cache at all
+        assert [(s.seq, s.envelope.event_id) for s in cached.events] == \
+            [(s.seq, s.envelope.event_id) for s in fresh.events]
+        assert cached.last_seq == fresh.last_seq == last
+    reads: list[int] = []
+    original = store._direct_batch
+
+    async def counting(subject_filter: str, seq: int, batch: int):  # type: ignore[no-untyped-def]
+        reads.append(batch)
+        return await original(subject_filter, seq, batch)
+
+    store._direct_batch = counting  # type: ignore[method-assign]
+    await store.append([agency_event("grow", "g7", updated=True)], {("agency", "grow"): last})
+    assert len((await store.load("agency", "grow")).events) == 8
+    assert reads == [1]  # one new event asked for, not the eight
