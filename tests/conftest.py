@@ -8,6 +8,7 @@ import os
 import uuid
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
+from typing import Any
 
 import nats
 import pytest
@@ -98,8 +99,14 @@ def settings(nats_server: NatsServer, topology: Topology, tmp_path: Path) -> Set
     return Settings(nats_url=nats_server.url, prefix=topology.prefix, data_dir=tmp_path / "data")
 
 
+#: Where ``services`` leaves its stop function, for ``service_db`` (see there).
+STOP_SERVICES = pytest.StashKey[Any]()
+
+
 @pytest.fixture
-async def services(settings: Settings, monkeypatch: pytest.MonkeyPatch):
+async def services(
+    settings: Settings, monkeypatch: pytest.MonkeyPatch, request: pytest.FixtureRequest
+):
     """Start services in-process against the test's prefix: ``await services("referral")``.
 
     Each service's projection goes to its own SQLite file under the test's data dir unless
@@ -118,16 +125,29 @@ async def services(settings: Settings, monkeypatch: pytest.MonkeyPatch):
             runtimes[name] = runtime
         return runtimes
 
+    async def stop_all() -> None:
+        while apps:
+            with contextlib.suppress(Exception):
+                await apps.pop().stop()
+
+    request.node.stash[STOP_SERVICES] = stop_all
     yield start
-    for app in reversed(apps):
-        with contextlib.suppress(Exception):
-            await app.stop()
+    await stop_all()
 
 
 @pytest.fixture
-def service_db(db_url: str, monkeypatch: pytest.MonkeyPatch) -> str:
+async def service_db(
+    db_url: str, monkeypatch: pytest.MonkeyPatch, request: pytest.FixtureRequest
+) -> AsyncIterator[str]:
     """Put every service's projection on the parametrized database (SQLite or PostgreSQL).
-    Services prefix their table names, so they can share one database."""
+    Services prefix their table names, so they can share one database.
+
+    The services are stopped here, before the database goes away, whatever order a test
+    asked for the two fixtures in (a service left running on a dropped PostgreSQL schema
+    once held a test's teardown for two minutes)."""
     for name in ("referral", "casefile", "meeting", "stats"):
         monkeypatch.setenv(f"TSUNAGU_{name.upper()}_DATABASE_URL", db_url)
-    return db_url
+    yield db_url
+    stop = request.node.stash.get(STOP_SERVICES, None)
+    if stop is not None:
+        await stop()
