@@ -105,32 +105,26 @@ async def in_thread(fn: Callable[..., T], *args: Any) -> T:
 _UPSERTS: dict[tuple[Any, ...], Any] = {}
 
 
-def upsert(conn: Connection, table: Table, values: dict[str, Any], keys: list[str]) -> None:
-    """INSERT … ON CONFLICT DO UPDATE, for SQLite and PostgreSQL alike."""
+def upsert(
+    conn: Connection, table: Table, values: dict[str, Any], keys: list[str],
+    *, overwrite: bool = True,
+) -> None:
+    """INSERT … ON CONFLICT DO UPDATE, for SQLite and PostgreSQL alike; with
+    ``overwrite=False``, ON CONFLICT DO NOTHING (a row that exists is left as it is)."""
     if any(isinstance(v, ClauseElement) for v in values.values()):
         _upsert_expr(conn, table, values, keys)  # SQL expressions cannot be parameters
         return
-    cache_key = (conn.dialect.name, table, tuple(values), tuple(keys))
+    cache_key = (conn.dialect.name, table, tuple(values), tuple(keys), overwrite)
     stmt = _UPSERTS.get(cache_key)
     if stmt is None:
         ins = pg_insert(table) if conn.dialect.name == "postgresql" else sqlite_insert(table)
-        rest = {k: ins.excluded[k] for k in values if k not in keys}
+        rest = {k: ins.excluded[k] for k in values if k not in keys} if overwrite else {}
         stmt = (
             ins.on_conflict_do_update(index_elements=keys, set_=rest)
             if rest
             else ins.on_conflict_do_nothing(index_elements=keys)
         )
         _UPSERTS[cache_key] = stmt
-    conn.execute(stmt, values)
-
-
-def insert_new(conn: Connection, table: Table, values: dict[str, Any], keys: list[str]) -> None:
-    """INSERT … ON CONFLICT DO NOTHING: a row that exists is left as it is."""
-    cache_key = (conn.dialect.name, table, tuple(values), tuple(keys), "new")
-    stmt = _UPSERTS.get(cache_key)
-    if stmt is None:
-        ins = pg_insert(table) if conn.dialect.name == "postgresql" else sqlite_insert(table)
-        stmt = _UPSERTS[cache_key] = ins.on_conflict_do_nothing(index_elements=keys)
     conn.execute(stmt, values)
 
 

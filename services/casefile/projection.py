@@ -49,7 +49,7 @@ from contracts.meeting import (
 )
 from contracts.person import PersonDataErased
 from contracts.referral import ReferralCorrected, ReferralSubmitted
-from eventstore.db import insert_new, read_checkpoint, update_where, upsert, write_checkpoint
+from eventstore.db import read_checkpoint, update_where, upsert, write_checkpoint
 from eventstore.projection import ApplyContext
 from eventstore.topology import Topology
 from services.casefile import tables as t
@@ -337,9 +337,9 @@ class CasefileProjection:
 
     @staticmethod
     def _meeting_member(conn: Connection, meeting_id: str, agency_id: str) -> None:
-        insert_new(conn, t.meeting_members, {"meeting_id": meeting_id, "agency_id": agency_id,
-                                             "invited": True, "acknowledged": False},
-                   ["meeting_id", "agency_id"])
+        upsert(conn, t.meeting_members, {"meeting_id": meeting_id, "agency_id": agency_id,
+                                         "invited": True, "acknowledged": False},
+               ["meeting_id", "agency_id"], overwrite=False)
 
     # ----- referrals (the personal part of triaged cases) ----------------------------------
     def _referral(self, conn: Connection, e: ReferralSubmitted | ReferralCorrected,

@@ -33,6 +33,7 @@ _CASE_ROW = select(t.cases).where(t.cases.c.case_id == _CASE)
 _CONSENT = select(t.consent.c.event).where(t.consent.c.case_id == _CASE).order_by(t.consent.c.seq)
 _MEMBERS = (select(t.members).where(t.members.c.case_id == _CASE)
             .order_by(t.members.c.joined_on, t.members.c.agency_id))
+_MEMBER_IDS = select(t.members.c.agency_id).where(t.members.c.case_id == _CASE)
 _BOUND = (
     select(t.meeting_members.c.agency_id)
     .join(t.meeting_cases, t.meeting_cases.c.meeting_id == t.meeting_members.c.meeting_id)
@@ -81,20 +82,19 @@ class CaseData:
         return sorted(self.member_ids | self.bound)
 
 
-def load_case(conn: Connection, case_id: str, *, full: bool = True) -> CaseData | None:
-    """The case's rows; ``full=False`` reads only what decides who sees what."""
+def load_case(conn: Connection, case_id: str) -> CaseData | None:
+    """The case's rows, or None when there is no such case."""
     key = {"case_id": case_id}
     case = conn.execute(_CASE_ROW, key).mappings().first()
     if case is None:
         return None
-    members = list(conn.execute(_MEMBERS, key).mappings())
-    bound = frozenset(conn.execute(_BOUND, key).scalars())
-    consent = [_consent_adapter.validate_python(r) for r in conn.execute(_CONSENT, key).scalars()]
-    plans = list(conn.execute(_PLANS, key).mappings())
-    if not full:
-        return CaseData(case, members, bound, consent, plans, [], [], [], None)
     return CaseData(
-        case, members, bound, consent, plans,
+        case,
+        members=list(conn.execute(_MEMBERS, key).mappings()),
+        bound=frozenset(conn.execute(_BOUND, key).scalars()),
+        consent=[_consent_adapter.validate_python(r)
+                 for r in conn.execute(_CONSENT, key).scalars()],
+        plans=list(conn.execute(_PLANS, key).mappings()),
         enrollments=list(conn.execute(_ENROLLMENTS, key).mappings()),
         assessments=list(conn.execute(_ASSESSMENTS, key).mappings()),
         monitorings=list(conn.execute(_MONITORINGS, key).mappings()),
@@ -104,8 +104,9 @@ def load_case(conn: Connection, case_id: str, *, full: bool = True) -> CaseData 
 
 def audience(conn: Connection, case_id: str) -> list[str]:
     """Every agency that gets a feed of the case."""
-    data = load_case(conn, case_id, full=False)
-    return data.audience if data else []
+    key = {"case_id": case_id}
+    members = set(conn.execute(_MEMBER_IDS, key).scalars())
+    return sorted(members | set(conn.execute(_BOUND, key).scalars()))
 
 
 def _iso(value: date | None) -> str | None:
