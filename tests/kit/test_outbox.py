@@ -48,9 +48,10 @@ async def feed_messages(nc, topology: Topology, want: int, timeout: float = 10.0
         if info.state.messages >= want or asyncio.get_running_loop().time() > deadline:
             break
         await asyncio.sleep(0.05)
+    if not info.state.messages:
+        return []
     return [int((await js.get_msg(topology.feed_stream, seq)).data or b"0")
-            for seq in range(info.state.first_seq, info.state.last_seq + 1)
-            if info.state.messages]
+            for seq in range(info.state.first_seq, info.state.last_seq + 1)]
 
 
 def outbox_rows(engine: Engine) -> int:
