@@ -7,6 +7,7 @@ are romanised rather than drawn as tofu.
 
 from __future__ import annotations
 
+import functools
 import io
 from typing import Any
 
@@ -15,6 +16,7 @@ import matplotlib
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt
 from matplotlib import font_manager
+from matplotlib.ticker import MaxNLocator
 
 CJK_FONTS = ("Noto Sans CJK JP", "Noto Sans JP", "IPAexGothic", "IPAGothic", "TakaoGothic")
 EN_BANDS = {
@@ -30,8 +32,20 @@ SEXES = (("male", "Male", "男性", "#4477aa"), ("female", "Female", "女性", "
          ("unknown", "Unknown", "性別不明", "#999933"))
 
 
+@functools.cache
 def japanese_font() -> str | None:
-    """A font family that renders Japanese, if one is installed."""
+    """A font family that renders Japanese, if one is installed. Matplotlib's font list is
+    cached on disk: a font installed after the cache was written is looked for once."""
+    found = _cjk_family()
+    if found is None:
+        for path in font_manager.findSystemFonts():
+            if any(hint in path.lower() for hint in ("ipag", "ipaex", "notosanscjk", "takao")):
+                font_manager.fontManager.addfont(path)
+        found = _cjk_family()
+    return found
+
+
+def _cjk_family() -> str | None:
     names = {f.name for f in font_manager.fontManager.ttflist}
     return next((n for n in CJK_FONTS if n in names), None)
 
@@ -44,6 +58,16 @@ def to_png(report: dict[str, Any]) -> bytes:
 
 
 def _draw(report: dict[str, Any], *, ja: bool) -> bytes:
+    fig = figure(report, ja=ja)
+    fig.tight_layout()
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png", dpi=90)
+    plt.close(fig)
+    return buf.getvalue()
+
+
+def figure(report: dict[str, Any], *, ja: bool) -> Any:
+    """The chart as a matplotlib figure (the caller closes it)."""
     programs = report["programs"]
     fig, axes = plt.subplots(len(programs), 1, figsize=(10, 3.6 * len(programs)))
     cur, pri = report["current"], report["prior"]
@@ -68,10 +92,11 @@ def _draw(report: dict[str, Any], *, ja: bool) -> bytes:
             title += f" / {label} {agencies['current']} ({agencies['prior']})"
         ax.set_title(f"{title}: {total['current']} ({total['prior']})")
         ax.set_ylabel("人数" if ja else "persons")
+        ax.yaxis.set_major_locator(MaxNLocator(integer=True))  # persons come whole
         ax.legend(ncol=3, fontsize=7)
-    fig.suptitle(f"as of {cur['as_of']} ({cur['short']}) vs {pri['as_of']} ({pri['short']})")
-    fig.tight_layout()
-    buf = io.BytesIO()
-    fig.savefig(buf, format="png", dpi=90)
-    plt.close(fig)
-    return buf.getvalue()
+    fig.suptitle(
+        f"年代別・性別の相談者数 {cur['as_of_wareki']}時点（{cur['short']}）"
+        f"と前年度（{pri['short']}）"
+        if ja else f"as of {cur['as_of']} ({cur['short']}) vs {pri['as_of']} ({pri['short']})"
+    )
+    return fig

@@ -77,6 +77,10 @@ Chart = Annotated[
 Publish = Annotated[
     bool, typer.Option("--publish", help="Also publish it as a StatsReportPublished event")
 ]
+Encoding = Annotated[
+    str,
+    typer.Option("--encoding", help="CSV encoding: utf-8-sig (with BOM, for Excel), cp932, utf-8"),
+]
 Agency = Annotated[
     str | None,
     typer.Option("--agency", envvar="TSUNAGU_AGENCY", help="Acting agency (needed for --publish)"),
@@ -90,6 +94,7 @@ def report(
     chart: Chart = None,
     publish: Publish = False,
     agency: Agency = None,
+    encoding: Encoding = "utf-8-sig",
     nats_url: NatsUrl = None,
     data_dir: DataDir = Path("data"),
 ) -> None:
@@ -100,6 +105,12 @@ def report(
     if publish and not agency:
         raise typer.BadParameter(
             "--publish needs --agency (an active directory entry)", param_hint="--agency"
+        )
+    from services.stats.render import CSV_ENCODINGS
+
+    if encoding not in CSV_ENCODINGS:
+        raise typer.BadParameter(
+            f"{encoding!r}: choose one of {', '.join(CSV_ENCODINGS)}", param_hint="--encoding"
         )
     settings = settings_from(nats_url, data_dir)
 
@@ -124,6 +135,8 @@ def report(
         settings, agency or ANONYMOUS, "stats_report", {"as_of": day.isoformat()}
     ))
     output = render(result, fmt)
+    if fmt == Format.csv:
+        output = _csv_bytes(str(output), encoding)
     if out is not None:
         out.write_bytes(output if isinstance(output, bytes) else output.encode())
         err_console.print(f"wrote {out}")
@@ -134,10 +147,23 @@ def report(
             console.print(item)
     elif fmt == Format.json:
         print_json(result)
+    elif isinstance(output, bytes):
+        sys.stdout.flush()
+        sys.stdout.buffer.write(output)
     else:
-        sys.stdout.write(str(output))
+        sys.stdout.write(output)
     if chart is not None:
         from services.stats.chart import to_png
 
         chart.write_bytes(to_png(result))
         err_console.print(f"wrote {chart}")
+
+
+def _csv_bytes(text: str, encoding: str) -> bytes:
+    from services.stats.render import encode_csv
+
+    try:
+        return encode_csv(text, encoding)
+    except ValueError as exc:
+        err_console.print(f"[red]error:[/red] {exc}")
+        raise typer.Exit(2) from exc

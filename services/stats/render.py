@@ -129,30 +129,35 @@ def to_markdown(report: dict[str, Any]) -> str:
     return "\n".join(lines) + "\n"
 
 
-# ----- CSV (tidy: one figure per line) ----------------------------------------------------
+# ----- CSV (tidy: one figure per line, labels as seed 004 prints them) -------------------
 
-CSV_HEADER = ("as_of", "program", "measure", "row", "column", "current", "prior")
+CSV_HEADER = ("基準日", "事業", "項目", "行", "列", "今年度", "前年度")
+SEX_LABELS = dict(SEX_COLUMNS)
+#: The CLI writes CSV with a BOM by default: Japanese Excel reads BOM-less UTF-8 as Shift_JIS.
+CSV_ENCODINGS = ("utf-8-sig", "cp932", "utf-8")
 
 
 def csv_rows(report: dict[str, Any]) -> Iterator[tuple[Any, ...]]:
+    """One figure per row, every key a label a person reads (年代, 性別, 分類), numbers as
+    numbers; the JSON form keeps the codes."""
     as_of = report["as_of"]
     for program in report["programs"]:
-        p = program["program"]
-        persons = program["persons"]
-        yield as_of, p, "persons", "total", "", *_cp(persons["total"])
+        p, persons = program["label"], program["persons"]
+        yield as_of, p, "相談者数", "合計", "", *_cp(persons["total"])
         for row in persons["grid"]:
-            for key, _ in SEX_COLUMNS:
-                yield as_of, p, "persons", row["age_band"], key, *_cp(row[key])
-        for key, _ in SEX_COLUMNS:
-            yield as_of, p, "persons", "total", key, *_cp(persons["totals"][key])
-        yield as_of, p, "persons", "total", "agency", *_cp(persons["agencies"])
-        yield as_of, p, "linked_agencies", "total", "", *_cp(program["linked_agencies"]["total"])
-        for c in program["linked_agencies"]["by_category"]:
-            yield as_of, p, "linked_agencies", "category", c["category"], *_cp(c)
-        yield as_of, p, "plans", "total", "", *_cp(program["plans"])
-    for kind, m in report["meetings"].items():
-        yield as_of, "", "meetings", kind, "", *_cp(m)
-    yield as_of, "", "cases_closed", "total", "", *_cp(report["cases_closed"])
+            for key, label in SEX_COLUMNS:
+                yield as_of, p, "相談者数", row["label"], label, *_cp(row[key])
+        for key, label in SEX_COLUMNS:
+            yield as_of, p, "相談者数", "合計", label, *_cp(persons["totals"][key])
+        yield as_of, p, "相談者数", "合計", AGENCY_COLUMN, *_cp(persons["agencies"])
+        linked = program["linked_agencies"]
+        yield as_of, p, "連携した機関数", "合計", "", *_cp(linked["total"])
+        for c in linked["by_category"]:
+            yield as_of, p, "連携した機関数", c["category"], "", *_cp(c)
+        yield as_of, p, program["plans"]["label"], "合計", "", *_cp(program["plans"])
+    for m in report["meetings"].values():
+        yield as_of, "", "会議の開催", m["label"], "", *_cp(m)
+    yield as_of, "", "終結したケース", "合計", "", *_cp(report["cases_closed"])
 
 
 def _cp(p: dict[str, Any]) -> tuple[int, int]:
@@ -161,10 +166,23 @@ def _cp(p: dict[str, Any]) -> tuple[int, int]:
 
 def to_csv(report: dict[str, Any]) -> str:
     buf = io.StringIO()
-    writer = csv.writer(buf, lineterminator="\n")
+    writer = csv.writer(buf, lineterminator="\r\n")  # what Excel writes and expects
     writer.writerow(CSV_HEADER)
     writer.writerows(csv_rows(report))
     return buf.getvalue()
+
+
+def encode_csv(text: str, encoding: str) -> bytes:
+    """CSV text as bytes for Excel; a character cp932 cannot hold is named, not dropped."""
+    if encoding not in CSV_ENCODINGS:
+        raise ValueError(f"encoding {encoding!r}: choose one of {', '.join(CSV_ENCODINGS)}")
+    try:
+        return text.encode(encoding)
+    except UnicodeEncodeError as exc:
+        bad = exc.object[exc.start:exc.end]
+        raise ValueError(
+            f"{bad!r} cannot be written in {encoding}; use --encoding utf-8-sig"
+        ) from exc
 
 
 def to_json(report: dict[str, Any]) -> str:

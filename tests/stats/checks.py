@@ -9,8 +9,8 @@ import re
 from openpyxl import load_workbook
 
 from contracts.common import AGE_BAND_LABELS_JA, PROGRAM_LABELS_JA, Program, Sex
-from services.stats.domain import PROGRAM_TITLES_JA
-from services.stats.xlsx import GRID_TOP
+from services.stats.domain import MEETING_LABELS_JA, PLAN_LABELS_JA, PROGRAM_TITLES_JA
+from services.stats.xlsx import DATA_SHEET
 from tests.stats import seed004
 from tests.stats.history import Truth, expected_categories
 
@@ -95,55 +95,66 @@ def check_table(text: str, truth: Truth) -> None:
 
 
 def check_csv(text: str, truth: Truth) -> None:
-    rows = list(csv.DictReader(io.StringIO(text)))
-    figures = {(r["program"], r["measure"], r["row"], r["column"]): (int(r["current"]),
-                                                                      int(r["prior"]))
+    """The CSV (what Excel opens): labels as the seed prints them, numbers in their own
+    columns, each figure once."""
+    rows = list(csv.DictReader(io.StringIO(text.lstrip("\ufeff"))))
+    figures = {(r["事業"], r["項目"], r["行"], r["列"]): (int(r["今年度"]), int(r["前年度"]))
                for r in rows}
+    assert len(figures) == len(rows)
+    sex = {Sex.male: "男性", Sex.female: "女性", Sex.unknown: "性別不明"}
     for program in Program:
-        p = program.value
-        assert figures[p, "persons", "total", ""] == seed004.TOTALS[program]
-        for (band, sex), cell in seed004.PERSONS[program].items():
-            assert figures[p, "persons", band.value, sex.value] == cell, (p, band, sex)
-        for sex in SEXES:
-            assert figures[p, "persons", "total", sex.value] == seed004.SEX_TOTALS[program][sex]
-        assert figures[p, "persons", "total", "agency"] == seed004.AGENCY_SUBJECTS[program]
-        assert figures[p, "linked_agencies", "total", ""] == seed004.LINKED[program]
-        categories = {k[3]: v for k, v in figures.items()
-                      if k[:3] == (p, "linked_agencies", "category")}
+        p = PROGRAM_LABELS_JA[program]
+        assert figures[p, "相談者数", "合計", ""] == seed004.TOTALS[program]
+        for (band, s), cell in seed004.PERSONS[program].items():
+            assert figures[p, "相談者数", AGE_BAND_LABELS_JA[band], sex[s]] == cell, (p, band, s)
+        for s in SEXES:
+            assert figures[p, "相談者数", "合計", sex[s]] == seed004.SEX_TOTALS[program][s]
+        assert figures[p, "相談者数", "合計", "関係機関"] == seed004.AGENCY_SUBJECTS[program]
+        assert figures[p, "連携した機関数", "合計", ""] == seed004.LINKED[program]
+        categories = {k[2]: v for k, v in figures.items()
+                      if k[:2] == (p, "連携した機関数") and k[2] != "合計"}
         assert categories == expected_categories(truth, program)
-        assert figures[p, "plans", "total", ""] == seed004.PLANS[program]
+        assert figures[p, PLAN_LABELS_JA[program], "合計", ""] == seed004.PLANS[program]
     for kind, (cur, prior) in truth.meetings.items():
-        assert figures["", "meetings", kind, ""] == (cur, prior)
-    assert figures["", "cases_closed", "total", ""] == tuple(truth.closed)
+        assert figures["", "会議の開催", MEETING_LABELS_JA[kind], ""] == (cur, prior)
+    assert figures["", "終結したケース", "合計", ""] == tuple(truth.closed)
+
+
+def _numeric_pairs(ws, label_col: int = 1) -> dict[str, tuple[int, int]]:
+    """Label -> (今年度, 前年度) for every row whose two cells right of the label are numbers."""
+    out = {}
+    for row in ws.iter_rows(values_only=True):
+        label, cur, prior = row[label_col - 1], *row[label_col:label_col + 2]
+        if isinstance(label, str) and isinstance(cur, int) and isinstance(prior, int):
+            out[label] = (cur, prior)
+    return out
 
 
 def check_xlsx(data: bytes, truth: Truth) -> None:
+    """Every figure a number in its own cell (summable), current and prior side by side."""
     wb = load_workbook(io.BytesIO(data))
-    assert wb.sheetnames == [*(PROGRAM_LABELS_JA[p] for p in Program), "data"]
+    assert wb.sheetnames == [*(PROGRAM_LABELS_JA[p] for p in Program), DATA_SHEET]
     for program in Program:
         ws = wb[PROGRAM_LABELS_JA[program]]
         assert ws["A1"].value == PROGRAM_TITLES_JA[program]
-        assert pairs(ws["A2"].value) == [seed004.TOTALS[program]]
-        header = [c.value for c in ws[GRID_TOP] if c.value]
-        assert header[:4] == ["年代", "男性", "女性", "性別不明"]
-        assert (header[4:] == ["関係機関"]) == (program == Program.participation)
-        rows = expected_rows(program)
-        for r in range(GRID_TOP + 1, GRID_TOP + 1 + len(rows)):
-            cells = [c.value for c in ws[r] if c.value is not None]
-            assert pairs(" ".join(cells[1:])) == rows[cells[0]], (program, cells)
-        texts = [str(c.value) for row in ws.iter_rows() for c in row if c.value is not None]
-        (linked,) = [t for t in texts if t.startswith("2. 連携した機関数")]
-        assert pairs(linked) == [seed004.LINKED[program]]
-        (plans,) = [t for t in texts if t.startswith("3. ")]
-        assert pairs(plans) == [seed004.PLANS[program]]
-        categories = {
-            ws.cell(row=r, column=1).value: pairs(str(ws.cell(row=r, column=2).value))[0]
-            for r in range(1, ws.max_row + 1)
-            if ws.cell(row=r, column=1).value in truth.categories.values()
-            and ws.cell(row=r, column=2).value
-        }
+        assert ws.print_area and ws.print_title_rows and ws.page_setup.orientation == "landscape"
+        figures = _numeric_pairs(ws)
+        assert figures["1. 相談者数（名）"] == seed004.TOTALS[program]
+        assert figures["2. 連携した機関数（件）"] == seed004.LINKED[program]
+        assert figures[f"3. {PLAN_LABELS_JA[program]}（件）"] == seed004.PLANS[program]
+        grid = {row[0]: row[1:] for row in ws.iter_rows(values_only=True)
+                if row[0] in expected_rows(program)}
+        for label, pairs_ in expected_rows(program).items():
+            cells = grid[label]
+            got = [(cells[2 * i], cells[2 * i + 1]) for i in range(len(pairs_))]
+            assert got == pairs_, (program, label, cells)
+        categories = {k: v for k, v in figures.items() if k in truth.categories.values()}
         assert categories == expected_categories(truth, program)
-    data_rows = list(wb["data"].iter_rows(values_only=True))
+        for kind, pair in truth.meetings.items():
+            assert figures[f"{MEETING_LABELS_JA[kind]}の開催（回）"] == tuple(pair)
+        assert figures["終結したケース（件）"] == tuple(truth.closed)
+    data_rows = list(wb[DATA_SHEET].iter_rows(values_only=True))
+    assert all(isinstance(v, int) for row in data_rows[1:] for v in row[-2:])
     buf = io.StringIO()
     writer = csv.writer(buf, lineterminator="\n")
     writer.writerows([["" if v is None else v for v in row] for row in data_rows])

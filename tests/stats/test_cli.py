@@ -42,10 +42,15 @@ async def test_the_report_command_prints_and_writes_every_format(
     assert json.loads(as_json.stdout)["current"]["as_of_wareki"] == "令和7年11月30日"
 
     as_csv = await run_cli(settings, *day, "--format", "csv")
-    rows = list(csv.DictReader(io.StringIO(as_csv.stdout)))
-    (fifties,) = [r for r in rows if r["program"] == "multi_agency" and r["row"] == "50s"
-                  and r["column"] == "female"]
-    assert (fifties["current"], fifties["prior"]) == ("1", "0")
+    # Excel needs the BOM to read UTF-8; the row keys are the seed's labels, not codes.
+    assert as_csv.stdout_bytes.startswith(b"\xef\xbb\xbf")
+    rows = list(csv.DictReader(io.StringIO(as_csv.stdout_bytes.decode("utf-8-sig"))))
+    (fifties,) = [r for r in rows if r["事業"] == "多機関協働事業" and r["行"] == "50代"
+                  and r["列"] == "女性"]
+    assert (fifties["今年度"], fifties["前年度"]) == ("1", "0")
+    sjis = await run_cli(settings, *day, "--format", "csv", "--encoding", "cp932")
+    assert sjis.exit_code == 0, sjis.output
+    assert sjis.stdout_bytes.decode("cp932") == as_csv.stdout_bytes.decode("utf-8-sig")
 
     as_md = await run_cli(settings, *day, "--format", "md")
     assert "| 50代 | 0 (0) | 1 (0) | 0 (0) |" in as_md.stdout
@@ -55,7 +60,7 @@ async def test_the_report_command_prints_and_writes_every_format(
                             "--chart", str(chart))
     assert written.exit_code == 0, written.output
     assert load_workbook(out).sheetnames == [
-        "多機関協働事業", "アウトリーチ等を通じた継続的支援事業", "参加支援事業", "data"]
+        "多機関協働事業", "アウトリーチ等を通じた継続的支援事業", "参加支援事業", "データ"]
     assert chart.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
     published = await run_cli(settings, *day, "--publish", "--agency", "shakyo", "--format", "json")
@@ -66,6 +71,8 @@ async def test_the_report_command_prints_and_writes_every_format(
 async def test_the_report_command_explains_bad_options(settings):
     no_out = await run_cli(settings, "--as-of", "2025-11-30", "--format", "xlsx")
     assert no_out.exit_code == 2 and "--out" in no_out.output
+    bad_encoding = await run_cli(settings, "--format", "csv", "--encoding", "latin-1")
+    assert bad_encoding.exit_code == 2 and "cp932" in bad_encoding.output
     bad_day = await run_cli(settings, "--as-of", "2025/11/30")
     assert bad_day.exit_code == 2 and "--as-of" in bad_day.output
     no_agency = await run_cli(settings, "--as-of", "2025-11-30", "--publish")
