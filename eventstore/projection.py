@@ -30,7 +30,6 @@ from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
-import nats.errors
 import structlog
 from nats.aio.client import Client
 from nats.aio.msg import Msg
@@ -572,7 +571,7 @@ class ProjectionRunner:
             while not self._stopping.is_set():
                 try:
                     msgs = await psub.fetch(self.options.batch, timeout=self.options.fetch_timeout)
-                except nats.errors.TimeoutError:
+                except TimeoutError:  # nats-py raises its own subclass or the built-in one
                     continue
                 if not msgs:  # a fetch can end with a status message and no data
                     continue

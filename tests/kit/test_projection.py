@@ -310,3 +310,37 @@ def test_a_failing_statement_never_shows_its_parameters(tmp_path):
         conn.execute(text("INSERT INTO t VALUES (:n)"), {"n": "山田花子"})
     assert "山田花子" not in str(failure.value)
     engine.dispose()
+
+
+async def test_an_idle_consumer_whose_fetch_times_out_is_not_interrupted(
+    nc, topology, store, engine
+):
+    """nats-py's fetch raises either its own TimeoutError or the built-in one (when the
+    deadline runs out between its two pull requests): both mean "nothing yet"."""
+    from structlog.testing import capture_logs
+
+    runner = ProjectionRunner(nc, topology, CountingProjection(), engine, options=FAST)
+    durable, timeouts = runner._durable, []
+
+    async def durable_with_builtin_timeouts():  # type: ignore[no-untyped-def]
+        psub = await durable()
+        fetch = psub.fetch
+
+        async def flaky_fetch(*args, **kwargs):  # type: ignore[no-untyped-def]
+            if len(timeouts) < 3:
+                timeouts.append(1)
+                await asyncio.sleep(0.05)
+                raise TimeoutError()
+            return await fetch(*args, **kwargs)
+
+        psub.fetch = flaky_fetch
+        return psub
+
+    runner._durable = durable_with_builtin_timeouts  # type: ignore[method-assign]
+    with capture_logs() as logs:
+        await runner.start()
+        last = await publish_agencies(store, ["idle-1"])
+        await runner.wait_for(last)
+        await runner.stop()
+    assert len(timeouts) == 3
+    assert not [e for e in logs if "interrupted" in e.get("event", "")]
