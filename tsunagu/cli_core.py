@@ -96,7 +96,12 @@ def send(
     timeout: Annotated[float, typer.Option(help="Seconds to wait for the reply")] = 10.0,
 ) -> None:
     """Send any command and print the reply (exit 1 when refused)."""
-    raw = sys.stdin.buffer.read() if json_file == "-" else Path(json_file).read_bytes()
+    try:
+        raw = sys.stdin.buffer.read() if json_file == "-" else Path(json_file).read_bytes()
+    except OSError as exc:
+        raise typer.BadParameter(
+            f"cannot read {json_file!r}: {exc.strerror}", param_hint="--json"
+        ) from exc
     settings = settings_from(nats_url, data_dir)
 
     async def body() -> dict:

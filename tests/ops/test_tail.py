@@ -124,3 +124,13 @@ async def test_tail_follow_prints_an_event_appended_while_it_runs(nc, topology, 
     assert result.exit_code == 0, result.output
     assert "case/case-live" in result.stdout
     assert result.stdout.startswith(f"#{last + 1} ")
+
+
+async def test_tail_limit_shows_the_last_events_like_tail_n(nc, topology, store, cli):
+    last = await seed_case(nc, topology, store)
+    two = (await cli("tail", "--limit", "2")).stdout.strip().splitlines()
+    assert [line.split()[0] for line in two] == [f"#{last - 1}", f"#{last}"]
+    one_of_case = (await cli("tail", "--case", "case-1", "--limit", "1")).stdout.strip()
+    assert one_of_case.startswith(f"#{last - 1} ") and "case/case-1" in one_of_case
+    first_from = (await cli("tail", "--since", "1", "--limit", "1")).stdout.strip()
+    assert first_from.startswith("#1 ")

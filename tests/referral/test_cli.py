@@ -58,3 +58,13 @@ async def test_an_operator_drives_the_flow_with_tsunagu_send_and_reads_the_inbox
     assert table.exit_code == 0 and "振り分け済" in table.output
     stranger = await asyncio.to_thread(cli, "inbox", "--as", "nobody")
     assert stranger.exit_code == 1 and "not an active entry" in stranger.output
+
+
+def test_send_with_a_missing_payload_file_names_the_file_without_a_traceback(tmp_path):
+    missing = tmp_path / "missing.json"
+    result = CliRunner().invoke(build(), ["send", "ag-a", "submit_referral", "--json",
+                                          str(missing), "--nats-url", "nats://127.0.0.1:1"])
+    assert result.exit_code == 2
+    assert "missing.json" in result.output and "No such file" in result.output
+    assert "Traceback" not in result.output and result.exception is None or isinstance(
+        result.exception, SystemExit)

@@ -153,7 +153,9 @@ def tail_cmd(
         "last 100 events, or the whole history when a filter is given")] = None,
     follow: Annotated[bool, typer.Option("--follow", "-f",
                                          help="Keep printing new events")] = False,
-    limit: Annotated[int | None, typer.Option("--limit", help="Stop after N events")] = None,
+    limit: Annotated[int | None, typer.Option(
+        "--limit", min=1, help="The last N matching events (with --since: the first N from "
+        "there; with --follow: the last N, then new ones)")] = None,
     reveal: Annotated[bool, typer.Option(
         "--reveal", help="Show personal data (operators in TSUNAGU_OPERATORS only; recorded "
         "as a PersonalDataRevealed event)")] = False,
@@ -190,9 +192,7 @@ def tail_cmd(
             await audit.record(nc, settings.topology,
                                audit.revealed_event(who, scope, reason), who)
             keyring = await KeyRing.open(nc, settings.topology)
-        start = await tail.start_seq(nc, settings.topology, since_value, flt)
-        shown = 0
-        async for item in tail.events(nc, settings.topology, flt, start, follow):
+        async def show(item: tail.Tailed) -> None:
             if item.envelope is None:
                 out = (json.dumps({"seq": item.seq, "error": item.error}) if json_out
                        else f"#{item.seq} (undecodable: {item.error})")
@@ -202,8 +202,25 @@ def tail_cmd(
                        if json_out else render.line(item.seq, env, reveal))
             sys.stdout.write(out + "\n")
             sys.stdout.flush()
+
+        if limit is not None and since_value is None:
+            # Like tail(1): the last N matching events, then (with --follow) what comes.
+            last = await tail.last_matching(nc, settings.topology, flt, limit)
+            for item in last:
+                await show(item)
+            if not follow:
+                return len(last)
+            start = (last[-1].seq + 1) if last else await tail.start_seq(
+                nc, settings.topology, None, flt)
+            limit_after = None
+        else:
+            start = await tail.start_seq(nc, settings.topology, since_value, flt)
+            limit_after = limit
+        shown = 0
+        async for item in tail.events(nc, settings.topology, flt, start, follow):
+            await show(item)
             shown += 1
-            if limit is not None and shown >= limit:
+            if limit_after is not None and shown >= limit_after:
                 break
         return shown
 
@@ -284,6 +301,14 @@ def dlq_discard(
 
 
 # ----- rebuild ---------------------------------------------------------------------------
+def _not_running(service: str) -> str:
+    from tsunagu.services import SERVICES
+
+    if service in SERVICES:
+        return f"service {service!r} is not running (is the platform up?)"
+    return f"no service {service!r}: the services are {', '.join(SERVICES)}"
+
+
 def rebuild(
     service: Annotated[str, typer.Argument(help="The service whose projections to rebuild")],
     to_seq: Annotated[int | None, typer.Option("--to-seq", help="Stop at this sequence")] = None,
@@ -329,7 +354,7 @@ def rebuild(
                     msg = await nc.request(f"{topo.prefix}.admin.{service}.rebuild",
                                            json.dumps(args).encode(), timeout=timeout)
                 except nats.errors.NoRespondersError as exc:
-                    raise RuntimeError(f"service {service!r} is not running") from exc
+                    raise RuntimeError(_not_running(service)) from exc
                 except nats.errors.TimeoutError as exc:
                     raise RuntimeError(f"{service} did not finish within {timeout}s "
                                        f"(it may still be rebuilding)") from exc

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections import deque
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from datetime import datetime
@@ -38,6 +39,21 @@ async def start_seq(
     if flt.case or flt.agency or flt.type:
         return 1  # a filtered view wants the whole history of what it names
     return max(1, await reader.last_seq(nc, topology.events_stream) - DEFAULT_BACKLOG + 1)
+
+
+async def last_matching(
+    nc: Client, topology: Topology, flt: EventFilter, count: int
+) -> list[Tailed]:
+    """The last ``count`` events the filter matches, oldest first. Unfiltered, only the
+    stream's tail is read; a filter reads its subject's history and keeps the last ones."""
+    if flt.case or flt.agency or flt.type:
+        start = 1
+    else:
+        start = max(1, await reader.last_seq(nc, topology.events_stream) - count + 1)
+    kept: deque[Tailed] = deque(maxlen=count)
+    async for item in events(nc, topology, flt, start, follow=False):
+        kept.append(item)
+    return list(kept)
 
 
 def _decode(raw: reader.Raw) -> Tailed:
