@@ -52,12 +52,17 @@ def run(coro_fn: Callable[[], Awaitable[T]]) -> T:
         raise typer.Exit(1) from exc
 
 
+async def _quiet(_exc: Exception) -> None:
+    """nats-py logs every failed attempt with a traceback; the CLI reports the outcome once."""
+
+
 async def connect(settings: Settings) -> Client:
     try:
         return await nats.connect(
             **{**settings.connect_options(), "max_reconnect_attempts": 2},
             connect_timeout=3,
             allow_reconnect=False,
+            error_cb=_quiet,
         )
     except Exception as exc:
         raise ConnectionError(
