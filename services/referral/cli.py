@@ -130,15 +130,38 @@ def inbox(
     if as_json:
         print_json(result)
         return
-    for box, title in (("sent", "送付"), ("received", "受付"), ("triaged", "振り分け済")):
-        table = Table(title=f"{title} ({box})")
-        for col in ("referral", "from", "status", "outcome", "assigned", "case", "last", "by"):
-            table.add_column(col, overflow="fold")
-        for r in result[box]:
-            table.add_row(r["referral_id"], r["referring_agency"], r["status"],
-                          r["outcome"] or "", r["assigned_agency"] or "", r["case_id"] or "",
-                          r["last_action"], r["last_actor"])
-        console.print(table)
+    from contracts.labels_ja import ja
+    from tsunagu.ops.labels import EVENT_LABELS_JA
+
+    boxes = (("sent", "送付したつなぐシート"), ("received", "担当として受けたもの"),
+             ("triaged", "振り分けたもの"))
+    for box, title in boxes:
+        rows = result[box]
+        console.print(f"[bold]{title}（{len(rows)}件）[/bold]")
+        # One entry per referral, ids whole on their own (copyable at any terminal width).
+        for r in rows:
+            state = "・".join(x for x in (ja("referral_status", r["status"]),
+                                          ja("triage_outcome", r["outcome"])) if x)
+            when = f"（{r['triaged_on']}）" if r["triaged_on"] else ""
+            last = EVENT_LABELS_JA.get(r["last_action"], r["last_action"])
+            console.print(f"  {r['referral_id']}  {state}{when}", soft_wrap=True)
+            console.print(f"    本人 {r['person_id']}"
+                          + (f"  ケース {r['case_id']}" if r["case_id"] else ""), soft_wrap=True)
+            console.print(f"    送付元 {r['referring_agency']}  受付日 {r['submitted_on']}"
+                          + (f"  担当機関 {r['assigned_agency']}" if r["assigned_agency"] else ""),
+                          soft_wrap=True)
+            console.print(f"    最終操作 {last}  {_jst_day(r['last_action_at'])}  "
+                          f"{r['last_actor']}", soft_wrap=True)
+        console.print()
+
+
+def _jst_day(moment: str) -> str:
+    """An instant as the date and time in Japan, zone named (data keeps UTC)."""
+    from datetime import datetime
+    from zoneinfo import ZoneInfo
+
+    when = datetime.fromisoformat(moment).astimezone(ZoneInfo("Asia/Tokyo"))
+    return when.strftime("%Y-%m-%d %H:%M JST")
 
 
 def triage_queue(

@@ -56,6 +56,11 @@ async def test_an_operator_drives_the_flow_with_tsunagu_send_and_reads_the_inbox
     ]
     table = await asyncio.to_thread(cli, "inbox", "--as", "fukushi-sodan")
     assert table.exit_code == 0 and "振り分け済" in table.output
+    # For people: whole ids (copyable), dates, Japanese labels, times in JST with the zone.
+    assert referral_id in table.output and case_id in table.output
+    assert "重層案件" in table.output and "complex" not in table.output
+    assert "JST" in table.output and "受付日" in table.output
+    assert "…" not in table.output
     stranger = await asyncio.to_thread(cli, "inbox", "--as", "nobody")
     assert stranger.exit_code == 1 and "not an active entry" in stranger.output
 
