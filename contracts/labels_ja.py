@@ -33,8 +33,8 @@ LABELS_JA: dict[str, dict[str, str]] = {
         "assign_lead": "主担当の決定", "assign_roles": "役割分担",
         "share_information": "情報共有",
     },
-    "task": {"monitoring": "モニタリング", "plan_review": "プラン見直し",
-             "consent_expiry": "同意の期限"},
+    "task": {"monitoring": "モニタリング", "plan_role_period_ends": "役割期間の終了",
+             "plan_review": "プラン見直し", "consent_expiry": "同意の期限"},
 }
 
 

@@ -50,9 +50,14 @@ def show(
 
 
 def _print_view(view: dict[str, Any]) -> None:
-    console.print(f"[bold]case {view['case_id']}[/bold]  stage: {view['stage']}"
-                  + ("  [yellow](redacted: no consent covers this agency)[/yellow]"
-                     if view["redacted"] else ""))
+    from contracts.labels_ja import ja
+
+    person = (view.get("subject") or {}).get("person_id")
+    console.print(f"[bold]ケース {view['case_id']}[/bold]"
+                  + (f"  本人 {person}" if person else "")
+                  + f"  段階: {ja('case_stage', view['stage'])}"
+                  + ("  [yellow](redacted: 同意の範囲外のため個人情報は表示されません)[/yellow]"
+                     if view["redacted"] else ""), soft_wrap=True)
     for role in view["my_roles"]:
         console.print(f"  my role ({role['program']}): {role['role']}"
                       f" {role.get('frequency') or ''}")
@@ -63,7 +68,7 @@ def _print_view(view: dict[str, Any]) -> None:
         return
     subject = view["subject"]
     personal = subject.get("personal") or {}
-    console.print(f"  status: {view['status']}  lead: {view['lead_agency'] or '-'}"
+    console.print(f"  状態: {ja('case_status', view['status'])}  lead: {view['lead_agency'] or '-'}"
                   f"  coordinator: {view['coordinator']}  next monitoring: "
                   f"{view['next_monitoring_on'] or '-'}")
     if view["erased"]:
@@ -106,12 +111,23 @@ def list_cases(
     if json_out:
         print_json(rows)
         return
-    table = Table("case", "stage", "name", "next monitoring", "overdue", "my role")
+    from contracts.jst import today_jst
+    from contracts.labels_ja import ja
+
+    today = today_jst().isoformat()
+    table = Table("ケース", "段階", "氏名", "次回モニタリング", "期限超過", "役割")
+    for column in table.columns[1:]:
+        column.overflow = "fold"  # never "…": a cut date or id is worse than a wrapped one
+    table.columns[0].no_wrap = True
     for r in rows:
         name = r["name"] or ("(redacted)" if r["redacted"] else "-")
-        table.add_row(r["case_id"], r["stage"], name,
-                      r["next_monitoring_on"] or "-",
-                      ", ".join(f"{o['task']} {o['due_on']}" for o in r["overdue"]) or "-",
+        due = r["next_monitoring_on"]
+        # Past due for everyone to see, not only for the lead whose task it is.
+        late = due is not None and due < today and r["stage"] not in ("closed", "returned")
+        table.add_row(r["case_id"], ja("case_stage", r["stage"]), name,
+                      (f"[red]{due}（期限超過）[/red]" if late else due) or "-",
+                      ", ".join(f"{ja('task', o['task'])} {o['due_on']}"
+                                for o in r["overdue"]) or "-",
                       ", ".join(r["my_roles"]) or "-")
     console.print(table)
 
@@ -120,6 +136,7 @@ def erase(
     person_id: Annotated[str, typer.Argument(help="The person whose personal data to erase")],
     reason: Annotated[str, typer.Option("--reason", help="Why (recorded)")],
     staff: Annotated[str | None, typer.Option("--staff", help="Operator name (recorded)")] = None,
+    yes: Annotated[bool, typer.Option("--yes", help="Do not ask for confirmation")] = False,
     nats_url: NatsUrl = None,
     data_dir: DataDir = Path("data"),
 ) -> None:
@@ -127,6 +144,7 @@ def erase(
     seal their agenda items' material and minutes) and delete their attached documents."""
     import uuid
 
+    _confirm_erasure(person_id, yes)
     settings = settings_from(nats_url, data_dir)
     payload = {"command_id": f"erase-{uuid.uuid4().hex[:16]}", "person_id": person_id,
                "reason": reason, "staff": staff}
@@ -144,4 +162,19 @@ def erase(
     print_json(reply)
     if not reply.get("ok"):
         err_console.print(f"[red]refused:[/red] {reply['error']['message']}")
+        raise typer.Exit(1)
+
+
+def _confirm_erasure(person_id: str, yes: bool) -> None:
+    """Erasure cannot be undone: ask, or insist on --yes where nobody can answer."""
+    if yes:
+        return
+    import sys
+
+    if not sys.stdin.isatty():
+        err_console.print("[red]error:[/red] erasure cannot be undone; add --yes to confirm "
+                          "when not running interactively")
+        raise typer.Exit(2)
+    if not typer.confirm(f"{person_id} の個人情報を消去します（元に戻せません）。よろしいですか?"):
+        err_console.print("cancelled: nothing was erased")
         raise typer.Exit(1)

@@ -130,6 +130,7 @@ def inbox(
     if as_json:
         print_json(result)
         return
+    from contracts.jst import show_jst
     from contracts.labels_ja import ja
     from tsunagu.ops.labels import EVENT_LABELS_JA
 
@@ -150,18 +151,9 @@ def inbox(
             console.print(f"    送付元 {r['referring_agency']}  受付日 {r['submitted_on']}"
                           + (f"  担当機関 {r['assigned_agency']}" if r["assigned_agency"] else ""),
                           soft_wrap=True)
-            console.print(f"    最終操作 {last}  {_jst_day(r['last_action_at'])}  "
+            console.print(f"    最終操作 {last}  {show_jst(r['last_action_at'])}  "
                           f"{r['last_actor']}", soft_wrap=True)
         console.print()
-
-
-def _jst_day(moment: str) -> str:
-    """An instant as the date and time in Japan, zone named (data keeps UTC)."""
-    from datetime import datetime
-    from zoneinfo import ZoneInfo
-
-    when = datetime.fromisoformat(moment).astimezone(ZoneInfo("Asia/Tokyo"))
-    return when.strftime("%Y-%m-%d %H:%M JST")
 
 
 def triage_queue(
