@@ -9,6 +9,7 @@ from typing import Annotated, Any
 import typer
 from rich.table import Table
 
+from contracts.labels_ja import ja
 from services.meeting.recurrence import JST
 from tsunagu.clikit import (
     AsAgency,
@@ -59,8 +60,15 @@ def meetings(
     for r in rows:
         duty = "" if r["kind"] != "confidential" else ("済" if r["acknowledged"] else "未 (要確認)")
         table.add_row(r["meeting_id"], _jst(r["scheduled_for"]), KIND_JA.get(r["kind"], r["kind"]),
-                      "○" if r["regular"] else "", r["title"] or "", r["status"], duty)
-    console.print(table if rows else f"{agency} is invited to no upcoming meeting.")
+                      "○" if r["regular"] else "", r["title"] or "",
+                      ja("meeting_status", r["status"]), duty)
+    if rows:
+        console.print(table)
+    elif include_past:
+        console.print(f"{agency} は招集された会議がありません。")
+    else:
+        console.print(f"{agency} の今後の会議はありません。"
+                      "過去の会議も見るには --all を付けてください。")
 
 
 def agenda(
@@ -76,11 +84,12 @@ def agenda(
         print_json(result)
         return
     console.print(f"[bold]{result['meeting_id']}[/bold] {KIND_JA.get(result['kind'], '')} "
-                  f"{_jst(result['scheduled_for'])} JST {result['status']}")
+                  f"{_jst(result['scheduled_for'])} JST {ja('meeting_status', result['status'])}")
     table = Table("item", "case", "asks", "plan", "decisions")
     for i in result["items"]:
         plan = f"{i['plan_id']} v{i['plan_version']}" if i["plan_id"] else ""
-        done = "; ".join(f"{d['decision']}: {d['reason']}" for d in i["decisions"])
+        done = "; ".join(f"{ja('decision', d['decision'])}: {d['reason']}"
+                         for d in i["decisions"])
         moved = f" → {i['moved_to']}" if i["moved_to"] else ""
         table.add_row(i["item_id"], i["case_id"] + moved, ", ".join(i["asks"]), plan, done)
     console.print(table)
@@ -115,7 +124,7 @@ def decisions(
         return
     table = Table("decided on", "meeting", "decision", "reason", "lead")
     for d in rows:
-        table.add_row(d["decided_on"], d["meeting_id"], d["decision"], d["reason"],
+        table.add_row(d["decided_on"], d["meeting_id"], ja("decision", d["decision"]), d["reason"],
                       d["lead_agency"] or "")
     console.print(table)
 
