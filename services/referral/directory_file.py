@@ -139,8 +139,7 @@ def _entry(line: int, values: Mapping[str, Any], columns: dict[str, str],
     if not category:
         bad("category", "required")
     elif category not in categories:
-        bad("category", f"{category!r} is not in the category list (seed 004, plus "
-                        "extra_agency_categories)")
+        bad("category", _unknown_category(category, categories))
     verified: date | None = None
     raw_date = values.get(columns["verified_at"]) if "verified_at" in columns else None
     if isinstance(raw_date, date):
@@ -192,6 +191,18 @@ def _finish(parsed: Parsed, rows: Iterable[tuple[int, Mapping[str, Any]]],
         seen[entry.agency_id] = line
         parsed.entries.append(entry)
     return parsed
+
+
+def _unknown_category(category: str, categories: set[str]) -> str:
+    """Name the nearest categories and list them all: the list is closed (seed 004)."""
+    import difflib
+
+    ordered = [c for c in AGENCY_CATEGORIES if c in categories]
+    ordered += sorted(categories - set(ordered))
+    near = difflib.get_close_matches(category, ordered, n=3, cutoff=0.4)
+    hint = f"; did you mean {' or '.join(repr(n) for n in near)}?" if near else ""
+    return (f"{category!r} is not a category{hint} The categories are: {'、'.join(ordered)} "
+            "(seed 004's list, plus TSUNAGU_EXTRA_AGENCY_CATEGORIES)")
 
 
 def parse_csv(text: str, categories: set[str], today: date) -> Parsed:
