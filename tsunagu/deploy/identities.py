@@ -3,9 +3,9 @@ block rendered from them.
 
 The directory holds ``identities.json`` (public keys only; seeds are written once, to the
 credentials file handed to the agency, and never kept) and ``auth.conf`` (the accounts
-block, ``accounts.py``), which every server's config includes. Revoking removes the user from ``auth.conf``; a config reload
-(SIGHUP, see ``reload_servers``) then refuses it and closes its open connections, with no
-restart.
+block, ``accounts.py``), which every server's config includes. Revoking removes the user
+from ``auth.conf``; a config reload (SIGHUP, see ``reload_servers``) then refuses it and
+closes its open connections, with no restart.
 """
 
 from __future__ import annotations
