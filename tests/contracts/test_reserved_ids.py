@@ -10,7 +10,7 @@ from contracts.directory import RESERVED_AGENCY_IDS, reserved_agency_id
 from services.referral.directory_file import parse_file
 
 
-@pytest.mark.parametrize("agency_id", sorted(RESERVED_AGENCY_IDS) + ["Operator", "ADMIN"])
+@pytest.mark.parametrize("agency_id", [*sorted(RESERVED_AGENCY_IDS), "Operator", "ADMIN"])
 def test_an_agency_may_not_take_a_platform_role_s_id(agency_id: str):
     message = reserved_agency_id(agency_id)
     assert message and "reserved for the platform" in message and repr(agency_id) in message

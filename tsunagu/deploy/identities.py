@@ -160,8 +160,10 @@ class AuthDir:
 
 
 def client_inbox_prefix(kind: str, name: str) -> str | None:
-    """Services may receive on ``_INBOX.>``; everyone else has a private inbox prefix."""
-    if kind in ("service", "admin"):
+    """Services may receive on ``_INBOX.>``; everyone else has a private inbox prefix
+    (``_INBOX.agency.<id>``, ``_INBOX.operator.<name>``, ``_INBOX.admin.<name>``): the
+    services act on admin requests only from the operator's and admin's inboxes."""
+    if kind == "service":
         return None
     return permissions.inbox_prefix(kind, name)
 
