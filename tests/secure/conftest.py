@@ -79,10 +79,12 @@ class Deployment:
         issue_client(self.certs, name)
         return self.auth.issue(kind, name, self.creds(kind, name)).creds_file
 
-    async def connect(self, kind: str, name: str, **options: Any) -> Client:
+    async def connect(self, kind: str, name: str, servers: list[str] | None = None,
+                      **options: Any) -> Client:
         prefix = client_inbox_prefix(kind, name)
         nc = await nats.connect(
-            servers=self.urls, nkeys_seed=str(self.creds(kind, name)), tls=self.tls(name),
+            servers=servers or self.urls, nkeys_seed=str(self.creds(kind, name)),
+            tls=self.tls(name),
             **({"inbox_prefix": prefix} if prefix else {}),
             **{"max_reconnect_attempts": 3, "reconnect_time_wait": 0.2, **options},
         )
