@@ -70,7 +70,7 @@ Connect = Callable[..., Awaitable[tuple[Client, Probe]]]
 
 IDENTITIES = (
     ("admin", "deploy"), ("service", "kittest"), ("operator", "ops"),
-    ("agency", "A"), ("agency", "B"), ("agency", "R"),
+    ("agency", "A"), ("agency", "B"), ("agency", "R"), ("agency", "Q"),
 )
 
 

@@ -54,7 +54,7 @@ async def admin(connect: Connect):
 async def kit_service(provisioned: Secured, admin, tmp_path: Path):
     """The kit's toy command service, running with the *service* credentials."""
     store = EventStore(admin, provisioned.topology)
-    for agency in ("A", "B", "R"):
+    for agency in ("A", "B", "R", "Q"):
         if not (await store.load("agency", agency)).events:
             await store.append([agency_event(agency, agency)])
     settings = Settings(
@@ -206,6 +206,30 @@ async def test_a_revoked_agency_is_disconnected_and_refused_afterwards(
     again = await send(a, topo.command_subject("A", "kit_test_rename"),
                        {"command_id": "a-after", "agency_id": "A", "name": "A after"})
     assert again["ok"]
+
+
+async def test_rotating_an_agency_s_key_refuses_the_old_seed_and_accepts_the_new(
+    connect: Connect, provisioned: Secured, kit_service, admin
+):
+    topo = provisioned.topology
+    old, _ = await connect("agency", "Q", allow_reconnect=False)
+    new_creds = provisioned.creds_dir / "agency-Q-rotated.nk"
+    provisioned.auth.issue("agency", "Q", new_creds)
+    provisioned.cluster.reload()
+
+    async def closed() -> None:
+        while not old.is_closed:  # noqa: ASYNC110 (nats.py exposes no closed event)
+            await asyncio.sleep(0.05)
+
+    await asyncio.wait_for(closed(), 10)
+    with pytest.raises((nats.errors.Error, OSError)):
+        await nats.connect(provisioned.url, nkeys_seed=str(provisioned.creds["agency:Q"]),
+                           allow_reconnect=False, max_reconnect_attempts=0, connect_timeout=2)
+    provisioned.creds["agency:Q"] = new_creds
+    q, _ = await connect("agency", "Q")
+    reply = await send(q, topo.command_subject("Q", "kit_test_rename"),
+                       {"command_id": "q-rotated", "agency_id": "Q", "name": "Q rotated"})
+    assert reply["ok"], reply
 
 
 async def test_the_operator_user_reads_state_but_not_events_keys_or_commands(
