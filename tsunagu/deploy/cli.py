@@ -101,6 +101,9 @@ def creds_issue(
     console.print(f"  TSUNAGU_NATS_NKEY_SEED={issued.creds_file}")
     if issued.inbox_prefix:
         console.print(f"  TSUNAGU_NATS_INBOX_PREFIX={issued.inbox_prefix}")
+    if kind == "agency" and not check_directory:
+        console.print("  no feed consumer was created (that needs the platform): issuing "
+                      "again without --no-check-directory creates it (and a new key)")
     _reload(reload)
 
 
