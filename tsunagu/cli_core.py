@@ -49,6 +49,9 @@ def up(
             "acknowledged events if the machine crashes)",
         ),
     ] = True,
+    secure: Annotated[bool, typer.Option(
+        "--secure", help="TLS, NATS accounts and per-identity credentials, written under "
+        "the data dir (deploy/README.md); prints how to connect as an agency")] = False,
 ) -> None:
     """Start the platform: nats-server from the wheel, the stream, all four services."""
     from tsunagu.runtime import Platform
@@ -61,6 +64,7 @@ def up(
         console_host=console_host,
         demo=demo,
         sync_always=sync_always,
+        secure=secure,
     )
     raise typer.Exit(platform.run())
 

@@ -12,6 +12,7 @@ import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import nats
 import structlog
@@ -29,6 +30,8 @@ log = structlog.get_logger("tsunagu.up")
 class Child:
     name: str
     argv: list[str]
+    #: Added to the platform's environment (the child's own credentials when secured).
+    env: dict[str, str] = field(default_factory=dict)
     proc: subprocess.Popen[bytes] | None = None
     restarts: int = 0
     started: float = 0.0
@@ -43,6 +46,9 @@ class Platform:
     console_host: str = "127.0.0.1"
     demo: bool = False
     sync_always: bool = True
+    #: TLS, accounts and per-identity credentials (``tsunagu.deploy.secure``).
+    secure: bool = False
+    secured: Any = None
     server: NatsServer | None = None
     children: list[Child] = field(default_factory=list)
     _stop: bool = False
@@ -51,12 +57,13 @@ class Platform:
         settings = load_settings(data_dir=self.data_dir)
         configure_logging(settings.log_format, settings.log_level)
         self.data_dir.mkdir(parents=True, exist_ok=True)
-        url = self.nats_url or self._start_nats()
-        (self.data_dir / "nats.url").write_text(url + "\n")
+        url = self._start_secure(settings.prefix) if self.secure else (
+            self.nats_url or self._start_nats())
         asyncio.run(self._provision(url, settings.prefix, settings.replicas))
         env = {**os.environ, "TSUNAGU_NATS_URL": url, "TSUNAGU_DATA_DIR": str(self.data_dir)}
         exe = [sys.executable, "-m", "tsunagu"]
-        self.children = [Child(name, [*exe, "run", name]) for name in SERVICES]
+        self.children = [Child(name, [*exe, "run", name], self._identity("service", name))
+                         for name in SERVICES]
         if importlib.util.find_spec("tsunagu.ops.console") is not None:
             self.children.append(
                 Child(
@@ -69,6 +76,7 @@ class Platform:
                         "--port",
                         str(self.console_port),
                     ],
+                    self._identity("admin", "deploy"),
                 )
             )
         for sig in (signal.SIGINT, signal.SIGTERM):
@@ -81,8 +89,11 @@ class Platform:
             data_dir=str(self.data_dir),
             console=f"http://{self.console_host}:{self.console_port}",
         )
+        if self.secured:
+            print(self.secured.instructions(), flush=True)
+        (self.data_dir / "nats.url").write_text(url + "\n")  # last: "up" for scripts and tests
         if self.demo:
-            self._load_demo(exe, env)
+            self._load_demo(exe, {**env, **self._identity("admin", "deploy")})
         try:
             self._supervise(env)
         finally:
@@ -97,17 +108,29 @@ class Platform:
         log.info("nats-server started", url=self.server.url, monitor=self.server.monitor_url)
         return self.server.url
 
+    def _start_secure(self, prefix: str) -> str:
+        from eventstore.topology import Topology
+        from tsunagu.deploy.secure import SecureLocal
+
+        self.secured = SecureLocal(self.data_dir, Topology(prefix), self.sync_always)
+        return str(self.secured.start())
+
+    def _identity(self, kind: str, name: str) -> dict[str, str]:
+        """The child's own credentials in secured mode (none otherwise)."""
+        return self.secured.env(kind, name) if self.secured else {}
+
     async def _provision(self, url: str, prefix: str, replicas: int) -> None:
         from eventstore.topology import Topology
 
-        nc = await nats.connect(url)
+        options = self.secured.connect_options("admin", "deploy") if self.secured else {}
+        nc = await nats.connect(url, **options)
         try:
             await provision(nc, Topology(prefix), StreamPolicy(replicas=replicas))
         finally:
             await nc.close()
 
     def _spawn(self, child: Child, env: dict[str, str]) -> None:
-        child.proc = subprocess.Popen(child.argv, env=env)
+        child.proc = subprocess.Popen(child.argv, env={**env, **child.env})
         child.started = time.monotonic()
         log.info("started", process=child.name, pid=child.proc.pid)
 
@@ -150,4 +173,6 @@ class Platform:
                     child.proc.kill()
         if self.server:
             self.server.stop()
+        if self.secured:
+            self.secured.stop()
         log.info("stopped")

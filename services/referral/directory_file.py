@@ -19,7 +19,12 @@ import yaml
 
 from contracts.base import ID_PATTERN, DomainEvent
 from contracts.common import AGENCY_CATEGORIES
-from contracts.directory import AgencyRegistered, AgencyRetired, AgencyUpdated
+from contracts.directory import (
+    AgencyRegistered,
+    AgencyRetired,
+    AgencyUpdated,
+    reserved_agency_id,
+)
 
 #: Column names accepted for each field (Japanese first, as Excel sheets have them).
 COLUMNS: dict[str, tuple[str, ...]] = {
@@ -129,6 +134,8 @@ def _entry(line: int, values: Mapping[str, Any], columns: dict[str, str],
     elif not _ID.match(agency_id):
         bad("agency_id", f"{agency_id!r} is not a valid id (letters, digits, - and _, "
                          "at most 64, no spaces or dots)")
+    elif reserved := reserved_agency_id(agency_id):
+        bad("agency_id", reserved)
     name = get("name")
     if not name:
         bad("name", "required")

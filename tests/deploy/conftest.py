@@ -16,6 +16,7 @@ from nats.aio.client import Client
 
 from eventstore.provision import provision
 from eventstore.topology import Topology
+from tsunagu.deploy.client import ensure_feed_consumer
 from tsunagu.deploy.cluster import LocalCluster
 from tsunagu.deploy.identities import AuthDir, client_inbox_prefix
 
@@ -69,7 +70,7 @@ Connect = Callable[..., Awaitable[tuple[Client, Probe]]]
 
 IDENTITIES = (
     ("admin", "deploy"), ("service", "kittest"), ("operator", "ops"),
-    ("agency", "A"), ("agency", "B"), ("agency", "R"),
+    ("agency", "A"), ("agency", "B"), ("agency", "R"), ("agency", "Q"),
 )
 
 
@@ -91,6 +92,9 @@ async def provisioned(secured: Secured) -> Secured:
     nc = await nats.connect(secured.url, nkeys_seed=str(secured.creds["admin:deploy"]))
     try:
         await provision(nc, secured.topology)
+        for kind, name in IDENTITIES:
+            if kind == "agency":
+                await ensure_feed_consumer(nc, secured.topology, name)
     finally:
         await nc.close()
     return secured

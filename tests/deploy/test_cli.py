@@ -60,11 +60,17 @@ async def test_creds_issue_checks_the_directory_and_revoke_takes_effect_on_reloa
     assert code == 2 and "retired" in out
     code, out = await cli("creds", "issue", "bad.name", "--no-check-directory", env=env)
     assert code == 2 and "must match" in out
+    for reserved in ("operator", "ops", "admin", "migrate", "casefile", "system"):
+        code, out = await cli("creds", "issue", reserved, "--no-check-directory", env=env)
+        assert code == 2 and "reserved for the platform" in out, out
     assert set(auth.load()) == {"admin:deploy"}  # nothing issued by the refusals
 
     code, out = await cli("creds", "issue", "A", "--out", str(creds), *pid, env=env)
     assert code == 0, out
     assert "TSUNAGU_NATS_INBOX_PREFIX=_INBOX.agency.A" in out
+    # The platform made A's feed consumer: the agency may pull from it, not create it.
+    info = await nc.jetstream().consumer_info(topo.feed_stream, "feed-A")
+    assert info.config.filter_subject == f"{topo.prefix}.feed.A.>"
     a = await _connect_after_reload(cluster.urls[0], creds)
     await a.publish(topo.command_subject("A", "noop"), b"{}")
     await a.flush()

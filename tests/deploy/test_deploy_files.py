@@ -77,6 +77,7 @@ def test_nats_server_accepts_the_compose_node_configs(tmp_path: Path):
         text = text.replace("/etc/nats/certs", str(deploy / "certs"))
         text = re.sub(r'"/data[^"]*"', f'"{tmp_path}/data"', text)
         conf = deploy / "nats" / f"local-{i}.conf"  # same directory: the include resolves
+        text = text.replace('include "certs/pinned.conf"', 'include "../certs/pinned.conf"')
         conf.write_text(text.replace('include "auth/auth.conf"', 'include "../auth/auth.conf"'))
         result = subprocess.run(
             [nats_server_binary(), "-t", "-c", str(conf)],
@@ -85,6 +86,18 @@ def test_nats_server_accepts_the_compose_node_configs(tmp_path: Path):
             timeout=20,
         )
         assert result.returncode == 0, result.stderr + result.stdout
+
+
+def test_the_monitoring_port_is_never_published_nor_bound_beyond_loopback(tmp_path: Path):
+    """Finding 7: 8222 has no authentication."""
+    deploy = bootstrapped(tmp_path)
+    for i in (1, 2, 3):
+        text = (deploy / "nats" / f"nats-{i}.conf").read_text()
+        assert 'http: "127.0.0.1:8222"' in text
+        assert 'include "certs/pinned.conf"' in text  # one pinned certificate per client
+    doc = yaml.safe_load((DEPLOY / "compose.yaml").read_text())
+    for name, svc in doc["services"].items():
+        assert not any("8222" in str(p) for p in svc.get("ports", [])), name
 
 
 def test_the_kubernetes_manifest_runs_every_service_configured_by_environment_only():

@@ -19,7 +19,7 @@ from eventstore.store import EventStore
 from tests.deploy.conftest import Connect, Probe, Secured
 from tests.kit.fakes import agency_event
 from tests.kit.test_commands import RenameAgency, rename
-from tsunagu.deploy.client import open_feed
+from tsunagu.deploy.client import agency_jetstream, open_feed
 
 VIOLATION = "permissions violation"
 
@@ -54,7 +54,7 @@ async def admin(connect: Connect):
 async def kit_service(provisioned: Secured, admin, tmp_path: Path):
     """The kit's toy command service, running with the *service* credentials."""
     store = EventStore(admin, provisioned.topology)
-    for agency in ("A", "B", "R"):
+    for agency in ("A", "B", "R", "Q"):
         if not (await store.load("agency", agency)).events:
             await store.append([agency_event(agency, agency)])
     settings = Settings(
@@ -130,26 +130,30 @@ async def test_agency_a_may_not_read_the_key_store(connect: Connect, provisioned
     await refused(probe, lambda: nc.subscribe(f"$KV.{bucket}.>"), f"$KV.{bucket}.>")
 
 
-async def test_agency_a_may_not_create_a_consumer_on_agency_b_feed(
+async def test_agency_a_may_not_create_change_or_delete_any_feed_consumer(
     connect: Connect, provisioned: Secured
 ):
+    """The platform creates ``feed-A``; the agency only pulls, acks and reads its info."""
     topo = provisioned.topology
     feed = topo.feed_stream
     b_feed = f"{topo.prefix}.feed.B.>"
     nc, probe = await connect("agency", "A")
     js = nc.jetstream(timeout=5)
-    for name in ("feed-A", "feed-B"):  # A's own consumer name does not widen the filter
+    for name, filter_ in (("feed-A", b_feed), ("feed-B", b_feed),
+                          ("feed-A", f"{topo.prefix}.feed.A.>")):
         await refused(
             probe,
-            lambda n=name: js.add_consumer(feed, ConsumerConfig(name=n, filter_subject=b_feed)),
-            f"$JS.API.CONSUMER.CREATE.{feed}.{name}.{b_feed}",
+            lambda n=name, f=filter_: js.add_consumer(
+                feed, ConsumerConfig(name=n, filter_subject=f)),
+            f"$JS.API.CONSUMER.CREATE.{feed}.{name}.{filter_}",
         )
-    # The legacy subject carries no filter, so it is never granted.
     await refused(
         probe,
         lambda: js.add_consumer(feed, ConsumerConfig(durable_name="feed-A", filter_subject=b_feed)),
         f"$JS.API.CONSUMER.DURABLE.CREATE.{feed}.feed-A",
     )
+    await refused(probe, lambda: js.delete_consumer(feed, "feed-A"),
+                  f"$JS.API.CONSUMER.DELETE.{feed}.feed-A")
     # Nor pulling from B's consumer.
     next_b = f"$JS.API.CONSUMER.MSG.NEXT.{feed}.feed-B"
     await refused(probe, lambda: nc.request(next_b, b"1"), next_b)
@@ -172,7 +176,7 @@ async def test_agency_a_commands_work_and_its_feed_consumer_gets_only_its_feed(
     assert [m.data for m in msgs] == [b"c1", b"c3"]
     for m in msgs:
         await m.ack_sync()
-    info = await nc.jetstream().consumer_info(topo.feed_stream, "feed-A")
+    info = await agency_jetstream(nc, topo).consumer_info(topo.feed_stream, "feed-A")
     assert info.num_ack_pending == 0
     assert probe.errors == []
 
@@ -202,6 +206,30 @@ async def test_a_revoked_agency_is_disconnected_and_refused_afterwards(
     again = await send(a, topo.command_subject("A", "kit_test_rename"),
                        {"command_id": "a-after", "agency_id": "A", "name": "A after"})
     assert again["ok"]
+
+
+async def test_rotating_an_agency_s_key_refuses_the_old_seed_and_accepts_the_new(
+    connect: Connect, provisioned: Secured, kit_service, admin
+):
+    topo = provisioned.topology
+    old, _ = await connect("agency", "Q", allow_reconnect=False)
+    new_creds = provisioned.creds_dir / "agency-Q-rotated.nk"
+    provisioned.auth.issue("agency", "Q", new_creds)
+    provisioned.cluster.reload()
+
+    async def closed() -> None:
+        while not old.is_closed:  # noqa: ASYNC110 (nats.py exposes no closed event)
+            await asyncio.sleep(0.05)
+
+    await asyncio.wait_for(closed(), 10)
+    with pytest.raises((nats.errors.Error, OSError)):
+        await nats.connect(provisioned.url, nkeys_seed=str(provisioned.creds["agency:Q"]),
+                           allow_reconnect=False, max_reconnect_attempts=0, connect_timeout=2)
+    provisioned.creds["agency:Q"] = new_creds
+    q, _ = await connect("agency", "Q")
+    reply = await send(q, topo.command_subject("Q", "kit_test_rename"),
+                       {"command_id": "q-rotated", "agency_id": "Q", "name": "Q rotated"})
+    assert reply["ok"], reply
 
 
 async def test_the_operator_user_reads_state_but_not_events_keys_or_commands(

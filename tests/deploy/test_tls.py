@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import ssl
 from pathlib import Path
 
@@ -83,3 +84,29 @@ def test_generated_certificates_name_localhost_and_the_loopback_address(tmp_path
     assert "localhost" in san.get_values_for_type(x509.DNSName)
     assert [str(ip) for ip in san.get_values_for_type(x509.IPAddress)][:1] == ["127.0.0.1"]
     assert oct(paths.server_key.stat().st_mode & 0o777) == "0o600"
+
+
+def test_certs_issue_pins_one_certificate_per_name_and_revoke_unpins_it(tmp_path: Path):
+    from typer.testing import CliRunner
+
+    from tsunagu.cli import build
+
+    generate(tmp_path, clients=())
+    run = CliRunner().invoke
+    for name in ("referral", "hokatsu"):
+        result = run(build(), ["certs", "issue", name, "--dir", str(tmp_path)])
+        assert result.exit_code == 0, result.output
+    pinned = (tmp_path / "pinned.conf").read_text()
+    registry = json.loads((tmp_path / "clients.json").read_text())
+    assert all(registry[n]["fingerprint"] in pinned for n in ("referral", "hokatsu"))
+    assert oct((tmp_path / "client-hokatsu-key.pem").stat().st_mode & 0o777) == "0o600"
+
+    result = run(build(), ["certs", "revoke", "hokatsu", "--dir", str(tmp_path)])
+    assert result.exit_code == 0, result.output
+    pinned = (tmp_path / "pinned.conf").read_text()
+    assert registry["hokatsu"]["fingerprint"] not in pinned
+    assert registry["referral"]["fingerprint"] in pinned
+    again = run(build(), ["certs", "revoke", "hokatsu", "--dir", str(tmp_path)])
+    assert again.exit_code == 2 and "no active client certificate" in again.output
+    bad = run(build(), ["certs", "issue", "../evil", "--dir", str(tmp_path)])
+    assert bad.exit_code == 2 and "must match" in bad.output

@@ -4,6 +4,7 @@ the three nodes' configs. Secrets are generated here, never committed."""
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 
 from eventstore.topology import Topology
@@ -16,11 +17,13 @@ NODES = ("nats-1", "nats-2", "nats-3")
 #: Paths inside the nats containers (deploy/compose.yaml mounts them).
 CONTAINER_TLS = TlsFiles("/etc/nats/certs/server.pem", "/etc/nats/certs/server-key.pem",
                          "/etc/nats/certs/ca.pem")
+#: Clients: only the certificates pinned by `tsunagu certs issue` (routes use CONTAINER_TLS).
+CLIENT_TLS = replace(CONTAINER_TLS, pinned_include="certs/pinned.conf")
 
 
 def compose_node_configs() -> list[NodeConfig]:
     return cluster_nodes(
-        NODES, store_dir="/data", tls=CONTAINER_TLS, cluster_tls=CONTAINER_TLS,
+        NODES, store_dir="/data", tls=CLIENT_TLS, cluster_tls=CONTAINER_TLS,
         auth_include="auth/auth.conf", pid_file="/data/nats.pid", sync_always=True,
     )
 

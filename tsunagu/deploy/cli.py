@@ -11,6 +11,7 @@ import typer
 
 from eventstore.settings import load_settings
 from tsunagu.clikit import DataDir, NatsUrl, connect, console, err_console, print_json, run
+from tsunagu.deploy import cli_certs
 
 AuthDirOpt = Annotated[
     Path | None,
@@ -34,7 +35,7 @@ def register(app: typer.Typer) -> None:
     creds.command(name="sync")(creds_sync)
     app.add_typer(creds, name="creds")
     certs = typer.Typer(help="TLS certificates for local use.")
-    certs.command(name="generate")(certs_generate)
+    cli_certs.register(certs)
     app.add_typer(certs, name="certs")
     cluster = typer.Typer(help="A local 3-node nats-server cluster from the wheel.")
     cluster.command(name="up")(cluster_up)
@@ -80,9 +81,13 @@ def creds_issue(
     reload: PidFiles = None,
 ) -> None:
     """Write a credentials file (an nkey seed) for NAME and allow it in auth.conf."""
+    from contracts.directory import reserved_agency_id
     from tsunagu.deploy.identities import IdentityError
 
     auth, settings = _auth(auth_dir, data_dir, prefix)
+    if kind == "agency" and (reserved := reserved_agency_id(name)):
+        err_console.print(f"[red]error:[/red] agency id {reserved}")
+        raise typer.Exit(2)
     if kind == "agency" and check_directory:
         settings = load_settings(data_dir=data_dir, prefix=prefix, nats_url=nats_url)
         _require_active(settings, name)
@@ -96,17 +101,25 @@ def creds_issue(
     console.print(f"  TSUNAGU_NATS_NKEY_SEED={issued.creds_file}")
     if issued.inbox_prefix:
         console.print(f"  TSUNAGU_NATS_INBOX_PREFIX={issued.inbox_prefix}")
+    if kind == "agency" and not check_directory:
+        console.print("  no feed consumer was created (that needs the platform): issuing "
+                      "again without --no-check-directory creates it (and a new key)")
     _reload(reload)
 
 
 def _require_active(settings, agency_id: str) -> None:  # type: ignore[no-untyped-def]
+    """Refuse an agency the directory does not list as active; create its feed consumer."""
     from eventstore.store import EventStore
+    from tsunagu.deploy.client import ensure_feed_consumer
     from tsunagu.deploy.directory import agency_status
 
     async def body() -> bool | None:
         nc = await connect(settings)
         try:
-            return (await agency_status(EventStore(nc, settings.topology))).get(agency_id)
+            active = (await agency_status(EventStore(nc, settings.topology))).get(agency_id)
+            if active:  # the agency may pull from it but not create it
+                await ensure_feed_consumer(nc, settings.topology, agency_id)
+            return active
         finally:
             await nc.close()
 
@@ -180,23 +193,6 @@ def creds_list(
          "issued_at": i.issued_at, "revoked_at": i.revoked_at}
         for i in auth.load().values()
     ])
-
-
-def certs_generate(
-    directory: Annotated[Path, typer.Argument(help="Output directory")],
-    host: Annotated[list[str] | None, typer.Option("--host", help="Server name or IP "
-                    "(repeatable; default localhost, 127.0.0.1, nats, nats-1..3)")] = None,
-    client: Annotated[list[str] | None, typer.Option("--client", help="Client certificate "
-                      "name (repeatable; default: client)")] = None,
-    days: Annotated[int, typer.Option(help="Validity of the leaf certificates")] = 825,
-) -> None:
-    """A CA, a server certificate (clients and cluster routes) and client certificates."""
-    from tsunagu.deploy.certs import DEFAULT_HOSTS, generate
-
-    paths = generate(directory, hosts=tuple(host or DEFAULT_HOSTS),
-                     clients=tuple(client or ("client",)), days=days)
-    console.print(f"wrote CA {paths.ca}, server {paths.server_cert} and client certificates "
-                  f"in {directory} (keys are mode 600)")
 
 
 def cluster_up(

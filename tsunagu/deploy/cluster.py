@@ -11,7 +11,7 @@ import signal
 import socket
 import subprocess
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from eventstore.natsserver import ServerProcess, free_port, nats_server_binary
@@ -120,6 +120,10 @@ class LocalCluster:
             include = None
             if self.auth_conf:
                 include = os.path.relpath(self.auth_conf, node_dir)
+            if self.certs and self.certs.pinned.exists() and config.tls:
+                pinned = replace(config.tls, pinned_include=os.path.relpath(
+                    self.certs.pinned, node_dir))
+                config = replace(config, tls=pinned)  # routes keep the unpinned block
             if self.size == 1:
                 config = _single(config)
             self.nodes.append(Node(

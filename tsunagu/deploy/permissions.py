@@ -1,16 +1,17 @@
 """Subject permissions per kind of identity, derived from the topology (never hard-coded).
 
-The JetStream API subjects were checked against nats-server 2.15 (tests/deploy):
-- an agency creates its feed consumer through the *extended* create subject
-  ``$JS.API.CONSUMER.CREATE.<stream>.<consumer>.<filter>`` (nats-server ≥ 2.9), which puts
-  the filter into the subject so a permission can pin it to ``<prefix>.feed.<agency>.>``.
-  The legacy ``CONSUMER.DURABLE.CREATE`` subject carries no filter and is never granted.
-- pull requests go to ``$JS.API.CONSUMER.MSG.NEXT.<stream>.<consumer>`` and acks to
-  ``$JS.ACK.<stream>.<consumer>.…``; both are pinned to the agency's one consumer name,
-  because names cannot be matched by prefix and another agency's consumer must stay out
-  of reach.
-- replies: each non-service identity has its own inbox prefix ``_INBOX.<kind>.<name>``;
-  granting ``_INBOX.>`` would let one agency read every other agency's replies.
+Agencies live in their own NATS account (``accounts.py``); what they may publish is exactly
+what the platform account exports to them, so the permission list and the import list are
+the same function (``agency_subjects``). The JetStream subjects were checked against
+nats-server 2.15 (tests/deploy):
+- the platform creates each agency's durable feed consumer ``feed-<agency>`` (filter
+  ``<prefix>.feed.<agency>.>``) when its credentials are issued; the agency only pulls
+  (``$JS.API.CONSUMER.MSG.NEXT.<feed>.feed-<agency>``, a *stream* response), acks
+  (``$JS.ACK.<feed>.feed-<agency>.>``) and reads the consumer's info. It can create,
+  change or delete no consumer.
+- replies: agencies and operators have their own inbox prefix ``_INBOX.<kind>.<name>``.
+  An agency's replies live in its own account: a reply-to it names can never be a platform
+  subject (the server rewrites it to ``_R_.…`` on the way in).
 """
 
 from __future__ import annotations
@@ -53,18 +54,48 @@ def feed_filter(topology: Topology, agency_id: str) -> str:
     return f"{topology.prefix}.feed.{agency_id}.>"
 
 
-def agency(topology: Topology, agency_id: str) -> Permissions:
+@dataclass(frozen=True)
+class Export:
+    """A service the platform account exports to one agency account."""
+
+    subject: str
+    #: ``single`` (one reply) or ``stream`` (a pull request gets up to ``batch`` messages).
+    response_type: str = "single"
+    #: The subject in the agency's account, when it differs (see ``agency_js_prefix``).
+    local: str | None = None
+
+    @property
+    def local_subject(self) -> str:
+        return self.local or self.subject
+
+
+def agency_js_prefix(topology: Topology) -> str:
+    """The JetStream API prefix an agency's client uses (``nc.jetstream(prefix=…)``).
+    Not ``$JS.API``: in an account without JetStream the server itself answers ``$JS.API.>``
+    with "JetStream not enabled for account", racing the imported answer."""
+    return f"{topology.prefix}.jsapi"
+
+
+def agency_subjects(topology: Topology, agency_id: str) -> tuple[Export, ...]:
+    """Everything an agency may ask of the platform: its commands and queries, and its
+    one feed consumer (pull, ack, info)."""
     p, feed, name = topology.prefix, topology.feed_stream, feed_consumer(agency_id)
+    api = agency_js_prefix(topology)
+    return (
+        Export(f"{p}.cmd.{agency_id}.>"),
+        Export(f"{p}.query.{agency_id}.>"),
+        Export(f"{JS}.CONSUMER.MSG.NEXT.{feed}.{name}", "stream",
+               f"{api}.CONSUMER.MSG.NEXT.{feed}.{name}"),
+        Export(f"{JS}.CONSUMER.INFO.{feed}.{name}", "single",
+               f"{api}.CONSUMER.INFO.{feed}.{name}"),
+        Export(f"$JS.ACK.{feed}.{name}.>"),
+    )
+
+
+def agency(topology: Topology, agency_id: str) -> Permissions:
+    """The agency's user, inside its own account: only the imported subjects."""
     return Permissions(
-        publish=(
-            f"{p}.cmd.{agency_id}.>",
-            f"{p}.query.{agency_id}.>",
-            f"{JS}.CONSUMER.CREATE.{feed}.{name}.{feed_filter(topology, agency_id)}",
-            f"{JS}.CONSUMER.INFO.{feed}.{name}",
-            f"{JS}.CONSUMER.DELETE.{feed}.{name}",
-            f"{JS}.CONSUMER.MSG.NEXT.{feed}.{name}",
-            f"$JS.ACK.{feed}.{name}.>",
-        ),
+        publish=tuple(e.local_subject for e in agency_subjects(topology, agency_id)),
         subscribe=(f"{inbox_prefix('agency', agency_id)}.>",),
     )
 
@@ -115,7 +146,9 @@ def service(topology: Topology, name: str) -> Permissions:
 
 def operator(topology: Topology, name: str) -> Permissions:
     """Read-mostly: health, stream and consumer state, dead letters, and the services'
-    admin requests (status, rebuild, replay). No events, no keys, no commands."""
+    admin requests (status, rebuild, replay); the operator's own commands (erasure,
+    ``<prefix>.cmd.operator.>``) and backdated migration commands (``<prefix>.migrate.>``).
+    No events, no keys, no agency's commands."""
     p = topology.prefix
     publish = [f"{JS}.INFO", f"{JS}.STREAM.NAMES", f"{JS}.STREAM.LIST"]
     # Not the buckets: their stream info can list subjects, i.e. key ids.
@@ -132,6 +165,8 @@ def operator(topology: Topology, name: str) -> Permissions:
         f"{p}.admin.*.status",
         f"{p}.admin.*.rebuild",
         f"{p}.admin.*.replay",
+        f"{p}.cmd.operator.>",
+        f"{p}.migrate.>",
     ]
     return Permissions(
         publish=tuple(publish),
