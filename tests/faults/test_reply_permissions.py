@@ -1,0 +1,98 @@
+"""A service answers its callers with nothing but nats-server's response permission
+(``allow_responses``), as in the secured deployment (issue #14, finding 3).
+
+nats-server grants a responder the right to publish once to a request's reply subject. A
+connection that holds two subscriptions matching one command (the command's own and a
+catch-all for unknown commands) got its reply refused as a Publish Violation: the command
+ran, the agency never heard back. This runs the referral service as a user that may *not*
+publish to ``_INBOX.>`` and an agency that may only publish its commands and read its own
+inbox, on a nats-server of its own with that authorization block."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+
+import nats
+import pytest
+
+from eventstore.natsserver import NatsServer
+from eventstore.provision import provision
+from eventstore.settings import Settings
+from eventstore.store import EventStore
+from eventstore.topology import Topology
+from tests.helpers import register_agency
+
+pytestmark = pytest.mark.timeout(90)
+PREFIX = "tsecured"
+
+
+def authorization(prefix: str) -> str:
+    platform = [f"{prefix}.>", "$JS.API.>", "$JS.ACK.>", "$JS.FC.>", "$KV.>", "$O.>"]
+    users = [
+        {"user": "admin", "password": "admin-pw",
+         "permissions": {"publish": [">"], "subscribe": [">"]}},
+        # Like tsunagu.deploy.permissions.service: no publish on _INBOX.>, replies only
+        # through the response permission.
+        {"user": "svc", "password": "svc-pw",
+         "permissions": {"publish": {"allow": platform}, "subscribe": {"allow": [">"]},
+                         "allow_responses": True}},
+        {"user": "agency-a", "password": "a-pw",
+         "permissions": {"publish": {"allow": [f"{prefix}.cmd.A.>", f"{prefix}.query.A.>"]},
+                         "subscribe": {"allow": ["_INBOX.agency.A.>"]}}},
+    ]
+    return "authorization " + json.dumps({"users": users}) + "\n"
+
+
+@pytest.fixture(scope="module")
+def secured_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[NatsServer]:
+    server = NatsServer(store_dir=tmp_path_factory.mktemp("nats-secured"),
+                        extra_config=authorization(PREFIX))
+    server.start()
+    yield server
+    server.stop()
+
+
+def url(server: NatsServer, user: str, password: str) -> str:
+    return f"nats://{user}:{password}@127.0.0.1:{server.port}"
+
+
+@pytest.fixture
+async def platform(secured_server: NatsServer, tmp_path: Path) -> AsyncIterator[Settings]:
+    admin = await nats.connect(url(secured_server, "admin", "admin-pw"))
+    topology = Topology(PREFIX)
+    await provision(admin, topology)
+    await register_agency(EventStore(admin, topology), "A")
+    await admin.close()
+    yield Settings(nats_url=url(secured_server, "svc", "svc-pw"), prefix=PREFIX,
+                   data_dir=tmp_path / "data")
+
+
+async def test_the_referral_service_answers_an_agency_through_the_response_permission(
+    platform: Settings, secured_server: NatsServer
+):
+    from eventstore.service import build_app
+    from tsunagu.services import spec_factory
+
+    app, _ = build_app(spec_factory("referral")(platform), platform)
+    await app.start()
+    agency = await nats.connect(url(secured_server, "agency-a", "a-pw"),
+                                inbox_prefix="_INBOX.agency.A")
+    try:
+        topo = Topology(PREFIX)
+        sheet = {"command_id": "sec-1", "occurred_at": "2025-06-01T10:00:00+09:00",
+                 "contact_route": "phone", "concerns": ["income"],
+                 "personal": {"summary": "相談", "birth_date": "1975-04-02",
+                              "phone": "090-1234-5678"}}
+        msg = await agency.request(topo.command_subject("A", "submit_referral"),
+                                   json.dumps(sheet).encode(), timeout=10)
+        assert json.loads(msg.data)["ok"] is True, msg.data
+        msg = await agency.request(topo.command_subject("A", "no_such_command"), b"{}",
+                                   timeout=10)
+        assert json.loads(msg.data)["error"]["code"] == "unknown_command"
+        msg = await agency.request(f"{PREFIX}.query.A.inbox", b"{}", timeout=10)
+        assert "ok" in json.loads(msg.data)
+    finally:
+        await agency.close()
+        await app.stop()
