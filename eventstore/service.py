@@ -333,7 +333,12 @@ async def _admin(runtime: Runtime, action: str, args: dict[str, Any]) -> dict[st
         target = runtime.runners.get(wanted) if isinstance(wanted, str) else None
         if target is None:
             raise InvalidInput(f"no projection {wanted!r} in {runtime.spec.name}")
-        applied = await target.replay_one(_seq_arg(args, "seq") or 0)
+        try:
+            applied = await target.replay_one(_seq_arg(args, "seq") or 0)
+        except DomainError:
+            raise
+        except Exception as exc:  # still failing: the operator sees why, as the dead letter says
+            raise DomainError(f"{type(exc).__name__}: {exc}", code="replay_failed") from exc
         return {"ok": applied, "result": {"applied": applied}}
     raise InvalidInput(f"unknown admin action {action!r}")
 
