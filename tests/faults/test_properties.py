@@ -1,5 +1,6 @@
 """Property-based: whatever an agency system sends, the parser and the pure deciders answer
-with a domain error (a clear refusal) or events — never with any other exception.
+with a domain error (a clear refusal) or events — never with any other exception; and over
+NATS, the real services answer any bytes sent to a command or a query clearly.
 
 This file covers command parsing, the kit-only stand-in and a first look at the casefile
 deciders. Each service's deciders, folds and invariants have their own property tests:
@@ -8,6 +9,7 @@ tests/meeting/test_properties.py and tests/stats/test_properties.py."""
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import json
 from datetime import date
@@ -27,7 +29,7 @@ from contracts.case import (
     MembershipReason,
 )
 from contracts.catalog import command_types
-from eventstore.commands import parse_command
+from eventstore.commands import parse_command, request_patiently
 from eventstore.errors import DomainError, InvalidInput
 
 COMMANDS = command_types()
@@ -139,3 +141,55 @@ def test_casefile_deciders_only_refuse_with_domain_errors(
         decide = domain.decide_invite
     with contextlib.suppress(DomainError):
         decide(state, actor, cmd)
+
+
+# ----- over NATS: whatever bytes arrive, a real service answers clearly -----------------
+def _nested(depth: int) -> bytes:
+    return b'{"case_id": ' + b"[" * depth + b"]" * depth + b"}"
+
+
+HOSTILE_BYTES = st.one_of(
+    st.binary(max_size=300),
+    JSON.map(lambda v: json.dumps(v).encode()),
+    st.integers(1, 3000).map(_nested),
+    st.integers(1, 6000).map(lambda n: b'{"case_id": ' + b"9" * n + b"}"),
+    st.sampled_from([b'{"case_id": "\\ud800"}', b'{"\\udfff": 1}', b"NaN", b'{"a": 1e999}',
+                     b'{"case_id": "\xed\xa0\x80"}', b"\xff" * 10, b"", b"null"]),
+)
+ANSWER_CODES = {"invalid", "too_large", "not_found", "forbidden", "rejected"}
+
+
+async def test_any_bytes_sent_to_commands_and_queries_over_nats_get_a_clear_answer(
+    services, nc, topology, store
+):
+    """Raw bytes to a command and to queries of the real services: every one is answered
+    within its deadline, with a result or a clear error, never ``internal``; no event is
+    stored."""
+    from tests.faults.conftest import stream_last_seq
+    from tests.helpers import register_agency
+
+    await register_agency(store, "prop-agency")
+    await services("referral", "casefile")
+    loop = asyncio.get_running_loop()
+    before = await stream_last_seq(store)
+    p = topology.prefix
+    command = topology.command_subject("prop-agency", "submit_referral")
+    subjects = [command, f"{p}.query.prop-agency.case_view", f"{p}.query.prop-agency.inbox"]
+
+    async def ask(subject: str, raw: bytes) -> dict[str, Any]:
+        msg = await request_patiently(nc, subject, raw, timeout=10)
+        return dict(json.loads(msg.data))
+
+    @settings(max_examples=150, deadline=None, suppress_health_check=list(HealthCheck),
+              database=None)
+    @given(st.sampled_from(subjects), HOSTILE_BYTES)
+    def answered_clearly(subject: str, raw: bytes) -> None:
+        reply = asyncio.run_coroutine_threadsafe(ask(subject, raw), loop).result(20)
+        if reply["ok"]:
+            assert subject != command, reply  # no hostile body is a valid referral
+            return
+        assert reply["error"]["code"] in ANSWER_CODES, (raw[:80], reply)
+        assert reply["error"]["message"]
+
+    await asyncio.to_thread(answered_clearly)
+    assert await stream_last_seq(store) == before
