@@ -25,7 +25,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import dataclasses
-import json
 import time
 from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass, field
@@ -36,7 +35,7 @@ import structlog
 from nats.aio.client import Client
 from nats.aio.msg import Msg
 from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
-from nats.js.errors import BadRequestError, NotFoundError
+from nats.js.errors import NotFoundError
 from sqlalchemy import Connection, Engine, MetaData, delete, insert, select
 
 from contracts.envelope import Envelope
@@ -52,6 +51,7 @@ from eventstore.db import (
 )
 from eventstore.delivery import Delivery, admit
 from eventstore.errors import DecodeError
+from eventstore.outbox import OutboxPublisher
 from eventstore.reader import BatchReader
 from eventstore.topology import Topology
 
@@ -60,16 +60,6 @@ log = structlog.get_logger("tsunagu.projection")
 #: Outbox messages published at once before their acks are awaited.
 OUTBOX_CHUNK = 256
 
-
-def oversize(nc: Client, data: bytes, headers: dict[str, str]) -> str | None:
-    """Why a message cannot be published on ``nc``, or None. nats-server counts headers
-    and body against its max payload (and closes a connection that sends more); nats.py
-    checks the body only."""
-    size = len(data) + len(b"NATS/1.0\r\n\r\n") + sum(
-        len(k.encode()) + len(str(v).encode()) + 4 for k, v in headers.items())
-    if size > nc.max_payload:
-        return f"MaxPayloadError: {size} bytes, more than the max payload of {nc.max_payload}"
-    return None
 
 
 @dataclass(frozen=True)
@@ -122,7 +112,9 @@ class ApplyContext:
 
 class Projection(Protocol):
     """What a service implements. ``apply`` runs in a worker thread inside the batch's
-    transaction; it must only touch the database through ``conn``."""
+    transaction; it must only touch the database through ``conn``. Optionally
+    ``too_large_notice(subject, data, limit) -> bytes``: what to publish instead of an
+    outbox message the server cannot take (``outbox.py``)."""
 
     name: str
     metadata: MetaData
@@ -184,6 +176,8 @@ class ProjectionRunner:
         self._stopping = asyncio.Event()
         self._paused = asyncio.Lock()
         self.log = log.bind(projection=self.name)
+        self.publisher = OutboxPublisher(nc, topology, self.name,
+                                      getattr(projection, "too_large_notice", None))
 
     # ----- filters -------------------------------------------------------------------
     @property
@@ -279,63 +273,12 @@ class ProjectionRunner:
         # Pipelined: a chunk is written in order (the tasks start in order and each writes
         # before it first waits), then its acks are awaited together, instead of a round
         # trip per message. A failure leaves the rows for the next flush; Msg-Id dedupes.
+        # A message the server refuses for good becomes a notice or a dead letter (outbox.py).
         for i in range(0, len(rows), OUTBOX_CHUNK):
-            await asyncio.gather(*(self._send(row) for row in rows[i:i + OUTBOX_CHUNK]))
+            sent = await asyncio.gather(*(self.publisher.send(*row[1:])
+                                          for row in rows[i:i + OUTBOX_CHUNK]))
+            self.dead_lettered += sent.count(False)
         await in_thread(self._clear_outbox, [r[0] for r in rows])
-
-    async def _send(self, row: tuple[int, str, str, bytes, dict | None]) -> None:
-        """Publish one outbox row. A message the server refuses for good (larger than the
-        connection's max payload, or than the stream takes) is replaced by the projection's
-        ``too_large_notice`` (same subject and headers); if that is refused too, the row
-        goes to the dead letters. Only what may pass (a timeout, a lost connection) raises,
-        and the row stays for the next flush: nothing is retried forever."""
-        _id, subject, msg_id, data, headers = row
-        hdrs = {**(headers or {}), "Nats-Msg-Id": msg_id}
-        error = oversize(self.nc, data, hdrs)
-        if error is None:
-            error = await self._try_publish(subject, data, hdrs)
-            if error is None:
-                return
-        hdrs["Tsunagu-Too-Large"] = str(len(data))
-        notice = self._notice(subject, data)
-        refused = oversize(self.nc, notice, hdrs) or await self._try_publish(subject, notice,
-                                                                             hdrs)
-        if refused is None:
-            self.log.warning("outbox message too large, notice sent", msg_id=msg_id,
-                             size=len(data), error=error)
-            return
-        await self._dead_letter_outbox(subject, msg_id, len(data), f"{error}; then {refused}")
-
-    async def _try_publish(self, subject: str, data: bytes, headers: dict) -> str | None:
-        """None when published; the error when the server refused this message."""
-        try:
-            await self.js.publish(subject, data, headers=headers)
-        except (nats.errors.MaxPayloadError, BadRequestError) as exc:
-            return f"{type(exc).__name__}: {exc}"
-        return None
-
-    def _notice(self, subject: str, data: bytes) -> bytes:
-        limit = self.nc.max_payload
-        notice = getattr(self.projection, "too_large_notice", None)
-        if notice is not None:
-            return bytes(notice(subject, data, limit))
-        return json.dumps({"too_large": True, "bytes": len(data), "limit": limit}).encode()
-
-    async def _dead_letter_outbox(self, subject: str, msg_id: str, size: int, error: str) -> None:
-        # Without the body: it may be a decrypted view, which erasure could not reach there.
-        headers = {
-            "Nats-Msg-Id": f"{self.name}-outbox-{msg_id}",
-            "Tsunagu-Projection": self.name,
-            "Tsunagu-Stream-Seq": "0",
-            "Tsunagu-Subject": subject,
-            "Tsunagu-Outbox-Msg-Id": msg_id,
-            "Tsunagu-Bytes": str(size),
-            "Tsunagu-Error": error[:1000].replace("\r", " ").replace("\n", " "),
-            "Tsunagu-Attempts": "1",
-        }
-        await self.js.publish(self.topology.dlq_subject(self.name), b"", headers=headers)
-        self.dead_lettered += 1
-        self.log.error("outbox message dead-lettered", msg_id=msg_id, size=size, error=error)
 
     # ----- decoding ------------------------------------------------------------------
     def _item(self, msg: Msg) -> Item:

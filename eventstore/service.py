@@ -27,11 +27,12 @@ from nats.js.errors import BucketNotFoundError, NotFoundError
 from sqlalchemy import Engine
 
 from contracts.base import Command
+from eventstore.admin import admin_action
 from eventstore.commands import Executor, Handler, parse_command
 from eventstore.crypto import KeyRing
 from eventstore.db import in_thread, make_engine
 from eventstore.errors import DomainError, InvalidInput
-from eventstore.guard import internal_error, parse_json
+from eventstore.guard import parse_json
 from eventstore.projection import Projection, ProjectionRunner, RunnerOptions
 from eventstore.reactor import Reactor, ReactorRunner
 from eventstore.responder import Answer, Responder
@@ -182,7 +183,7 @@ class Runtime:
         args = parse_json(msg.data or b"{}", limit=MAX_QUERY_BYTES)
         if not isinstance(args, dict):
             raise InvalidInput("admin arguments must be a JSON object")
-        return await _admin(self, msg.subject.rsplit(".", 1)[-1], args)
+        return await admin_action(self, msg.subject.rsplit(".", 1)[-1], args)
 
     async def _answer_unknown_commands(self) -> None:
         """See every command; answer only those no service handles. On a connection of its
@@ -248,13 +249,6 @@ class Runtime:
             await asyncio.sleep(2.0)
 
 
-def error_reply(exc: Exception) -> dict[str, Any]:
-    """A domain error's own reply; anything else is an internal error with an incident id."""
-    if isinstance(exc, DomainError):
-        return exc.to_reply()
-    return internal_error(exc)
-
-
 def _agency_of(subject: str) -> str:
     # <prefix>.cmd.<agency>.<command>: the agency is the second-to-last token.
     return subject.split(".")[-2]
@@ -302,52 +296,3 @@ def build_app(spec: ServiceSpec, settings: Settings) -> tuple[FastStream, Runtim
         await runtime.close()
 
     return app, runtime
-
-
-async def _admin(runtime: Runtime, action: str, args: dict[str, Any]) -> dict[str, Any]:
-    if action == "status":
-        return {"ok": True, "result": runtime.status()}
-    if action == "rebuild":
-        only, to_seq = args.get("projection"), _seq_arg(args, "to_seq", required=False)
-        if only is not None and (not isinstance(only, str) or only not in runtime.runners):
-            raise InvalidInput(f"no projection {only!r} in {runtime.spec.name}")
-        results = {}
-        subject = f"{runtime.topology.prefix}.admin.{runtime.spec.name}.progress"
-        for name, runner in runtime.runners.items():
-            if only and only != name:
-                continue
-            if isinstance(runner, ReactorRunner):
-                continue  # reactions already happened; replaying them is not a rebuild
-
-            def progress(done: int, total: int, name: str = name) -> None:
-                body = json.dumps({"projection": name, "done": done, "total": total}).encode()
-                asyncio.get_running_loop().create_task(
-                    runtime.broker.connection.publish(subject, body)
-                )
-
-            rate = await runner.rebuild(to_seq, progress)
-            results[name] = {"checkpoint": runner.checkpoint, "events_per_s": round(rate)}
-        return {"ok": True, "result": results}
-    if action == "replay":
-        wanted = args.get("projection")
-        target = runtime.runners.get(wanted) if isinstance(wanted, str) else None
-        if target is None:
-            raise InvalidInput(f"no projection {wanted!r} in {runtime.spec.name}")
-        try:
-            applied = await target.replay_one(_seq_arg(args, "seq") or 0)
-        except DomainError:
-            raise
-        except Exception as exc:  # still failing: the operator sees why, as the dead letter says
-            raise DomainError(f"{type(exc).__name__}: {exc}", code="replay_failed") from exc
-        return {"ok": applied, "result": {"applied": applied}}
-    raise InvalidInput(f"unknown admin action {action!r}")
-
-
-def _seq_arg(args: dict[str, Any], name: str, required: bool = True) -> int | None:
-    value = args.get(name)
-    if value is None and not required:
-        return None
-    if not isinstance(value, int) or isinstance(value, bool) or value < 1:
-        raise InvalidInput(f"{name} must be a stream sequence (a positive integer)",
-                           details=[{"field": name, "rule": "positive_int"}])
-    return value

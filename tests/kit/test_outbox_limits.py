@@ -109,6 +109,7 @@ async def test_a_message_that_still_cannot_be_published_goes_to_the_dead_letters
         big = (await store.append([agency_event("big-case")]))[0]
         later = (await store.append([agency_event("small-case")]))[0]
         await runner.wait_for(later)
+        await eventually(lambda: runner.dead_lettered == 1)
         messages = await feed(nc, topology, 1)
         assert [m[1]["seq"] for m in messages] == [later]  # the feed moved on
         dlq = await js.get_last_msg(topology.dlq_stream, topology.dlq_subject("viewing"))
