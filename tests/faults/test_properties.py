@@ -15,6 +15,7 @@ import json
 from datetime import date
 from typing import Any
 
+import nats
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -156,13 +157,14 @@ HOSTILE_BYTES = st.one_of(
     st.sampled_from([b'{"case_id": "\\ud800"}', b'{"\\udfff": 1}', b"NaN", b'{"a": 1e999}',
                      b'{"case_id": "\xed\xa0\x80"}', b"\xff" * 10, b"", b"null"]),
 )
-ANSWER_CODES = {"invalid", "too_large", "not_found", "forbidden", "rejected"}
+ANSWER_CODES = {"invalid", "too_large", "not_found", "forbidden", "rejected", "replay_failed"}
 
 
 async def test_any_bytes_sent_to_commands_and_queries_over_nats_get_a_clear_answer(
     services, nc, topology, store
 ):
-    """Raw bytes to a command and to queries of the real services: every one is answered
+    """Raw bytes to a command, queries and an admin action of the real services (the admin
+    one from an operator's inbox): every one is answered
     within its deadline, with a result or a clear error, never ``internal``; no event is
     stored."""
     from tests.faults.conftest import stream_last_seq
@@ -174,10 +176,14 @@ async def test_any_bytes_sent_to_commands_and_queries_over_nats_get_a_clear_answ
     before = await stream_last_seq(store)
     p = topology.prefix
     command = topology.command_subject("prop-agency", "submit_referral")
-    subjects = [command, f"{p}.query.prop-agency.case_view", f"{p}.query.prop-agency.inbox"]
+    admin = f"{p}.admin.casefile.replay"
+    subjects = [command, f"{p}.query.prop-agency.case_view", f"{p}.query.prop-agency.inbox",
+                admin]
+    operator = await nats.connect(nc.connected_url.geturl(), inbox_prefix="_INBOX.operator.p")
 
     async def ask(subject: str, raw: bytes) -> dict[str, Any]:
-        msg = await request_patiently(nc, subject, raw, timeout=10)
+        msg = await request_patiently(operator if subject == admin else nc, subject, raw,
+                                      timeout=10)
         return dict(json.loads(msg.data))
 
     @settings(max_examples=150, deadline=None, suppress_health_check=list(HealthCheck),
@@ -191,5 +197,8 @@ async def test_any_bytes_sent_to_commands_and_queries_over_nats_get_a_clear_answ
         assert reply["error"]["code"] in ANSWER_CODES, (raw[:80], reply)
         assert reply["error"]["message"]
 
-    await asyncio.to_thread(answered_clearly)
+    try:
+        await asyncio.to_thread(answered_clearly)
+    finally:
+        await operator.close()
     assert await stream_last_seq(store) == before

@@ -96,3 +96,62 @@ async def test_the_referral_service_answers_an_agency_through_the_response_permi
     finally:
         await agency.close()
         await app.stop()
+
+
+# ----- agencies in their own account: replies arrive as _R_.… --------------------------
+ACCOUNT_PREFIX = "taccounts"
+
+
+def accounts(prefix: str) -> str:
+    platform = {
+        "jetstream": "enabled",
+        "users": [{"user": "admin", "password": "admin-pw"},
+                  {"user": "svc", "password": "svc-pw"}],
+        "exports": [{"service": f"{prefix}.cmd.A.>"}, {"service": f"{prefix}.query.A.>"}],
+    }
+    agency = {
+        "users": [{"user": "agency-a", "password": "a-pw"}],
+        "imports": [{"service": {"account": "PLATFORM", "subject": f"{prefix}.cmd.A.>"}},
+                    {"service": {"account": "PLATFORM", "subject": f"{prefix}.query.A.>"}}],
+    }
+    return "accounts " + json.dumps({"PLATFORM": platform, "AGENCY_A": agency}) + "\n"
+
+
+@pytest.fixture(scope="module")
+def accounts_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[NatsServer]:
+    server = NatsServer(store_dir=tmp_path_factory.mktemp("nats-accounts"),
+                        extra_config=accounts(ACCOUNT_PREFIX))
+    server.start()
+    yield server
+    server.stop()
+
+
+async def test_an_agency_in_its_own_account_is_answered_on_the_reply_nats_server_maps(
+    accounts_server: NatsServer, tmp_path: Path
+):
+    """The request crosses the account boundary through the service import; nats-server
+    hands the service a reply subject ``_R_.…`` in the platform's account. A service that
+    answers *only* ``_R_.`` here still answers the agency, commands and queries alike."""
+    from eventstore.service import build_app
+    from tsunagu.services import spec_factory
+
+    admin = await nats.connect(url(accounts_server, "admin", "admin-pw"))
+    topo = Topology(ACCOUNT_PREFIX)
+    await provision(admin, topo)
+    await register_agency(EventStore(admin, topo), "A")
+    await admin.close()
+    settings = Settings(nats_url=url(accounts_server, "svc", "svc-pw"), prefix=ACCOUNT_PREFIX,
+                        data_dir=tmp_path / "data", reply_prefixes=("_R_.",))
+    app, runtime = build_app(spec_factory("referral")(settings), settings)
+    await app.start()
+    agency = await nats.connect(url(accounts_server, "agency-a", "a-pw"))
+    try:
+        msg = await agency.request(topo.command_subject("A", "no_such_command"), b"{}",
+                                   timeout=10)
+        assert json.loads(msg.data)["error"]["code"] == "unknown_command"
+        msg = await agency.request(f"{ACCOUNT_PREFIX}.query.A.inbox", b"{}", timeout=10)
+        assert "ok" in json.loads(msg.data)
+        assert runtime.refused_replies == 0
+    finally:
+        await agency.close()
+        await app.stop()
