@@ -202,3 +202,40 @@ async def test_any_bytes_sent_to_commands_and_queries_over_nats_get_a_clear_answ
     finally:
         await operator.close()
     assert await stream_last_seq(store) == before
+
+
+ARG_NAMES = ["case_id", "on", "meeting_id", "as_of", "agency_id", "stale", "referral_id",
+             "include_retired", "include_past"]
+ARG_VALUES = st.one_of(JSON, st.sampled_from(["2025-02-30", "1899-01-01", "a.b", "*", "",
+                                              "x" * 5000, "2025-06-01", "hq", "\u0000"]))
+
+
+async def test_every_query_of_every_service_answers_wrong_arguments_clearly(
+    services, nc, topology, store
+):
+    """Arguments of the right names with values of any type, to every query of the four
+    services: a result or a clear refusal, never ``internal``."""
+    from tests.helpers import register_agency
+    from tsunagu.services import SERVICES
+
+    await register_agency(store, "prop-agency")
+    runtimes = await services(*SERVICES)
+    queries = sorted(f"{topology.prefix}.query.prop-agency.{name}"
+                     for rt in runtimes.values() for name in rt.spec.queries)
+    loop = asyncio.get_running_loop()
+
+    async def ask(subject: str, raw: bytes) -> dict[str, Any]:
+        msg = await request_patiently(nc, subject, raw, timeout=10)
+        return dict(json.loads(msg.data))
+
+    @settings(max_examples=200, deadline=None, suppress_health_check=list(HealthCheck),
+              database=None)
+    @given(st.sampled_from(queries), st.dictionaries(st.sampled_from(ARG_NAMES), ARG_VALUES,
+                                                     max_size=4))
+    def answered_clearly(subject: str, args: dict[str, Any]) -> None:
+        raw = json.dumps(args).encode()
+        reply = asyncio.run_coroutine_threadsafe(ask(subject, raw), loop).result(20)
+        if not reply["ok"]:
+            assert reply["error"]["code"] in ANSWER_CODES, (subject, args, reply)
+
+    await asyncio.to_thread(answered_clearly)
