@@ -40,7 +40,12 @@ def oversize(nc: Client, data: bytes, headers: dict[str, str]) -> str | None:
 
 
 class OutboxPublisher:
-    """Sends outbox rows of one projection (``owner``); see the module docstring."""
+    """Sends outbox rows of one projection (``owner``); see the module docstring.
+
+        publisher = OutboxPublisher(nc, topology, "casefile", feeds.too_large_notice)
+        if not await publisher.send(subject, msg_id, data, headers):
+            ...  # refused for good, dead-lettered: delete the row all the same
+    """
 
     def __init__(
         self,

@@ -36,7 +36,12 @@ Answer = Callable[[Msg], Awaitable[dict[str, Any] | None]]
 
 
 class Responder:
-    """Serves endpoints of one service; counts refused reply subjects for its status."""
+    """Serves endpoints of one service; counts refused reply subjects for its status.
+
+        responder = Responder("casefile")
+        await responder.serve(nc, "tsunagu.admin.casefile.*", answer,
+                              replies=OPERATOR_PREFIXES, in_flight=asyncio.Semaphore(1))
+    """
 
     def __init__(self, service: str) -> None:
         self.service = service

@@ -4,6 +4,8 @@ A service declares a ``ServiceSpec`` (its command handlers, queries and projecti
 module wires them to NATS: commands as request/reply on ``<prefix>.cmd.<agency>.<command>``,
 queries on ``<prefix>.query.<agency>.<query>``, admin requests (status, rebuild, dead-letter
 retry) on ``<prefix>.admin.<service>.<action>``, and a heartbeat for ``tsunagu status``.
+Every request passes the guards first (``responder``, ``guard``): an inbox-shaped reply
+subject (the operator's for admin), and a body within the limits.
 """
 
 from __future__ import annotations
