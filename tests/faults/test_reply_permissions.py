@@ -155,3 +155,30 @@ async def test_an_agency_in_its_own_account_is_answered_on_the_reply_nats_server
     finally:
         await agency.close()
         await app.stop()
+
+
+def _overlap(a: str, b: str) -> bool:
+    """Whether some subject matches both subscriptions (``*`` one token, ``>`` the rest)."""
+    ta, tb = a.split("."), b.split(".")
+    for i, (x, y) in enumerate(zip(ta, tb, strict=False)):
+        if x == ">" or y == ">":
+            return True
+        if x != y and "*" not in (x, y):
+            return False
+        if i == min(len(ta), len(tb)) - 1:
+            return len(ta) == len(tb)
+    return False
+
+
+async def test_no_two_subscriptions_of_a_service_connection_match_one_request(services):
+    """The rule behind the test above, for every service: on the connection a service
+    answers from, each request subject matches one subscription."""
+    from tsunagu.services import SERVICES
+
+    runtimes = await services(*SERVICES)
+    for name, runtime in runtimes.items():
+        subjects = [s.subject for s in runtime.broker.connection._subs.values()
+                    if not s.subject.startswith("_INBOX.")]
+        pairs = [(a, b) for i, a in enumerate(subjects) for b in subjects[i + 1:]
+                 if _overlap(a, b)]
+        assert pairs == [], (name, pairs)
