@@ -32,6 +32,7 @@ from contracts.case import (
 from contracts.catalog import command_types
 from eventstore.commands import parse_command, request_patiently
 from eventstore.errors import DomainError, InvalidInput
+from eventstore.guard import parse_json
 
 COMMANDS = command_types()
 JSON = st.recursive(
@@ -158,6 +159,17 @@ HOSTILE_BYTES = st.one_of(
                      b'{"case_id": "\xed\xa0\x80"}', b"\xff" * 10, b"", b"null"]),
 )
 ANSWER_CODES = {"invalid", "too_large", "not_found", "forbidden", "rejected", "replay_failed"}
+
+
+@settings(max_examples=400, deadline=None)
+@given(HOSTILE_BYTES)
+def test_the_guarded_parser_refuses_with_invalid_or_too_large_and_nothing_else(raw):
+    try:
+        doc = parse_json(raw, limit=4096)
+    except InvalidInput as exc:
+        assert exc.code in ("invalid", "too_large") and exc.message
+        return
+    json.dumps(doc).encode("utf-8")  # what it accepts is plain JSON that UTF-8 can store
 
 
 async def test_any_bytes_sent_to_commands_and_queries_over_nats_get_a_clear_answer(
