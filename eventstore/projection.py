@@ -61,7 +61,6 @@ log = structlog.get_logger("tsunagu.projection")
 OUTBOX_CHUNK = 256
 
 
-
 @dataclass(frozen=True)
 class Item:
     """One stream message as the runner sees it."""
