@@ -11,7 +11,6 @@ history it loads and gets the original reply, and nothing new is appended.
 from __future__ import annotations
 
 import asyncio
-import json
 import random
 import time
 from collections.abc import Awaitable, Callable
@@ -31,6 +30,7 @@ from contracts.envelope import Envelope
 from eventstore.codec import new_envelope
 from eventstore.crypto import KeyRing
 from eventstore.errors import ConcurrencyConflict, DomainError, Forbidden, InvalidInput
+from eventstore.guard import parse_json
 from eventstore.store import EventStore, History
 
 log = structlog.get_logger("tsunagu.commands")
@@ -169,20 +169,9 @@ class Executor:
 
 
 def parse_command(cls: type[Command], raw: bytes) -> Command:
-    """Bytes from an agency system to a command, or an InvalidInput naming each field."""
-    if len(raw) > MAX_COMMAND_BYTES:
-        raise InvalidInput(
-            f"payload is {len(raw)} bytes; the limit is {MAX_COMMAND_BYTES}",
-            code="too_large",
-        )
-    try:
-        text = raw.decode("utf-8")
-    except UnicodeDecodeError as exc:
-        raise InvalidInput(f"payload is not valid UTF-8 (byte {exc.start})") from exc
-    try:
-        doc = json.loads(text)
-    except json.JSONDecodeError as exc:
-        raise InvalidInput(f"payload is not JSON: {exc.msg} at line {exc.lineno}") from exc
+    """Bytes from an agency system to a command, or an InvalidInput naming each field.
+    Size, UTF-8, nesting and number limits are checked before parsing (``guard``)."""
+    doc = parse_json(raw, limit=MAX_COMMAND_BYTES)
     if not isinstance(doc, dict):
         raise InvalidInput("payload must be a JSON object")
     expected_type = cls.model_fields["type"].default

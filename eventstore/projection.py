@@ -50,6 +50,7 @@ from eventstore.db import (
 )
 from eventstore.delivery import Delivery, admit
 from eventstore.errors import DecodeError
+from eventstore.outbox import OutboxPublisher
 from eventstore.reader import BatchReader
 from eventstore.topology import Topology
 
@@ -109,7 +110,9 @@ class ApplyContext:
 
 class Projection(Protocol):
     """What a service implements. ``apply`` runs in a worker thread inside the batch's
-    transaction; it must only touch the database through ``conn``."""
+    transaction; it must only touch the database through ``conn``. Optionally
+    ``too_large_notice(subject, data, limit) -> bytes``: what to publish instead of an
+    outbox message the server cannot take (``outbox.py``)."""
 
     name: str
     metadata: MetaData
@@ -171,6 +174,8 @@ class ProjectionRunner:
         self._stopping = asyncio.Event()
         self._paused = asyncio.Lock()
         self.log = log.bind(projection=self.name)
+        self.publisher = OutboxPublisher(nc, topology, self.name,
+                                      getattr(projection, "too_large_notice", None))
 
     # ----- filters -------------------------------------------------------------------
     @property
@@ -266,11 +271,11 @@ class ProjectionRunner:
         # Pipelined: a chunk is written in order (the tasks start in order and each writes
         # before it first waits), then its acks are awaited together, instead of a round
         # trip per message. A failure leaves the rows for the next flush; Msg-Id dedupes.
+        # A message the server refuses for good becomes a notice or a dead letter (outbox.py).
         for i in range(0, len(rows), OUTBOX_CHUNK):
-            await asyncio.gather(*(
-                self.js.publish(subject, data, headers={**(headers or {}), "Nats-Msg-Id": msg_id})
-                for _id, subject, msg_id, data, headers in rows[i:i + OUTBOX_CHUNK]
-            ))
+            sent = await asyncio.gather(*(self.publisher.send(*row[1:])
+                                          for row in rows[i:i + OUTBOX_CHUNK]))
+            self.dead_lettered += sent.count(False)
         await in_thread(self._clear_outbox, [r[0] for r in rows])
 
     # ----- decoding ------------------------------------------------------------------

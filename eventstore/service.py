@@ -4,6 +4,8 @@ A service declares a ``ServiceSpec`` (its command handlers, queries and projecti
 module wires them to NATS: commands as request/reply on ``<prefix>.cmd.<agency>.<command>``,
 queries on ``<prefix>.query.<agency>.<query>``, admin requests (status, rebuild, dead-letter
 retry) on ``<prefix>.admin.<service>.<action>``, and a heartbeat for ``tsunagu status``.
+Every request passes the guards first (``responder``, ``guard``): an inbox-shaped reply
+subject (the operator's for admin), and a body within the limits.
 """
 
 from __future__ import annotations
@@ -17,21 +19,25 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+import nats
 import structlog
 from faststream import FastStream
 from faststream.nats import NatsBroker
-from faststream.nats.annotations import NatsMessage
+from nats.aio.client import Client
 from nats.aio.msg import Msg
 from nats.js.errors import BucketNotFoundError, NotFoundError
 from sqlalchemy import Engine
 
 from contracts.base import Command
+from eventstore.admin import admin_action
 from eventstore.commands import Executor, Handler, parse_command
 from eventstore.crypto import KeyRing
 from eventstore.db import in_thread, make_engine
 from eventstore.errors import DomainError, InvalidInput
+from eventstore.guard import parse_json
 from eventstore.projection import Projection, ProjectionRunner, RunnerOptions
 from eventstore.reactor import Reactor, ReactorRunner
+from eventstore.responder import Answer, Responder
 from eventstore.settings import Settings
 from eventstore.store import EventStore
 
@@ -39,6 +45,8 @@ log = structlog.get_logger("tsunagu.service")
 
 QueryHandler = Callable[["Runtime", str, dict[str, Any]], Awaitable[Any]]
 StartHook = Callable[["Runtime"], Awaitable[None]]
+#: Query and admin arguments are a few ids and dates.
+MAX_QUERY_BYTES = 16 * 1024
 
 
 @dataclass
@@ -67,7 +75,11 @@ class Runtime:
     runners: dict[str, ProjectionRunner] = field(default_factory=dict)
     tasks: list[asyncio.Task[Any]] = field(default_factory=list)
     started_at: float = field(default_factory=time.time)
-    _command_tasks: set[asyncio.Task[None]] = field(default_factory=set)
+    responder: Responder = field(init=False)
+    _unknown_nc: Client | None = None
+
+    def __post_init__(self) -> None:
+        self.responder = Responder(self.spec.name)
 
     @property
     def topology(self):  # type: ignore[no-untyped-def]
@@ -104,75 +116,110 @@ class Runtime:
             await hook(self)
         for runner in self.runners.values():
             await runner.start()
-        await self._serve_commands()
-        if self.spec.answer_unknown_commands:
-            await self._answer_unknown_commands()
+        await self._serve()
         # The server has the subscriptions once this returns: a command sent right after
         # startup finds its service (no "no responders").
         await self.broker.connection.flush()
         self.tasks.append(asyncio.create_task(self._heartbeat()))
 
-    async def _serve_commands(self) -> None:
-        """Commands are the hot path: a plain queue subscription per command, each message
-        handled in its own task (bounded), rather than a FastStream subscriber, whose
-        per-message pipeline measured here cost about as much as the command itself."""
-        nc = self.broker.connection
-        queue = f"{self.spec.name}-svc"
-        in_flight = asyncio.Semaphore(64)
+    @property
+    def refused_replies(self) -> int:
+        """Requests ignored because of their reply subject (``eventstore.guard``)."""
+        return self.responder.refused
+
+    async def _serve(self) -> None:
+        """Commands, queries and admin requests, each behind the reply-subject guard
+        (``responder``). Commands are the hot path: plain subscriptions, not FastStream
+        subscribers, whose per-message pipeline measured here cost about as much as the
+        command itself; and FastStream answers every reply subject it is given."""
+        nc, topo, queue = self.broker.connection, self.topology, f"{self.spec.name}-svc"
+        serve, replies = self.responder.serve, self.settings.reply_prefixes
+        commands = asyncio.Semaphore(64)
         for name, (cls, handler) in self.spec.commands.items():
+            await serve(nc, topo.command_listen(name), self._command_answer(cls, handler),
+                        replies=replies, queue=queue, in_flight=commands, reply_required=False)
+        for name, query in self.spec.queries.items():
+            await serve(nc, f"{topo.prefix}.query.*.{name}", self._query_answer(query),
+                        replies=replies, queue=queue)
+        operator = self.settings.admin_reply_prefixes
+        await serve(nc, f"{topo.prefix}.admin.{self.spec.name}.*", self._admin_answer,
+                    replies=operator, queue=queue, in_flight=asyncio.Semaphore(1),
+                    wants=lambda msg: not msg.subject.endswith(".progress"))  # its own
 
-            async def on_message(
-                msg: Msg, cls: type[Command] = cls, handler: Handler = handler
-            ) -> None:
-                await in_flight.acquire()
-                task = asyncio.create_task(self._handle_command(msg, cls, handler))
-                task.add_done_callback(lambda _: in_flight.release())
-                self._command_tasks.add(task)
-                task.add_done_callback(self._command_tasks.discard)
+        async def discover(msg: Msg) -> dict[str, Any]:
+            return {"ok": True, "result": self.status()}
 
-            await nc.subscribe(self.topology.command_listen(name), queue=queue, cb=on_message)
+        # Scatter-gather discovery for operators: every instance answers (no queue group),
+        # so `tsunagu status` sees all services at once instead of waiting for heartbeats.
+        await serve(nc, f"{topo.prefix}.admin.discover", discover, replies=operator)
+        if self.spec.answer_unknown_commands:
+            await self._answer_unknown_commands()
 
-    async def _handle_command(self, msg: Msg, cls: type[Command], handler: Handler) -> None:
-        agency = _agency_of(msg.subject)
-        try:
-            command = parse_command(cls, msg.data)
-            assert self.executor is not None
-            reply = await self.executor.execute(agency, command, handler)
+    def _command_answer(self, cls: type[Command], handler: Handler) -> Answer:
+        async def answer(msg: Msg) -> dict[str, Any]:
+            agency = _agency_of(msg.subject)
+            try:
+                command = parse_command(cls, msg.data)
+                assert self.executor is not None
+                reply = await self.executor.execute(agency, command, handler)
+            except DomainError as exc:
+                # The code only: a refusal's message may quote the sender's (personal) input.
+                log.info("command refused", subject=msg.subject, error=exc.code)
+                raise
             log.info("command ok", command=command.type, agency=agency,
                      command_id=command.command_id, replayed=reply["replayed"])
-        except Exception as exc:
-            reply = error_reply(exc)
-            # The code only: a refusal's message may quote the sender's (personal) input.
-            log.info("command refused", subject=msg.subject, error=reply["error"]["code"])
-        if msg.reply:
-            await msg.respond(json.dumps(reply, ensure_ascii=False).encode())
+            return reply
+
+        return answer
+
+    def _query_answer(self, query: QueryHandler) -> Answer:
+        async def answer(msg: Msg) -> dict[str, Any]:
+            args = parse_json(msg.data or b"{}", limit=MAX_QUERY_BYTES)
+            if not isinstance(args, dict):
+                raise InvalidInput("query arguments must be a JSON object")
+            return {"ok": True, "result": await query(self, _agency_of(msg.subject), args)}
+
+        return answer
+
+    async def _admin_answer(self, msg: Msg) -> dict[str, Any]:
+        args = parse_json(msg.data or b"{}", limit=MAX_QUERY_BYTES)
+        if not isinstance(args, dict):
+            raise InvalidInput("admin arguments must be a JSON object")
+        return await admin_action(self, msg.subject.rsplit(".", 1)[-1], args)
 
     async def _answer_unknown_commands(self) -> None:
-        """See every command; answer only those no service handles. A plain subscription,
-        not a FastStream subscriber: it costs a set lookup per command, not a pipeline."""
+        """See every command; answer only those no service handles. On a connection of its
+        own: on the services' connection the catch-all and a command's own subscription
+        would both match, and nats-server then refuses the reply (``responder``)."""
         from contracts.catalog import command_types
 
         known = set(command_types()) | set(self.spec.commands)
 
-        async def on_command(msg: Msg) -> None:
+        async def unknown(msg: Msg) -> dict[str, Any]:
             name = msg.subject.rsplit(".", 1)[-1]
-            if name in known or not msg.reply:
-                return
-            reply = InvalidInput(
+            return InvalidInput(
                 f"unknown command {name!r}", code="unknown_command",
                 details={"known": sorted(known)},
             ).to_reply()
-            await msg.respond(json.dumps(reply).encode())
 
-        await self.broker.connection.subscribe(
-            f"{self.topology.prefix}.cmd.*.*", queue="tsunagu-unknown", cb=on_command
+        self._unknown_nc = await nats.connect(
+            **self.settings.connect_options(), name=f"{self.spec.name}-unknown-commands"
         )
+        await self.responder.serve(
+            self._unknown_nc, f"{self.topology.prefix}.cmd.*.*", unknown,
+            replies=self.settings.reply_prefixes, queue="tsunagu-unknown",
+            wants=lambda msg: msg.subject.rsplit(".", 1)[-1] not in known,
+        )
+        await self._unknown_nc.flush()
 
     async def close(self) -> None:
         for task in self.tasks:
             task.cancel()
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await task
+        if self._unknown_nc is not None:
+            with contextlib.suppress(Exception):
+                await self._unknown_nc.close()
         for runner in self.runners.values():
             await runner.stop()
         self.engine.dispose()
@@ -183,6 +230,7 @@ class Runtime:
             "pid": os.getpid(),
             "started_at": self.started_at,
             "sent_at": time.time(),
+            "refused_replies": self.refused_replies,
             "projections": {
                 name: {
                     "checkpoint": r.checkpoint,
@@ -201,13 +249,6 @@ class Runtime:
             with contextlib.suppress(Exception):
                 await self.broker.connection.publish(subject, json.dumps(self.status()).encode())
             await asyncio.sleep(2.0)
-
-
-def error_reply(exc: Exception) -> dict[str, Any]:
-    if isinstance(exc, DomainError):
-        return exc.to_reply()
-    log.exception("unexpected error")
-    return {"ok": False, "error": {"code": "internal", "message": repr(exc), "details": None}}
 
 
 def _agency_of(subject: str) -> str:
@@ -237,8 +278,6 @@ def build_app(spec: ServiceSpec, settings: Settings) -> tuple[FastStream, Runtim
     broker = NatsBroker(**broker_options(settings), logger=None)
     engine = make_engine(settings.database_url(spec.name))
     runtime = Runtime(spec, settings, broker, engine)
-    topo = settings.topology
-    queue = f"{spec.name}-svc"
 
     for name, (cls, _handler) in spec.commands.items():
         if cls.model_fields["type"].default != name:
@@ -246,24 +285,6 @@ def build_app(spec: ServiceSpec, settings: Settings) -> tuple[FastStream, Runtim
                 f"{spec.name}: command {name!r} is registered with {cls.__name__}, whose type "
                 f"is {cls.model_fields['type'].default!r}; they must be the same"
             )
-
-    for name, query in spec.queries.items():
-        _register_query(broker, runtime, f"{topo.prefix}.query.*.{name}", queue, query)
-
-    @broker.subscriber(f"{topo.prefix}.admin.{spec.name}.*", queue=queue)
-    async def admin(msg: NatsMessage) -> dict[str, Any]:
-        action = msg.raw_message.subject.rsplit(".", 1)[-1]
-        try:
-            args = json.loads(msg.body or b"{}")
-            return await _admin(runtime, action, args)
-        except Exception as exc:
-            return error_reply(exc)
-
-    # Scatter-gather discovery for operators: every instance answers (no queue group), so
-    # `tsunagu status` sees all services at once instead of waiting for heartbeats.
-    @broker.subscriber(f"{topo.prefix}.admin.discover")
-    async def discover(msg: NatsMessage) -> dict[str, Any]:
-        return {"ok": True, "result": runtime.status()}
 
     app = FastStream(broker)
 
@@ -277,50 +298,3 @@ def build_app(spec: ServiceSpec, settings: Settings) -> tuple[FastStream, Runtim
         await runtime.close()
 
     return app, runtime
-
-
-def _register_query(
-    broker: NatsBroker, runtime: Runtime, subject: str, queue: str, query: QueryHandler
-) -> None:
-    @broker.subscriber(subject, queue=queue, max_workers=8)
-    async def on_query(msg: NatsMessage) -> dict[str, Any]:
-        agency = _agency_of(msg.raw_message.subject)
-        try:
-            args = json.loads(msg.body or b"{}")
-            if not isinstance(args, dict):
-                raise InvalidInput("query arguments must be a JSON object")
-            return {"ok": True, "result": await query(runtime, agency, args)}
-        except json.JSONDecodeError as exc:
-            return InvalidInput(f"query arguments are not JSON: {exc.msg}").to_reply()
-        except Exception as exc:
-            return error_reply(exc)
-
-
-async def _admin(runtime: Runtime, action: str, args: dict[str, Any]) -> dict[str, Any]:
-    if action == "status":
-        return {"ok": True, "result": runtime.status()}
-    if action == "rebuild":
-        results = {}
-        subject = f"{runtime.topology.prefix}.admin.{runtime.spec.name}.progress"
-        for name, runner in runtime.runners.items():
-            if args.get("projection") and args["projection"] != name:
-                continue
-            if isinstance(runner, ReactorRunner):
-                continue  # reactions already happened; replaying them is not a rebuild
-
-            def progress(done: int, total: int, name: str = name) -> None:
-                body = json.dumps({"projection": name, "done": done, "total": total}).encode()
-                asyncio.get_running_loop().create_task(
-                    runtime.broker.connection.publish(subject, body)
-                )
-
-            rate = await runner.rebuild(args.get("to_seq"), progress)
-            results[name] = {"checkpoint": runner.checkpoint, "events_per_s": round(rate)}
-        return {"ok": True, "result": results}
-    if action == "replay":
-        target = runtime.runners.get(args.get("projection", ""))
-        if target is None:
-            raise InvalidInput(f"no projection {args.get('projection')!r} in {runtime.spec.name}")
-        applied = await target.replay_one(int(args["seq"]))
-        return {"ok": applied, "result": {"applied": applied}}
-    raise InvalidInput(f"unknown admin action {action!r}")

@@ -6,9 +6,10 @@ import os
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import Field
+from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from eventstore.guard import INBOX_PREFIXES, OPERATOR_PREFIXES
 from eventstore.topology import Topology
 
 
@@ -31,11 +32,25 @@ class Settings(BaseSettings):
     nats_tls_key: Path | None = None
     #: Agencies' and operators' clients reply on a private inbox prefix (deploy/permissions).
     nats_inbox_prefix: str | None = None
+    #: Reply subjects services answer (eventstore.guard): clients' inboxes in the platform
+    #: account, and ``_R_.``, the replies nats-server maps for cross-account service imports.
+    reply_prefixes: tuple[str, ...] = INBOX_PREFIXES
+    #: Reply subjects admin requests are answered on: the operator's and the admin's inboxes.
+    admin_reply_prefixes: tuple[str, ...] = OPERATOR_PREFIXES
     # Referral triage: which agencies may triage (besides directory entries with can_triage).
     triage_agencies: tuple[str, ...] = ()
     # Abuse routing: referrals flagged as suspected abuse go to the abuse-response process.
     route_abuse: bool = True
     extra_agency_categories: tuple[str, ...] = ()
+
+    @field_validator("reply_prefixes", "admin_reply_prefixes")
+    @classmethod
+    def _inbox_like(cls, prefixes: tuple[str, ...]) -> tuple[str, ...]:
+        # An empty or token-less prefix would admit any subject, the event stream's included.
+        for prefix in prefixes:
+            if not prefix.startswith("_") or not prefix.endswith(".") or "*" in prefix:
+                raise ValueError(f"reply prefix {prefix!r} must look like '_INBOX.' or '_R_.'")
+        return prefixes
 
     @property
     def topology(self) -> Topology:

@@ -19,7 +19,7 @@ from tsunagu.services import SERVICES
 
 
 async def _status(url: str, prefix: str, service: str) -> dict:
-    nc = await nats.connect(url)
+    nc = await nats.connect(url, inbox_prefix="_INBOX.operator.test")  # admin: operators only
     try:
         msg = await nc.request(f"{prefix}.admin.{service}.status", b"{}", timeout=2)
         return json.loads(msg.data)

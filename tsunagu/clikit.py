@@ -39,6 +39,21 @@ AsAgency = Annotated[
 ]
 
 
+#: The CLI's replies come back to an admin inbox unless TSUNAGU_NATS_INBOX_PREFIX names one
+#: (an operator's or an agency's, as `tsunagu creds issue` prints): services answer admin
+#: requests (status, rebuild, replay, discover) only on ``_INBOX.operator.`` and
+#: ``_INBOX.admin.`` inboxes (eventstore.guard), in every mode, `tsunagu up` included.
+DEFAULT_INBOX_PREFIX = "_INBOX.admin.cli"
+
+
+def cli_connect_options(settings: Settings) -> dict[str, Any]:
+    """``nats.connect`` options for the CLI and the console: the settings' own, with the
+    admin inbox prefix when none is configured."""
+    opts = settings.connect_options()
+    opts.setdefault("inbox_prefix", DEFAULT_INBOX_PREFIX)
+    return opts
+
+
 def settings_from(nats_url: str | None, data_dir: Path | None = None) -> Settings:
     return load_settings(nats_url=nats_url, data_dir=data_dir)
 
@@ -59,7 +74,7 @@ async def _quiet(_exc: Exception) -> None:
 async def connect(settings: Settings) -> Client:
     try:
         return await nats.connect(
-            **{**settings.connect_options(), "max_reconnect_attempts": 2},
+            **{**cli_connect_options(settings), "max_reconnect_attempts": 2},
             connect_timeout=3,
             allow_reconnect=False,
             error_cb=_quiet,

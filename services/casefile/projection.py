@@ -54,6 +54,7 @@ from eventstore.projection import ApplyContext
 from eventstore.topology import Topology
 from services.casefile import tables as t
 from services.casefile import views
+from services.casefile.feeds import too_large_notice
 
 JST = ZoneInfo("Asia/Tokyo")
 #: A row of the kit's tracking table: the last stream sequence whose feed was published.
@@ -114,6 +115,9 @@ class CasefileProjection:
 
     def __init__(self, topology: Topology) -> None:
         self.topology = topology
+
+    #: A view too large for one message goes out as a notice naming the query (feeds.py).
+    too_large_notice = staticmethod(too_large_notice)
 
     # ----- entry point ---------------------------------------------------------------
     def apply(self, conn: Connection, env: Envelope, ctx: ApplyContext) -> None:

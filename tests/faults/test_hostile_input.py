@@ -10,6 +10,7 @@ from typing import Any
 
 import pytest
 
+from eventstore.commands import request_patiently
 from tests.faults.conftest import stream_last_seq
 from tests.helpers import register_agency
 
@@ -60,7 +61,15 @@ def cases(base: dict[str, Any], text_field: str, date_field: str, id_field: str)
          "invalid", "occurred_at"),
         ("type that does not match the subject", with_(base, "type", "something_else"),
          "invalid", "does not match"),
+        ("JSON nested 1,000 levels", good[:-1] + b', "deep": ' + DEEP + b"}", "too_large",
+         "nested"),
+        ("5,000-digit integer", good[:-1] + b', "n": ' + b"9" * 5000 + b"}", "too_large",
+         "digits"),
+        ("NaN is not JSON", good[:-1] + b', "n": NaN}', "invalid", "NaN"),
     ]
+
+
+DEEP = b"[" * 1000 + b"]" * 1000
 
 
 async def _reply(nc, topology, agency: str, command: str, raw: bytes) -> dict:
@@ -136,3 +145,53 @@ async def test_injection_strings_in_free_text_are_stored_verbatim_as_text(
     with toy.engine.begin() as conn:  # the table is still there, the case is closed
         cases, _ = runner.projection.snapshot(conn)
     assert [(r[0], r[1]) for r in cases] == [("inj", "closed")]
+
+
+# ----- queries: the same limits, and always an answer ----------------------------------
+QUERY_CASES = [
+    ("JSON nested 1,000 levels", b'{"case_id": ' + DEEP + b"}", "too_large", "nested"),
+    ("nested objects 100 levels", b'{"a":' * 100 + b"1" + b"}" * 100, "too_large", "nested"),
+    ("5,000-digit integer", b'{"case_id": ' + b"9" * 5000 + b"}", "too_large", "digits"),
+    ("not UTF-8", b'{"case_id": "\xff\xfe"}', "invalid", "UTF-8"),
+    ("lone surrogate", b'{"case_id": "\\ud800"}', "invalid", "case_id"),
+    ("not JSON", b'{"case_id": ', "invalid", "not JSON"),
+    ("not an object", b"[1, 2]", "invalid", "JSON object"),
+    ("huge body", b'{"case_id": "' + b"x" * 200_000 + b'"}', "too_large", "limit"),
+]
+
+
+@pytest.mark.parametrize(("label", "raw", "code", "fragment"), QUERY_CASES,
+                         ids=[c[0] for c in QUERY_CASES])
+async def test_hostile_query_arguments_get_a_clear_error_reply(
+    services, nc, topology, store, label, raw, code, fragment
+):
+    await register_agency(store, "hostile-agency")
+    await services("casefile")
+    msg = await request_patiently(nc, f"{topology.prefix}.query.hostile-agency.case_view", raw)
+    reply = json.loads(msg.data)
+    assert reply["ok"] is False, label
+    assert reply["error"]["code"] == code, (label, reply)
+    assert fragment in json.dumps(reply["error"], ensure_ascii=False), (label, reply)
+
+
+@pytest.mark.parametrize(("label", "raw", "code", "fragment"), [
+    ("JSON nested 1,000 levels", DEEP, "too_large", "nested"),
+    ("a sequence that is not a number", b'{"projection": "casefile", "seq": "abc"}',
+     "invalid", "seq"),
+    ("no such projection", b'{"projection": "nope", "seq": 1}', "invalid", "nope"),
+], ids=["deep", "seq", "projection"])
+async def test_hostile_admin_arguments_get_a_clear_error_reply(
+    services, nc, topology, label, raw, code, fragment
+):
+    import nats
+
+    await services("casefile")
+    operator = await nats.connect(nc.connected_url.geturl(), inbox_prefix="_INBOX.operator.t")
+    try:
+        msg = await operator.request(f"{topology.prefix}.admin.casefile.replay", raw, timeout=10)
+    finally:
+        await operator.close()
+    reply = json.loads(msg.data)
+    assert reply["ok"] is False, label
+    assert reply["error"]["code"] == code, (label, reply)
+    assert fragment in json.dumps(reply["error"], ensure_ascii=False), (label, reply)

@@ -1,5 +1,6 @@
 """Property-based: whatever an agency system sends, the parser and the pure deciders answer
-with a domain error (a clear refusal) or events — never with any other exception.
+with a domain error (a clear refusal) or events — never with any other exception; and over
+NATS, the real services answer any bytes sent to a command or a query clearly.
 
 This file covers command parsing, the kit-only stand-in and a first look at the casefile
 deciders. Each service's deciders, folds and invariants have their own property tests:
@@ -8,11 +9,13 @@ tests/meeting/test_properties.py and tests/stats/test_properties.py."""
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import json
 from datetime import date
 from typing import Any
 
+import nats
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -27,8 +30,9 @@ from contracts.case import (
     MembershipReason,
 )
 from contracts.catalog import command_types
-from eventstore.commands import parse_command
+from eventstore.commands import parse_command, request_patiently
 from eventstore.errors import DomainError, InvalidInput
+from eventstore.guard import parse_json
 
 COMMANDS = command_types()
 JSON = st.recursive(
@@ -139,3 +143,111 @@ def test_casefile_deciders_only_refuse_with_domain_errors(
         decide = domain.decide_invite
     with contextlib.suppress(DomainError):
         decide(state, actor, cmd)
+
+
+# ----- over NATS: whatever bytes arrive, a real service answers clearly -----------------
+def _nested(depth: int) -> bytes:
+    return b'{"case_id": ' + b"[" * depth + b"]" * depth + b"}"
+
+
+HOSTILE_BYTES = st.one_of(
+    st.binary(max_size=300),
+    JSON.map(lambda v: json.dumps(v).encode()),
+    st.integers(1, 3000).map(_nested),
+    st.integers(1, 6000).map(lambda n: b'{"case_id": ' + b"9" * n + b"}"),
+    st.sampled_from([b'{"case_id": "\\ud800"}', b'{"\\udfff": 1}', b"NaN", b'{"a": 1e999}',
+                     b'{"case_id": "\xed\xa0\x80"}', b"\xff" * 10, b"", b"null"]),
+)
+ANSWER_CODES = {"invalid", "too_large", "not_found", "forbidden", "rejected", "replay_failed"}
+
+
+@settings(max_examples=400, deadline=None)
+@given(HOSTILE_BYTES)
+def test_the_guarded_parser_refuses_with_invalid_or_too_large_and_nothing_else(raw):
+    try:
+        doc = parse_json(raw, limit=4096)
+    except InvalidInput as exc:
+        assert exc.code in ("invalid", "too_large") and exc.message
+        return
+    json.dumps(doc).encode("utf-8")  # what it accepts is plain JSON that UTF-8 can store
+
+
+async def test_any_bytes_sent_to_commands_and_queries_over_nats_get_a_clear_answer(
+    services, nc, topology, store
+):
+    """Raw bytes to a command, queries and an admin action of the real services (the admin
+    one from an operator's inbox): every one is answered
+    within its deadline, with a result or a clear error, never ``internal``; no event is
+    stored."""
+    from tests.faults.conftest import stream_last_seq
+    from tests.helpers import register_agency
+
+    await register_agency(store, "prop-agency")
+    await services("referral", "casefile")
+    loop = asyncio.get_running_loop()
+    before = await stream_last_seq(store)
+    p = topology.prefix
+    command = topology.command_subject("prop-agency", "submit_referral")
+    admin = f"{p}.admin.casefile.replay"
+    subjects = [command, f"{p}.query.prop-agency.case_view", f"{p}.query.prop-agency.inbox",
+                admin]
+    operator = await nats.connect(nc.connected_url.geturl(), inbox_prefix="_INBOX.operator.p")
+
+    async def ask(subject: str, raw: bytes) -> dict[str, Any]:
+        msg = await request_patiently(operator if subject == admin else nc, subject, raw,
+                                      timeout=10)
+        return dict(json.loads(msg.data))
+
+    @settings(max_examples=150, deadline=None, suppress_health_check=list(HealthCheck),
+              database=None)
+    @given(st.sampled_from(subjects), HOSTILE_BYTES)
+    def answered_clearly(subject: str, raw: bytes) -> None:
+        reply = asyncio.run_coroutine_threadsafe(ask(subject, raw), loop).result(20)
+        if reply["ok"]:
+            assert subject != command, reply  # no hostile body is a valid referral
+            return
+        assert reply["error"]["code"] in ANSWER_CODES, (raw[:80], reply)
+        assert reply["error"]["message"]
+
+    try:
+        await asyncio.to_thread(answered_clearly)
+    finally:
+        await operator.close()
+    assert await stream_last_seq(store) == before
+
+
+ARG_NAMES = ["case_id", "on", "meeting_id", "as_of", "agency_id", "stale", "referral_id",
+             "include_retired", "include_past"]
+ARG_VALUES = st.one_of(JSON, st.sampled_from(["2025-02-30", "1899-01-01", "a.b", "*", "",
+                                              "x" * 5000, "2025-06-01", "hq", "\u0000"]))
+
+
+async def test_every_query_of_every_service_answers_wrong_arguments_clearly(
+    services, nc, topology, store
+):
+    """Arguments of the right names with values of any type, to every query of the four
+    services: a result or a clear refusal, never ``internal``."""
+    from tests.helpers import register_agency
+    from tsunagu.services import SERVICES
+
+    await register_agency(store, "prop-agency")
+    runtimes = await services(*SERVICES)
+    queries = sorted(f"{topology.prefix}.query.prop-agency.{name}"
+                     for rt in runtimes.values() for name in rt.spec.queries)
+    loop = asyncio.get_running_loop()
+
+    async def ask(subject: str, raw: bytes) -> dict[str, Any]:
+        msg = await request_patiently(nc, subject, raw, timeout=10)
+        return dict(json.loads(msg.data))
+
+    @settings(max_examples=200, deadline=None, suppress_health_check=list(HealthCheck),
+              database=None)
+    @given(st.sampled_from(queries), st.dictionaries(st.sampled_from(ARG_NAMES), ARG_VALUES,
+                                                     max_size=4))
+    def answered_clearly(subject: str, args: dict[str, Any]) -> None:
+        raw = json.dumps(args).encode()
+        reply = asyncio.run_coroutine_threadsafe(ask(subject, raw), loop).result(20)
+        if not reply["ok"]:
+            assert reply["error"]["code"] in ANSWER_CODES, (subject, args, reply)
+
+    await asyncio.to_thread(answered_clearly)

@@ -33,6 +33,7 @@ from starlette.staticfiles import StaticFiles
 
 from eventstore.errors import DomainError
 from eventstore.settings import Settings
+from tsunagu.clikit import cli_connect_options
 from tsunagu.ops import dlq, health, reader, render, tail
 from tsunagu.ops.labels import AGGREGATE_LABELS_JA, EVENT_LABELS_JA, event_label
 from tsunagu.ops.stats_view import report_view
@@ -143,7 +144,7 @@ def create_app(settings: Settings, config: ConsoleConfig | None = None) -> Starl
 
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
-        state.nc = await nats.connect(**settings.connect_options())
+        state.nc = await nats.connect(**cli_connect_options(settings))
         state.tracker = health.HeartbeatTracker(state.nc, settings.topology)
         await state.tracker.start()
         log.info("console up", host=config.host, port=config.port)

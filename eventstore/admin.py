@@ -1,0 +1,65 @@
+"""The admin actions of a service (the operator's `tsunagu status`, `rebuild`, `dlq retry`).
+Only requests from the operator's and the admin's inboxes reach them (``service``)."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from typing import TYPE_CHECKING, Any
+
+from eventstore.errors import DomainError, InvalidInput
+from eventstore.reactor import ReactorRunner
+
+if TYPE_CHECKING:
+    from eventstore.service import Runtime
+
+
+async def admin_action(runtime: Runtime, action: str, args: dict[str, Any]) -> dict[str, Any]:
+    """``<prefix>.admin.<service>.<action>``: status, rebuild (every projection, or
+    ``projection``, up to ``to_seq``) and replay (one stored event into ``projection``)."""
+    if action == "status":
+        return {"ok": True, "result": runtime.status()}
+    if action == "rebuild":
+        only, to_seq = args.get("projection"), _seq_arg(args, "to_seq", required=False)
+        if only is not None and (not isinstance(only, str) or only not in runtime.runners):
+            raise InvalidInput(f"no projection {only!r} in {runtime.spec.name}")
+        results = {}
+        subject = f"{runtime.topology.prefix}.admin.{runtime.spec.name}.progress"
+        for name, runner in runtime.runners.items():
+            if only and only != name:
+                continue
+            if isinstance(runner, ReactorRunner):
+                continue  # reactions already happened; replaying them is not a rebuild
+
+            def progress(done: int, total: int, name: str = name) -> None:
+                body = json.dumps({"projection": name, "done": done, "total": total}).encode()
+                asyncio.get_running_loop().create_task(
+                    runtime.broker.connection.publish(subject, body)
+                )
+
+            rate = await runner.rebuild(to_seq, progress)
+            results[name] = {"checkpoint": runner.checkpoint, "events_per_s": round(rate)}
+        return {"ok": True, "result": results}
+    if action == "replay":
+        wanted = args.get("projection")
+        target = runtime.runners.get(wanted) if isinstance(wanted, str) else None
+        if target is None:
+            raise InvalidInput(f"no projection {wanted!r} in {runtime.spec.name}")
+        try:
+            applied = await target.replay_one(_seq_arg(args, "seq") or 0)
+        except DomainError:
+            raise
+        except Exception as exc:  # still failing: the operator sees why, as the dead letter says
+            raise DomainError(f"{type(exc).__name__}: {exc}", code="replay_failed") from exc
+        return {"ok": applied, "result": {"applied": applied}}
+    raise InvalidInput(f"unknown admin action {action!r}")
+
+
+def _seq_arg(args: dict[str, Any], name: str, required: bool = True) -> int | None:
+    value = args.get(name)
+    if value is None and not required:
+        return None
+    if not isinstance(value, int) or isinstance(value, bool) or value < 1:
+        raise InvalidInput(f"{name} must be a stream sequence (a positive integer)",
+                           details=[{"field": name, "rule": "positive_int"}])
+    return value
