@@ -30,14 +30,6 @@ from tsunagu.deploy.cluster import LocalCluster
 from tsunagu.deploy.identities import AuthDir, client_inbox_prefix
 from tsunagu.services import SERVICES, spec_factory
 
-#: Finding 3 on this branch: see the reason. Strict, so the merge that fixes it says so.
-FINDING_3 = pytest.mark.xfail(strict=True, reason=(
-    "finding 3: eventstore/service.py subscribes the referral's commands AND the catch-all "
-    "<prefix>.cmd.*.* on one connection; nats-server then refuses the reply to _R_.… as a "
-    "publish violation, so no agency hears from the referral service. Fixed on the kitguard "
-    "branch (one subscription per command subject per connection): remove this marker "
-    "when that is merged."))
-
 #: The directory of the flow: (id, category, can triage).
 AGENCIES = (
     ("fukushi", "その他行政の担当部署", True),

@@ -11,7 +11,7 @@ import nats
 import pytest
 
 from services.referral.directory_import import import_directory
-from tests.secure.conftest import FINDING_3, Deployment
+from tests.secure.conftest import Deployment
 from tsunagu.deploy.certs import issue_client, revoke_client
 from tsunagu.deploy.identities import IdentityError
 from tsunagu.deploy.permissions import agency_js_prefix
@@ -103,7 +103,6 @@ async def test_a_pull_request_naming_the_event_stream_as_reply_stores_nothing_th
     assert after[t.events_stream] == before[t.events_stream]  # …but not into the events
 
 
-@FINDING_3
 async def test_the_referral_service_answers_an_agency_in_secured_mode(deployment: Deployment):
     """Finding 3."""
     nc = await deployment.connect("agency", "shakyo")

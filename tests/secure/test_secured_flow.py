@@ -15,7 +15,7 @@ from nats.aio.client import Client
 
 from services.referral.domain import person_id_for
 from tests.helpers import eventually
-from tests.secure.conftest import AGENCIES, FINDING_3, Deployment
+from tests.secure.conftest import AGENCIES, Deployment
 from tsunagu.deploy.client import open_feed
 
 
@@ -59,7 +59,6 @@ async def _view(a: Agencies, agency: str, case_id: str) -> dict:
     return await a.query(agency, "case_view", case_id=case_id)
 
 
-@FINDING_3
 @pytest.mark.timeout(240)
 async def test_the_whole_program_runs_in_secured_mode_with_each_party_on_its_own_credentials(
     deployment: Deployment,
