@@ -323,7 +323,8 @@ class CasefileProjection:
             case ConfidentialityAcknowledged() if e.agency_id:
                 self._meeting_member(conn, mid, e.agency_id)
                 update_where(conn, t.meeting_members,
-                             {"meeting_id": mid, "agency_id": e.agency_id}, acknowledged=True)
+                             {"meeting_id": mid, "agency_id": e.agency_id}, acknowledged=True,
+                             acknowledged_on=e.acknowledged_on)
             case MeetingCancelled():
                 update_where(conn, t.meetings, {"meeting_id": mid}, cancelled=True)
             case CaseTabled():
