@@ -287,7 +287,8 @@ class World:
         with_consent = r.random() < 0.75
         agencies = list(dict.fromkeys([*sorted(case.members), *r.sample(W.SUPPORTERS, 3)]))
         scope = {"agencies": agencies, "purposes": ["支援の検討と関係機関での情報共有"],
-                 "method": r.choice(["written", "oral"]), "given_on": on}
+                 "method": r.choice(["written", "oral"]), "given_on": on,
+                 "obtained_by_staff": "相談員", "form_ref": f"同意書-{case.case_id}"}
         if with_consent:
             body: dict[str, Any] = {"case_id": case.case_id, "applied_on": on,
                                     "with_consent": True, "consent": scope}
@@ -497,9 +498,14 @@ class Meetings:
                 del self.open_rounds[kind]
             if queue:
                 self._open(kind)
+            # Attendance is per item: the convener and the agencies each case needed.
             await w.send(CONVENER, "record_meeting_held", {
                 "meeting_id": mid, "held_on": today().isoformat(),
-                "attendees": sorted(members)}, f"record_meeting_held/{kind}", urgent=True)
+                "attendees": sorted(members),
+                "item_attendees": [{"item_id": item_id,
+                                    "agencies": sorted({CONVENER, *agenda.invite} & members)}
+                                   for item_id, agenda in items]},
+                f"record_meeting_held/{kind}", urgent=True)
             self.held += 1
             for item_id, agenda in items:
                 replies = []

@@ -43,6 +43,8 @@ class ConsentRecorded(ConsentEvent):
     obtained_by_staff: ShortText | None = None
     given_on: WorldDate
     valid_until: WorldDate | None = Field(default=None, description="Expires after this day")
+    form_ref: ShortText | None = Field(
+        default=None, description="Reference of the signed form (同意書); absent in older events")
 
 
 class ConsentWithdrawn(ConsentEvent):
@@ -50,6 +52,16 @@ class ConsentWithdrawn(ConsentEvent):
     consent_id: Id
     withdrawn_on: WorldDate
     reason: ShortText | None = None
+
+
+class ConsentRecorderNamed(ConsentEvent):
+    """The lead agency names a member that may record the consents it obtains itself
+    (never one that widens coverage to itself)."""
+
+    type: Literal["ConsentRecorderNamed"] = "ConsentRecorderNamed"
+    agency_id: AgencyId
+    named_by: AgencyId
+    named_on: WorldDate
 
 
 class ConsentRefused(ConsentEvent):

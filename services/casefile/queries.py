@@ -38,8 +38,10 @@ def _on(args: dict[str, Any]) -> date:
 
 
 def view_of(engine: Engine, case_id: str, agency: str, on: date) -> dict[str, Any]:
+    """``on`` dates the tasks; consent is judged today whatever ``on`` says (a withdrawal
+    is not stepped around by asking about yesterday)."""
     with engine.connect() as conn:
-        view = views.case_view(conn, case_id, agency, on)
+        view = views.case_view(conn, case_id, agency, on, _today())
     if view is None:
         # Same answer whether the case exists or not: existence is not disclosed.
         raise NotFound(f"case {case_id!r} is not among the cases of agency {agency!r}",
@@ -54,7 +56,7 @@ async def case_view(rt: Runtime, agency: str, args: dict[str, Any]) -> dict[str,
 async def my_cases(rt: Runtime, agency: str, args: dict[str, Any]) -> list[dict[str, Any]]:
     def run() -> list[dict[str, Any]]:
         with rt.engine.connect() as conn:
-            return views.my_cases(conn, agency, _on(args))
+            return views.my_cases(conn, agency, _on(args), _today())
 
     return await in_thread(run)
 

@@ -4,6 +4,10 @@
 - A 支援会議 (confidential) does not exist for non-members (not_found, never forbidden), and
   its members see only its date until they acknowledge the duty of confidentiality; its
   agenda, materials, minutes and decisions are for bound members only.
+- An agenda item's material and minutes are a person's data: they go to a bound member only
+  on a basis from ``contracts.visibility.disclosure_basis`` — at a 重層的支援会議, a consent
+  that covers it for that case **today**; at a 支援会議, its acknowledged seat. Rows it has no
+  basis for are left out; each row shown names its basis.
 - Counts per month carry no content and are open to every agency (statistics).
 """
 
@@ -29,6 +33,7 @@ from services.meeting.projection import (
     minutes,
     utc_text,
 )
+from services.meeting.visibility import item_rule, world_today
 
 CONFIDENTIAL = "confidential"
 
@@ -137,34 +142,46 @@ def _decision(d: Row[Any]) -> dict[str, Any]:
     }
 
 
-def read_minutes(conn: Connection, agency: str, meeting_id: str) -> dict[str, Any]:
-    """The meeting's own minutes and each item's. A text whose key was destroyed (the
-    person erased) is None with ``erased`` true: never ciphertext."""
-    _access(conn, agency, meeting_id)
-    row = conn.execute(select(minutes).where(minutes.c.meeting_id == meeting_id)).first()
+def read_minutes(conn: Connection, agency: str, meeting_id: str,
+                 today: date | None = None) -> dict[str, Any]:
+    """The meeting's own minutes and each item's the agency has a basis for. A text whose
+    key was destroyed (the person erased) is None with ``erased`` true: never ciphertext."""
+    row = _access(conn, agency, meeting_id)
+    basis = item_rule(conn, row, _me(conn, agency, meeting_id), agency, today or world_today())
+    meeting_row = conn.execute(select(minutes).where(minutes.c.meeting_id == meeting_id)).first()
     per_item = conn.execute(select(item_minutes).where(item_minutes.c.meeting_id == meeting_id)
                             .order_by(item_minutes.c.seq)).all()
-    if row is None and not per_item:
+    if meeting_row is None and not per_item:
         raise NotFound(f"meeting {meeting_id} has no minutes yet", code="no_minutes")
+    shown = [(i, b) for i in per_item if (b := basis(i.case_id)) is not None]
     return {
         "meeting_id": meeting_id,
-        "recorded_by": row.recorded_by if row else None,
-        "text": row.text if row else None,
-        "erased": row is not None and row.text is None,
+        "recorded_by": meeting_row.recorded_by if meeting_row else None,
+        "text": meeting_row.text if meeting_row else None,
+        "erased": meeting_row is not None and meeting_row.text is None,
         "items": [{"item_id": i.item_id, "case_id": i.case_id, "recorded_by": i.recorded_by,
-                   "text": i.text, "erased": i.text is None} for i in per_item],
+                   "text": i.text, "erased": i.text is None, "basis": b.as_dict()}
+                  for i, b in shown],
     }
 
 
-def read_materials(conn: Connection, agency: str, meeting_id: str) -> list[dict[str, Any]]:
-    _access(conn, agency, meeting_id)
-    return [
-        {"material_id": m.material_id, "item_id": m.item_id, "case_id": m.case_id,
-         "shared_by": m.shared_by, "title": m.title, "text": m.text,
-         "attachment": m.attachment, "erased": m.title is None}
-        for m in conn.execute(select(materials).where(materials.c.meeting_id == meeting_id)
-                              .order_by(materials.c.seq))
-    ]
+def read_materials(conn: Connection, agency: str, meeting_id: str,
+                   today: date | None = None) -> list[dict[str, Any]]:
+    """The meeting's materials, and each item's the agency has a basis for (``basis``:
+    None for material of the whole meeting, which is about no one person)."""
+    row = _access(conn, agency, meeting_id)
+    basis = item_rule(conn, row, _me(conn, agency, meeting_id), agency, today or world_today())
+    out = []
+    for m in conn.execute(select(materials).where(materials.c.meeting_id == meeting_id)
+                          .order_by(materials.c.seq)):
+        b = basis(m.case_id) if m.case_id else None
+        if m.case_id and b is None:
+            continue  # an item's material without a basis for this agency: not shown
+        out.append({"material_id": m.material_id, "item_id": m.item_id, "case_id": m.case_id,
+                    "shared_by": m.shared_by, "title": m.title, "text": m.text,
+                    "attachment": m.attachment, "erased": m.title is None,
+                    "basis": b.as_dict() if b else None})
+    return out
 
 
 def case_decisions(conn: Connection, agency: str, case_id: str) -> list[dict[str, Any]]:

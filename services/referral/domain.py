@@ -17,7 +17,9 @@ from contracts.case import (
     CaseOpened,
     CaseOrigin,
     CaseReopened,
+    CaseReturnedToComprehensive,
     EnrollmentStarted,
+    LeadAgencyAssigned,
     MemberJoined,
     MembershipReason,
     SubjectPersonal,
@@ -26,6 +28,7 @@ from contracts.commands_referral import (
     ConsentScope,
     CorrectReferral,
     DecidePersonMatch,
+    NameConsentRecorder,
     RecordApplication,
     RecordConsent,
     RecordConsentRefusal,
@@ -37,9 +40,12 @@ from contracts.commands_referral import (
 from contracts.common import AgeBand, Program, SubjectRef, age_band_for_age, age_on
 from contracts.consent import (
     ApplicationRecorded,
+    ConsentMethod,
     ConsentRecorded,
+    ConsentRecorderNamed,
     ConsentRefused,
     ConsentWithdrawn,
+    covers,
 )
 from contracts.directory import AgencyRegistered, AgencyRetired, AgencyUpdated
 from contracts.referral import (
@@ -426,6 +432,7 @@ class CaseFacts:
     coordinator: str | None = None
     members: frozenset[str] = field(default_factory=frozenset)
     closed: bool = False
+    lead: str | None = None
 
 
 def fold_case(case_id: str, events: Iterable[DomainEvent]) -> CaseFacts:
@@ -441,7 +448,20 @@ def fold_case(case_id: str, events: Iterable[DomainEvent]) -> CaseFacts:
             facts = replace(facts, closed=True)
         elif isinstance(e, CaseReopened):
             facts = replace(facts, closed=False)
+        elif isinstance(e, LeadAgencyAssigned):
+            facts = replace(facts, lead=e.agency_id, members=facts.members | {e.agency_id})
+        elif isinstance(e, CaseReturnedToComprehensive):
+            facts = replace(facts, lead=e.lead_agency,
+                            members=facts.members | {e.lead_agency})
     return facts
+
+
+def require_consent_reader(case: CaseFacts, agency_id: str) -> None:
+    """Who is covered, for what and why is answered only to the case's members; any other
+    agency gets the answer a case that does not exist gets (existence is not disclosed)."""
+    if not case.opened or agency_id not in case.members:
+        raise NotFound(f"case_id: no case {case.case_id} among the cases of agency "
+                       f"{agency_id}", details={"field": "case_id", "rule": "case_member"})
 
 
 @dataclass(frozen=True)
@@ -467,15 +487,91 @@ def _require_case_actor(case: CaseFacts, facts: ConsentFacts) -> str:
     return case.person_id
 
 
+def _named_by_lead(case: CaseFacts, history: Sequence[DomainEvent], agency_id: str) -> bool:
+    return case.lead is not None and any(
+        isinstance(e, ConsentRecorderNamed) and e.agency_id == agency_id
+        and e.named_by == case.lead for e in history)
+
+
+def _require_consent_recorder(
+    case: CaseFacts, facts: ConsentFacts, history: Sequence[DomainEvent],
+    agencies: Sequence[str],
+) -> str:
+    """Consent is recorded by the lead, the case's coordinator, a coordinating agency, or a
+    member the current lead named; the last never widens coverage to itself. Any other
+    member could otherwise put itself in a consent and see the person."""
+    person_id = _require_case_actor(case, facts)
+    me = facts.agency_id
+    if facts.may_triage or me in (case.coordinator, case.lead):
+        return person_id
+    if _named_by_lead(case, history, me):
+        if me not in agencies or covers(history, me, facts.today):
+            return person_id
+        raise Forbidden(
+            f"agencies: {me} was named to record consent on case {case.case_id} but may not "
+            "widen coverage to itself; the lead or the coordinating agency records that",
+            code="widens_own_coverage", details={"field": "agencies", "rule": "not_self"})
+    raise Forbidden(
+        f"agency {me!r} may not record consent on case {case.case_id}: the lead "
+        f"({case.lead or 'not named yet'}) or the coordinating agency ({case.coordinator}) "
+        "records it, naming the agency and staff that obtained it (obtained_by), or a member "
+        "the lead names (name_consent_recorder)",
+        code="not_consent_recorder", details={"field": "case_id", "rule": "consent_recorder"},
+    )
+
+
+def decide_name_consent_recorder(
+    cmd: NameConsentRecorder, case: CaseFacts, history: Sequence[DomainEvent],
+    facts: ConsentFacts,
+) -> list[DomainEvent]:
+    """The lead names a member that may record the consents it obtains."""
+    _require_case_actor(case, facts)
+    if facts.agency_id != case.lead:
+        raise Forbidden(
+            f"only the lead agency ({case.lead or 'not named yet'}) of case {case.case_id} "
+            "names who else records consent", code="not_lead",
+            details={"field": "case_id", "rule": "lead_names"})
+    if facts.unknown_agencies or cmd.agency_id not in case.members:
+        raise invalid("agency_id", "case_member",
+                      f"{cmd.agency_id} is not an active member of case {case.case_id}")
+    if _named_by_lead(case, history, cmd.agency_id):
+        raise DomainError(f"agency_id: {cmd.agency_id} is already named", code="already_named",
+                          details={"field": "agency_id", "rule": "once"})
+    return [ConsentRecorderNamed(case_id=case.case_id, agency_id=cmd.agency_id,
+                                 named_by=facts.agency_id, named_on=facts.today)]
+
+
 def _not_future(fld: str, on: date, today: date) -> None:
     if on > today:
         raise invalid(fld, "not_in_future", f"{on} is in the future (today is {today})")
 
 
+def _obtained(
+    case: CaseFacts, scope: ConsentScope | RecordConsent, facts: ConsentFacts,
+    staff: str | None, prefix: str,
+) -> tuple[str, str]:
+    """Who obtained the consent (a member agency, a staff member) and that the signed form
+    is referenced: the record says where the person's agreement can be checked."""
+    agency = scope.obtained_by or facts.agency_id
+    if agency != facts.agency_id and agency not in case.members:
+        raise invalid(f"{prefix}obtained_by", "case_member",
+                      f"{agency} is not a member of case {case.case_id}")
+    who = scope.obtained_by_staff or staff
+    if who is None:
+        raise invalid(f"{prefix}obtained_by_staff", "required",
+                      "name the staff member who obtained the consent")
+    if scope.method is ConsentMethod.written and not scope.form_ref:
+        raise invalid(f"{prefix}form_ref", "required_for_written",
+                      "a written consent references its signed form (同意書)")
+    return agency, who
+
+
 def _consent(
-    case_id: str, person_id: str, consent_id: str, scope: ConsentScope | RecordConsent,
+    case: CaseFacts, person_id: str, consent_id: str, scope: ConsentScope | RecordConsent,
     facts: ConsentFacts, staff: str | None, prefix: str,
 ) -> ConsentRecorded:
+    case_id = case.case_id
+    obtained_by, obtained_by_staff = _obtained(case, scope, facts, staff, prefix)
     _not_future(f"{prefix}given_on", scope.given_on, facts.today)
     if scope.valid_until is not None and scope.valid_until < scope.given_on:
         raise invalid(f"{prefix}valid_until", "not_before_given_on",
@@ -488,8 +584,8 @@ def _consent(
     return ConsentRecorded(
         case_id=case_id, consent_id=consent_id, person_id=person_id,
         agencies=tuple(dict.fromkeys(scope.agencies)), purposes=tuple(scope.purposes),
-        method=scope.method, obtained_by=facts.agency_id, obtained_by_staff=staff,
-        given_on=scope.given_on, valid_until=scope.valid_until,
+        method=scope.method, obtained_by=obtained_by, obtained_by_staff=obtained_by_staff,
+        given_on=scope.given_on, valid_until=scope.valid_until, form_ref=scope.form_ref,
     )
 
 
@@ -497,7 +593,10 @@ def decide_application(
     cmd: RecordApplication, case: CaseFacts, history: Sequence[DomainEvent],
     facts: ConsentFacts, *, consent_id: str,
 ) -> list[DomainEvent]:
-    person_id = _require_case_actor(case, facts)
+    if cmd.consent is not None:
+        person_id = _require_consent_recorder(case, facts, history, cmd.consent.agencies)
+    else:
+        person_id = _require_case_actor(case, facts)
     _not_future("applied_on", cmd.applied_on, facts.today)
     earlier = [e for e in history if isinstance(e, ApplicationRecorded)]
     if earlier:
@@ -518,16 +617,17 @@ def decide_application(
                             applied_on=cmd.applied_on, with_consent=cmd.with_consent)
     ]
     if cmd.consent is not None:
-        events.append(_consent(case.case_id, person_id, consent_id, cmd.consent, facts,
+        events.append(_consent(case, person_id, consent_id, cmd.consent, facts,
                                cmd.staff, "consent."))
     return events
 
 
 def decide_consent(
-    cmd: RecordConsent, case: CaseFacts, facts: ConsentFacts, *, consent_id: str
+    cmd: RecordConsent, case: CaseFacts, facts: ConsentFacts, *, consent_id: str,
+    history: Sequence[DomainEvent] = (),
 ) -> list[DomainEvent]:
-    person_id = _require_case_actor(case, facts)
-    return [_consent(case.case_id, person_id, consent_id, cmd, facts, cmd.staff, "")]
+    person_id = _require_consent_recorder(case, facts, history, cmd.agencies)
+    return [_consent(case, person_id, consent_id, cmd, facts, cmd.staff, "")]
 
 
 def decide_withdraw_consent(
