@@ -102,7 +102,9 @@ class Platform:
 
         nc = await nats.connect(url)
         try:
-            await provision(nc, Topology(prefix), StreamPolicy(replicas=replicas))
+            days = load_settings().disclosure_retention_days
+            await provision(nc, Topology(prefix), StreamPolicy(
+                replicas=replicas, disclosure_max_age_days=days))
         finally:
             await nc.close()
 
