@@ -1,7 +1,7 @@
 """The disclosure log: who was given which person's personal data, which fields, when, over
 which channel and on what basis — in its own stream (``<PREFIX>_DISCLOSURES``, subjects
-``<prefix>.disclosure.<agency>.<person>``), so "who saw this person's data" is one
-filtered read.
+``<prefix>.disclosure.<agency>.<person>.<case>``), so "who saw this person's data" is a
+filtered read (plus the person's cases, for records made where only the case is known).
 
 The kit knows no domain: a service says *what* it delivers (agency, person, field names, a
 basis dict of ids and flags); this module makes sure the record itself can never carry a
@@ -35,8 +35,9 @@ from eventstore.topology import Topology
 #: municipal retention of 相談支援 case files, so a 開示請求 about a closed case can still be
 #: answered. Configurable (TSUNAGU_DISCLOSURE_RETENTION_DAYS); older records expire.
 DEFAULT_MAX_AGE_DAYS = 5 * 365 + 1
-#: The subject token for a delivery about no identified person (e.g. an unmatched referral).
-NO_PERSON = "_"
+#: The subject token for "not known to the recording service" (a meeting knows the case,
+#: not the person; meeting-level minutes have no case).
+NONE = "_"
 
 _TOKEN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$")
 _FIELD = re.compile(r"^[a-z][a-z0-9_]{0,40}(\.[a-z][a-z0-9_]{0,40}){0,4}$")
@@ -60,7 +61,7 @@ class Disclosure(BaseModel):
     ...                    fields=["subject.name"], channel="query.case_view",
     ...                    basis={"kind": "consent", "consent_id": "k1"})
     >>> d.subject(Topology("tsunagu"))
-    'tsunagu.disclosure.hokatsu.p1'
+    'tsunagu.disclosure.hokatsu.p1.c1'
     """
 
     model_config = ConfigDict(frozen=True, extra="forbid")
@@ -136,7 +137,8 @@ class Disclosure(BaseModel):
                                details={"field": where}) from exc
 
     def subject(self, topology: Topology) -> str:
-        return topology.disclosure_subject(self.agency, self.person_id or NO_PERSON)
+        return topology.disclosure_subject(self.agency, self.person_id or NONE,
+                                           self.case_id or NONE)
 
     def to_bytes(self) -> bytes:
         return self.model_dump_json().encode()
@@ -178,10 +180,25 @@ class DisclosureLog:
 
 async def read_disclosures(
     nc: Client, topology: Topology, *, person_id: str | None = None,
-    agency: str | None = None, since: datetime | None = None, until: datetime | None = None,
+    agency: str | None = None, case_id: str | None = None,
+    since: datetime | None = None, until: datetime | None = None,
 ) -> list[Disclosure]:
-    """The records about ``person_id`` and/or to ``agency``, oldest first, in [since, until)."""
-    subject = topology.disclosure_subject(agency or "*", person_id or "*")
+    """The records matching the given agency / person / case, oldest first, in
+    [since, until). A person's records include those made about one of their cases by a
+    service that knows only the case (person token ``_``)."""
+    subjects = [topology.disclosure_subject(agency or "*", person_id or "*", case_id or "*")]
+    found = await _read(nc, topology, subjects[0])
+    if person_id is not None:
+        cases = sorted({d.case_id for d in found if d.case_id} - {None})
+        for cid in cases if case_id is None else []:
+            found += await _read(nc, topology,
+                                 topology.disclosure_subject(agency or "*", NONE, cid))
+    found.sort(key=lambda d: (d.at, d.record_id))
+    return [d for d in found
+            if (since is None or d.at >= since) and (until is None or d.at < until)]
+
+
+async def _read(nc: Client, topology: Topology, subject: str) -> list[Disclosure]:
     js = nc.jetstream()
     info = await js.stream_info(topology.disclosure_stream, subjects_filter=subject)
     if not info.state.subjects:
@@ -192,9 +209,7 @@ async def read_disclosures(
     try:
         while True:
             msg = await sub.next_msg(timeout=5.0)
-            d = Disclosure.from_bytes(msg.data)
-            if (since is None or d.at >= since) and (until is None or d.at < until):
-                out.append(d)
+            out.append(Disclosure.from_bytes(msg.data))
             if msg.metadata.num_pending == 0:
                 return out
     finally:

@@ -63,12 +63,12 @@ class Topology:
     def disclosure_stream(self) -> str:
         return f"{self._stem}_DISCLOSURES"
 
-    def disclosure_subject(self, agency_id: str, person_id: str) -> str:
-        return f"{self.prefix}.disclosure.{agency_id}.{person_id}"
+    def disclosure_subject(self, agency_id: str, person_id: str, case_id: str) -> str:
+        return f"{self.prefix}.disclosure.{agency_id}.{person_id}.{case_id}"
 
     @property
     def disclosure_subjects(self) -> str:
-        return f"{self.prefix}.disclosure.*.*"
+        return f"{self.prefix}.disclosure.*.*.*"
 
     # Commands: request/reply, agency in the subject so permissions can bind it.
     def command_subject(self, agency_id: str, command: str) -> str:

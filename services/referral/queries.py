@@ -27,6 +27,7 @@ from contracts.consent import (
 from contracts.referral import ReferralPersonal
 from eventstore.crypto import sealed_key_ids
 from eventstore.db import in_thread
+from eventstore.disclosure import Disclosure, DisclosureLog
 from eventstore.errors import Forbidden, InvalidInput, NotFound
 from eventstore.settings import Settings
 from services.referral.domain import fold_referral, world_date
@@ -246,12 +247,30 @@ async def referral(rt: Runtime, agency: str, args: dict[str, Any]) -> dict[str, 
     if not _is_triager(me, rt.settings):
         row.pop("likely_matches", None)
     row["sheet"] = sheet
+    if sheet is not None and sheet.get("personal"):
+        # Recorded before the answer leaves: if the log does not ack, the query fails.
+        await DisclosureLog(rt.broker.connection, rt.topology).record(
+            _sheet_disclosure(agency, row, sheet, me, rt.settings))
     row["history"] = [
         {"type": env.type, "occurred_at": env.occurred_at.isoformat(),
          "agency": env.actor.agency_id, "staff": env.actor.staff}
         for env in history.envelopes
     ]
     return row
+
+
+def _sheet_disclosure(agency: str, row: dict[str, Any], sheet: dict[str, Any],
+                      me: dict[str, Any] | None, settings: Settings) -> Disclosure:
+    role = ("sender" if agency == row["referring_agency"]
+            else "assigned" if agency == row["assigned_agency"] else "triage")
+    fields = [f"referral.{k}" for k, v in sheet["personal"].items() if v not in (None, "")]
+    if sheet.get("attachment"):
+        fields.append("referral.attachment")
+    return Disclosure.new(
+        agency=agency, person_id=row["person_id"], case_id=row.get("case_id"), fields=fields,
+        basis={"kind": "referral", "referral_id": row["referral_id"], "role": role,
+               "triager": _is_triager(me, settings)},
+        channel="query.referral")
 
 
 async def directory(rt: Runtime, agency: str, args: dict[str, Any]) -> dict[str, Any]:

@@ -41,8 +41,8 @@ def test_a_disclosure_record_refuses_personal_values_in_its_basis_or_fields():
 def test_a_disclosure_record_round_trips_and_names_its_subject():
     d = a_disclosure()
     topo = Topology("tx")
-    assert d.subject(topo) == "tx.disclosure.hokatsu.p1"
-    assert a_disclosure(person_id=None).subject(topo) == "tx.disclosure.hokatsu._"
+    assert d.subject(topo) == "tx.disclosure.hokatsu.p1.c1"
+    assert a_disclosure(person_id=None).subject(topo) == "tx.disclosure.hokatsu._.c1"
     assert Disclosure.from_bytes(d.to_bytes()) == d
     assert d.at.tzinfo is not None
 
@@ -53,7 +53,7 @@ def test_a_feed_disclosure_is_written_to_the_outbox_with_the_feed_message():
     ctx.publish("tx.feed.hokatsu.c1.case", b"{}", msg_id="feed-hokatsu-c1-7")
     DisclosureLog.in_outbox(ctx, topo, a_disclosure(channel="feed"), msg_id="feed-hokatsu-c1-7")
     [feed, record] = ctx._outbox
-    assert record["subject"] == "tx.disclosure.hokatsu.p1"
+    assert record["subject"] == "tx.disclosure.hokatsu.p1.c1"
     assert record["msg_id"] == "disclosure-feed-hokatsu-c1-7"
     assert json.loads(record["data"])["channel"] == "feed"
     assert feed["subject"] == "tx.feed.hokatsu.c1.case"
@@ -72,10 +72,12 @@ async def test_recorded_disclosures_are_read_back_by_person_and_by_agency(nc, to
     await log.record(a_disclosure(agency="shakyo", basis={"kind": "meeting",
                                                           "meeting_id": "m1",
                                                           "acknowledged": True}))
-    await log.record(a_disclosure(person_id="p2"))
+    await log.record(a_disclosure(person_id="p2", case_id="c2"))
+    # A meeting knows the case, not the person: found through the person's case.
+    await log.record(a_disclosure(agency="hellowork", person_id=None, channel="query.minutes"))
     by_person = await read_disclosures(nc, topology, person_id="p1")
     assert [(d.agency, d.basis["kind"]) for d in by_person] == [
-        ("hokatsu", "consent"), ("shakyo", "meeting")]
+        ("hokatsu", "consent"), ("shakyo", "meeting"), ("hellowork", "consent")]
     by_agency = await read_disclosures(nc, topology, agency="hokatsu")
     assert [d.person_id for d in by_agency] == ["p1", "p2"]
     later = await read_disclosures(nc, topology, agency="hokatsu",
