@@ -169,7 +169,7 @@ class CasefileProjection:
                     json.dumps(body, ensure_ascii=False).encode(), msg_id=msg_id,
                 )
                 # In the same outbox transaction: the feed goes out recorded, or not at all.
-                record = disclosures.of_view(conn, data, agency, view, on, "feed")
+                record = disclosures.of_view(data, agency, view, "feed")
                 if record is not None:
                     DisclosureLog.in_outbox(ctx, self.topology, record, msg_id)
 
@@ -328,7 +328,8 @@ class CasefileProjection:
             case ConfidentialityAcknowledged() if e.agency_id:
                 self._meeting_member(conn, mid, e.agency_id)
                 update_where(conn, t.meeting_members,
-                             {"meeting_id": mid, "agency_id": e.agency_id}, acknowledged=True)
+                             {"meeting_id": mid, "agency_id": e.agency_id}, acknowledged=True,
+                             acknowledged_on=e.acknowledged_on)
             case MeetingCancelled():
                 update_where(conn, t.meetings, {"meeting_id": mid}, cancelled=True)
             case CaseTabled():

@@ -40,15 +40,17 @@ def _on(args: dict[str, Any]) -> date:
 
 def view_of(engine: Engine, case_id: str, agency: str, on: date,
             channel: str = "query.case_view") -> tuple[dict[str, Any], Disclosure | None]:
-    """The agency's view and the record of disclosing it (None when redacted)."""
+    """The agency's view and the record of disclosing it (None when redacted). ``on`` dates
+    the tasks; consent is judged today whatever ``on`` says (a withdrawal is not stepped
+    around by asking about yesterday)."""
     with engine.connect() as conn:
         data = views.load_case(conn, case_id)
-        view = views.view_of(data, agency, on) if data else None
+        view = views.view_of(data, agency, on, _today()) if data else None
         if data is None or view is None:
             # Same answer whether the case exists or not: existence is not disclosed.
             raise NotFound(f"case {case_id!r} is not among the cases of agency {agency!r}",
                            details={"case_id": case_id})
-        return view, disclosures.of_view(conn, data, agency, view, _today(), channel)
+        return view, disclosures.of_view(data, agency, view, channel)
 
 
 async def _recorded(rt: Runtime, records: list[Disclosure | None]) -> None:
@@ -66,16 +68,16 @@ async def case_view(rt: Runtime, agency: str, args: dict[str, Any]) -> dict[str,
 def _my_cases(engine: Engine, agency: str, on: date) -> tuple[list[dict[str, Any]],
                                                                list[Disclosure | None]]:
     with engine.connect() as conn:
-        rows = views.my_cases(conn, agency, on)
+        rows = views.my_cases(conn, agency, on, _today())
         records = []
         for row in rows:
             if row["name"] is None:
                 continue  # redacted, or nothing personal in the row
             data = views.load_case(conn, row["case_id"])
-            view = views.view_of(data, agency, on) if data else None
+            view = views.view_of(data, agency, on, _today()) if data else None
             if data is not None and view is not None:
-                records.append(disclosures.of_view(conn, data, agency, view, _today(),
-                                                   "query.my_cases", ["subject.name"]))
+                records.append(disclosures.of_view(data, agency, view, "query.my_cases",
+                                                   ["subject.name"]))
         return rows, records
 
 

@@ -129,6 +129,7 @@ meeting_members = Table(
     Column("agency_id", String(ID), primary_key=True),
     Column("invited", Boolean, nullable=False, default=False),
     Column("acknowledged", Boolean, nullable=False, default=False),
+    Column("acknowledged_on", Date),  # the seat's date: part of a disclosure's basis
 )
 
 meeting_cases = Table(

@@ -1,7 +1,9 @@
-"""What one agency may see of a case: the full view (personal data) only while a valid
-consent covers it as a member, or as a bound member of a 支援会議 on the case; otherwise the
-redacted view (case id, stage, its own role and tasks). Used by the feeds (inside the
-projection's transaction) and by the queries, so both say exactly the same thing.
+"""What one agency may see of a case: the full view (personal data) only on a basis from
+``contracts.visibility.disclosure_basis`` (a valid consent covers it as a member, judged
+today; or a bound seat at a 支援会議 on the case); otherwise the redacted view (case id,
+stage, its own role and tasks). Used by the feeds (inside the projection's transaction) and
+by the queries, so both say exactly the same thing. ``on`` only dates the tasks: consent is
+always judged on ``today``, so asking "as of" an earlier day never shows more.
 """
 
 from __future__ import annotations
@@ -19,8 +21,8 @@ from contracts.consent import (
     ConsentRecorded,
     ConsentRefused,
     ConsentWithdrawn,
-    covers,
 )
+from contracts.visibility import Basis, Seat, disclosure_basis
 from services.casefile import tables as t
 
 _consent_adapter: TypeAdapter[Any] = TypeAdapter(
@@ -34,8 +36,9 @@ _CONSENT = select(t.consent.c.event).where(t.consent.c.case_id == _CASE).order_b
 _MEMBERS = (select(t.members).where(t.members.c.case_id == _CASE)
             .order_by(t.members.c.joined_on, t.members.c.agency_id))
 _MEMBER_IDS = select(t.members.c.agency_id).where(t.members.c.case_id == _CASE)
-_BOUND = (
-    select(t.meeting_members.c.agency_id)
+_SEATS = (
+    select(t.meeting_members.c.meeting_id, t.meeting_members.c.agency_id,
+           t.meeting_members.c.acknowledged_on)
     .join(t.meeting_cases, t.meeting_cases.c.meeting_id == t.meeting_members.c.meeting_id)
     .join(t.meetings, t.meetings.c.meeting_id == t.meeting_members.c.meeting_id)
     .where(
@@ -64,7 +67,7 @@ class CaseData:
 
     case: RowMapping
     members: list[RowMapping]
-    bound: frozenset[str]
+    seats: tuple[Seat, ...]
     consent: list[ConsentEvent]
     plans: list[RowMapping]
     enrollments: list[RowMapping]
@@ -75,6 +78,11 @@ class CaseData:
     @property
     def member_ids(self) -> frozenset[str]:
         return frozenset(m["agency_id"] for m in self.members)
+
+    @property
+    def bound(self) -> frozenset[str]:
+        """Agencies with a bound seat at a 支援会議 on the case."""
+        return frozenset(s.agency_id for s in self.seats)
 
     @property
     def audience(self) -> list[str]:
@@ -91,7 +99,8 @@ def load_case(conn: Connection, case_id: str) -> CaseData | None:
     return CaseData(
         case,
         members=list(conn.execute(_MEMBERS, key).mappings()),
-        bound=frozenset(conn.execute(_BOUND, key).scalars()),
+        seats=tuple(Seat(r.meeting_id, r.agency_id, r.acknowledged_on)
+                    for r in conn.execute(_SEATS, key)),
         consent=[_consent_adapter.validate_python(r)
                  for r in conn.execute(_CONSENT, key).scalars()],
         plans=list(conn.execute(_PLANS, key).mappings()),
@@ -106,7 +115,7 @@ def audience(conn: Connection, case_id: str) -> list[str]:
     """Every agency that gets a feed of the case."""
     key = {"case_id": case_id}
     members = set(conn.execute(_MEMBER_IDS, key).scalars())
-    return sorted(members | set(conn.execute(_BOUND, key).scalars()))
+    return sorted(members | {r.agency_id for r in conn.execute(_SEATS, key)})
 
 
 def _iso(value: date | None) -> str | None:
@@ -146,14 +155,27 @@ def _tasks(
     return tasks
 
 
-def case_view(conn: Connection, case_id: str, agency_id: str, on: date) -> dict[str, Any] | None:
-    """The view for ``agency_id`` on day ``on``, or None when the case is not its business."""
+def case_view(
+    conn: Connection, case_id: str, agency_id: str, on: date, today: date | None = None
+) -> dict[str, Any] | None:
+    """The view for ``agency_id`` (tasks as of ``on``, consent judged on ``today``), or None
+    when the case is not its business."""
     data = load_case(conn, case_id)
-    return view_of(data, agency_id, on) if data else None
+    return view_of(data, agency_id, on, today) if data else None
 
 
-def view_of(data: CaseData, agency_id: str, on: date) -> dict[str, Any] | None:
-    """The view for ``agency_id`` on day ``on`` (no I/O), or None when not its business."""
+def basis_of(data: CaseData, agency_id: str, today: date) -> Basis | None:
+    """On what basis ``agency_id`` may see the case's personal data today (None: redacted)."""
+    return disclosure_basis(agency_id, consent=data.consent, today=today,
+                            takes_part=agency_id in data.member_ids, seats=data.seats)
+
+
+def view_of(
+    data: CaseData, agency_id: str, on: date, today: date | None = None
+) -> dict[str, Any] | None:
+    """The view for ``agency_id`` (no I/O), or None when not its business. ``on`` dates the
+    tasks; consent is judged on ``today`` (the feed passes the day the change was stored,
+    which was today then), never on an earlier asked-for day."""
     members = data.member_ids
     if agency_id not in members and agency_id not in data.bound:
         return None
@@ -165,13 +187,14 @@ def view_of(data: CaseData, agency_id: str, on: date) -> dict[str, Any] | None:
         "my_roles": roles,
         "my_tasks": _tasks(case, agency_id, roles, on),
     }
-    by_consent = agency_id in members and covers(data.consent, agency_id, on)
-    if not (by_consent or agency_id in data.bound):
+    basis = basis_of(data, agency_id, on if today is None else today)
+    if basis is None:
         view["redacted"] = True
         return view
     view.update(_full(data))
     view["redacted"] = False
-    view["access"] = "consent" if by_consent else "confidential_meeting"
+    view["access"] = "consent" if basis.kind == "consent" else "confidential_meeting"
+    view["basis"] = basis.as_dict()
     return view
 
 
@@ -245,7 +268,9 @@ def timeline(conn: Connection, case_id: str) -> list[dict[str, Any]]:
              "agency_id": r["agency_id"], "summary": r["summary"]} for r in rows]
 
 
-def my_cases(conn: Connection, agency_id: str, on: date) -> list[dict[str, Any]]:
+def my_cases(
+    conn: Connection, agency_id: str, on: date, today: date | None = None
+) -> list[dict[str, Any]]:
     """The cases an agency takes part in (member, or bound member of a 支援会議 on it)."""
     member_of = select(t.members.c.case_id).where(t.members.c.agency_id == agency_id)
     bound_of = (
@@ -259,7 +284,7 @@ def my_cases(conn: Connection, agency_id: str, on: date) -> list[dict[str, Any]]
     ids = sorted(set(conn.execute(member_of).scalars()) | set(conn.execute(bound_of).scalars()))
     out = []
     for case_id in ids:
-        view = case_view(conn, case_id, agency_id, on)
+        view = case_view(conn, case_id, agency_id, on, today)
         if view is None:
             continue
         name = None
