@@ -95,7 +95,8 @@ class Disclosure(BaseModel):
     @field_validator("operator")
     @classmethod
     def _operator(cls, v: str | None) -> str | None:
-        if v is not None and not _VALUE.match(v):
+        # A certificate's name is a DN ("CN=op1,O=…"): printable ASCII, bounded.
+        if v is not None and not (0 < len(v) <= 256 and v.isascii() and v.isprintable()):
             raise ValueError("a credential name (user, nkey or certificate name)")
         return v
 
@@ -175,42 +176,5 @@ class DisclosureLog:
     def in_outbox(ctx: Any, topology: Topology, d: Disclosure, msg_id: str) -> None:
         """Add the record to a projection's outbox (``ApplyContext``), beside the delivery
         whose outbox ``msg_id`` it names: a replayed batch publishes it once."""
+        d = d.model_copy(update={"record_id": msg_id})  # names the delivery it records
         ctx.publish(d.subject(topology), d.to_bytes(), msg_id=f"disclosure-{msg_id}")
-
-
-async def read_disclosures(
-    nc: Client, topology: Topology, *, person_id: str | None = None,
-    agency: str | None = None, case_id: str | None = None,
-    since: datetime | None = None, until: datetime | None = None,
-) -> list[Disclosure]:
-    """The records matching the given agency / person / case, oldest first, in
-    [since, until). A person's records include those made about one of their cases by a
-    service that knows only the case (person token ``_``)."""
-    subjects = [topology.disclosure_subject(agency or "*", person_id or "*", case_id or "*")]
-    found = await _read(nc, topology, subjects[0])
-    if person_id is not None:
-        cases = sorted({d.case_id for d in found if d.case_id} - {None})
-        for cid in cases if case_id is None else []:
-            found += await _read(nc, topology,
-                                 topology.disclosure_subject(agency or "*", NONE, cid))
-    found.sort(key=lambda d: (d.at, d.record_id))
-    return [d for d in found
-            if (since is None or d.at >= since) and (until is None or d.at < until)]
-
-
-async def _read(nc: Client, topology: Topology, subject: str) -> list[Disclosure]:
-    js = nc.jetstream()
-    info = await js.stream_info(topology.disclosure_stream, subjects_filter=subject)
-    if not info.state.subjects:
-        return []
-    sub = await js.subscribe(subject, stream=topology.disclosure_stream,
-                             ordered_consumer=True)
-    out: list[Disclosure] = []
-    try:
-        while True:
-            msg = await sub.next_msg(timeout=5.0)
-            out.append(Disclosure.from_bytes(msg.data))
-            if msg.metadata.num_pending == 0:
-                return out
-    finally:
-        await sub.unsubscribe()

@@ -37,6 +37,8 @@ from eventstore.store import EventStore
 
 log = structlog.get_logger("tsunagu.service")
 
+#: The "agency" an operator query runs as: operators act for the platform.
+OPERATOR = "ops"
 QueryHandler = Callable[["Runtime", str, dict[str, Any]], Awaitable[Any]]
 StartHook = Callable[["Runtime"], Awaitable[None]]
 
@@ -51,6 +53,9 @@ class ServiceSpec:
     reactors: Callable[[Runtime], list[Reactor]] | None = None
     on_start: list[StartHook] = field(default_factory=list)
     answer_unknown_commands: bool = False
+    #: Operator-only queries, on ``<prefix>.admin.<service>.<name>`` (operators' subjects,
+    #: never an agency's): e.g. what the service holds about one person (開示請求).
+    operator_queries: dict[str, QueryHandler] = field(default_factory=dict)
 
 
 @dataclass
@@ -317,6 +322,11 @@ async def _admin(runtime: Runtime, action: str, args: dict[str, Any]) -> dict[st
             rate = await runner.rebuild(args.get("to_seq"), progress)
             results[name] = {"checkpoint": runner.checkpoint, "events_per_s": round(rate)}
         return {"ok": True, "result": results}
+    if action in runtime.spec.operator_queries:
+        if not isinstance(args, dict):
+            raise InvalidInput("operator query arguments must be a JSON object")
+        result = await runtime.spec.operator_queries[action](runtime, OPERATOR, args)
+        return {"ok": True, "result": result}
     if action == "replay":
         target = runtime.runners.get(args.get("projection", ""))
         if target is None:

@@ -13,7 +13,6 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy import Engine, or_, select
 
 from contracts.base import ID_PATTERN
-from contracts.common import AttachmentRef
 from contracts.consent import (
     ApplicationRecorded,
     ConsentRecorded,
@@ -24,14 +23,13 @@ from contracts.consent import (
     consent_status,
     covers,
 )
-from contracts.referral import ReferralPersonal
-from eventstore.crypto import sealed_key_ids
 from eventstore.db import in_thread
 from eventstore.disclosure import Disclosure, DisclosureLog
 from eventstore.errors import Forbidden, InvalidInput, NotFound
 from eventstore.settings import Settings
-from services.referral.domain import fold_referral, world_date
+from services.referral.domain import world_date
 from services.referral.projection import agencies, cases, match_decisions, match_keys, referrals
+from services.referral.sheets import sheet_of
 
 if TYPE_CHECKING:
     from eventstore.service import Runtime
@@ -229,21 +227,7 @@ async def referral(rt: Runtime, agency: str, args: dict[str, Any]) -> dict[str, 
     ):
         raise Forbidden(f"agency {agency!r} is neither the sender, the triaging agency nor "
                         f"the agency referral {referral_id} was handed to")
-    assert rt.store is not None and rt.keyring is not None
-    history = await rt.store.load("referral", referral_id)
-    state = fold_referral(referral_id, ((env.event, world_date(env.occurred_at))
-                                        for env in history.envelopes))
-    sheet: dict[str, Any] | None = None
-    if state.sheet is not None:
-        await rt.keyring.prefetch(sealed_key_ids(state.sheet))
-        plain = rt.keyring.unseal_event(state.sheet)
-        sheet = plain.model_dump(mode="json", exclude={"type", "schema_version"})
-        if not isinstance(plain.personal, ReferralPersonal):
-            sheet["personal"] = None  # erased (crypto-shredded) or key unavailable
-            # An older event's reference is plain, but its filename is the person's too.
-            sheet["attachment"] = None
-        elif not isinstance(plain.attachment, AttachmentRef):
-            sheet["attachment"] = None
+    history, sheet = await sheet_of(rt, referral_id)
     if not _is_triager(me, rt.settings):
         row.pop("likely_matches", None)
     row["sheet"] = sheet
@@ -254,7 +238,7 @@ async def referral(rt: Runtime, agency: str, args: dict[str, Any]) -> dict[str, 
     row["history"] = [
         {"type": env.type, "occurred_at": env.occurred_at.isoformat(),
          "agency": env.actor.agency_id, "staff": env.actor.staff}
-        for env in history.envelopes
+        for env in history
     ]
     return row
 

@@ -14,11 +14,11 @@ from eventstore.disclosure import (
     Disclosure,
     DisclosureLog,
     DisclosureNotRecorded,
-    read_disclosures,
 )
 from eventstore.errors import InvalidInput
 from eventstore.projection import ApplyContext
 from eventstore.topology import Topology
+from tsunagu.ops.disclosures import read as read_disclosures
 
 
 def a_disclosure(**over: object) -> Disclosure:
@@ -55,6 +55,7 @@ def test_a_feed_disclosure_is_written_to_the_outbox_with_the_feed_message():
     [feed, record] = ctx._outbox
     assert record["subject"] == "tx.disclosure.hokatsu.p1.c1"
     assert record["msg_id"] == "disclosure-feed-hokatsu-c1-7"
+    assert json.loads(record["data"])["record_id"] == "feed-hokatsu-c1-7"
     assert json.loads(record["data"])["channel"] == "feed"
     assert feed["subject"] == "tx.feed.hokatsu.c1.case"
 
