@@ -45,7 +45,8 @@ class Scenario:
         sent = await self.ok(
             "hokatsu", "submit_referral", occurred_at=f"{today()}T09:00:00+09:00",
             contact_route="phone", concerns=["income"], sex="male",
-            personal={"name": NAME, "birth_date": "1970-01-02", "phone": PHONE})
+            personal={"name": NAME, "birth_date": "1970-01-02", "phone": PHONE,
+                      "summary": "生活費の相談"})
         self.referral_id = sent["ids"]["referral_id"]
         triaged = await self.ok("fukushi", "triage_referral", referral_id=self.referral_id,
                                 outcome="complex", triaged_on=today())
@@ -62,6 +63,7 @@ class Scenario:
         self.meeting_id = meeting["ids"]["meeting_id"]
         await self.ok("fukushi", "table_case", meeting_id=self.meeting_id,
                       case_id=self.case_id, asks=["share_information"])
+        await self.ok("fukushi", "acknowledge_confidentiality", meeting_id=self.meeting_id)
         await self.ok("hospital", "acknowledge_confidentiality", meeting_id=self.meeting_id)
         await self.ok("fukushi", "share_material", meeting_id=self.meeting_id,
                       item_id="item-1", title="支援会議資料", text=MATERIAL)
@@ -109,7 +111,7 @@ async def test_the_audit_log_shows_exactly_the_disclosures_made_to_covered_uncov
     sheet = await s.ask("hokatsu", "referral", referral_id=s.referral_id)
     s.person_id = sheet["result"]["person_id"]
     consent = await s.ask("fukushi", "consent_history", case_id=s.case_id)
-    s.consent_id = next(c["consent_id"] for c in consent["result"]["history"]
+    s.consent_id = next(c["consent_id"] for c in consent["result"]["events"]
                         if c["type"] == "ConsentRecorded")
 
     result = await cli("audit", "person", s.person_id, "--format", "json")
@@ -129,7 +131,10 @@ async def test_the_audit_log_shows_exactly_the_disclosures_made_to_covered_uncov
         return got == {(a, m) for a, m, redacted in feed if not redacted}
 
     await eventually(feeds_recorded, timeout=20)
-    assert {a for a, _m, redacted in feed if redacted} == {"hellowork"}
+    # Before the consent everyone's view was redacted; hellowork's always is.
+    assert {a for a, _m, redacted in feed if not redacted} == {"fukushi", "hokatsu",
+                                                               "hospital"}
+    assert ("hellowork", True) in {(a, redacted) for a, _m, redacted in feed}
     assert {r["agency"] for r in records if r["channel"] == "feed"} == {
         "fukushi", "hokatsu", "hospital"}
 
@@ -160,7 +165,7 @@ async def test_the_audit_log_shows_exactly_the_disclosures_made_to_covered_uncov
     # 開示請求: everything held about the person, checked against the scenario.
     out = tmp_path / "kaiji.json"
     done = await cli("disclose", s.person_id, "--format", "json", "--out", str(out),
-                     "--reason", "本人からの開示請求")
+                     "--request-id", "R7-0042")
     assert done.exit_code == 0, done.output
     held = json.loads(out.read_text())
     assert [r["referral_id"] for r in held["referrals"]] == [s.referral_id]
@@ -175,12 +180,13 @@ async def test_the_audit_log_shows_exactly_the_disclosures_made_to_covered_uncov
 
     after = json.loads((await cli("audit", "person", s.person_id, "--format", "json")).output)
     [asked] = [r for r in after if r["channel"] == "disclose"]
-    assert asked["agency"] == "ops" and asked["basis"]["kind"] == "data_subject_request"
+    assert asked["agency"] == "ops" and asked["basis"] == {
+        "kind": "data_subject_request", "request_id": "R7-0042"}
     assert asked["operator"]  # the identity the NATS server knows, not a declared name
     assert "subject.name" in asked["fields"]
 
     xlsx = tmp_path / "kaiji.xlsx"
-    done = await cli("disclose", s.person_id, "--out", str(xlsx), "--reason", "本人")
+    done = await cli("disclose", s.person_id, "--out", str(xlsx))
     assert done.exit_code == 0, done.output
     book = load_workbook(xlsx)
     assert {"紹介", "同意", "支援ケース", "会議", "開示の記録"} <= set(book.sheetnames)
@@ -198,7 +204,8 @@ async def test_a_query_whose_disclosure_cannot_be_recorded_answers_an_error_not_
     s = Scenario(nc, topology)
     sent = await s.ok("hokatsu", "submit_referral", occurred_at=f"{today()}T09:00:00+09:00",
                       contact_route="phone", concerns=["income"], sex="male",
-                      personal={"name": NAME, "birth_date": "1970-01-02"})
+                      personal={"name": NAME, "birth_date": "1970-01-02", "phone": PHONE,
+                                "summary": "生活費の相談"})
     await nc.jetstream().delete_stream(topology.disclosure_stream)
     reply = await s.ask("hokatsu", "referral", referral_id=sent["ids"]["referral_id"])
     assert not reply["ok"] and reply["error"]["code"] == "disclosure_not_recorded"

@@ -45,6 +45,9 @@ def register(app: typer.Typer) -> None:
     group.command(name="retry")(dlq_retry)
     group.command(name="discard")(dlq_discard)
     app.add_typer(group, name="dlq")
+    from tsunagu.ops import audit_cli  # imports this module: registered from here
+
+    audit_cli.register(app)
 
 
 def settings_from(nats_url: str | None, data_dir: Path | None) -> Settings:

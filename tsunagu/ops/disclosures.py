@@ -14,6 +14,7 @@ from zoneinfo import ZoneInfo
 from nats.aio.client import Client
 from openpyxl import Workbook
 from openpyxl.styles import Font
+from openpyxl.worksheet.worksheet import Worksheet
 
 from eventstore.disclosure import NONE, Disclosure
 from eventstore.topology import Topology
@@ -113,12 +114,8 @@ def as_csv(records: list[Disclosure]) -> str:
     return out.getvalue()
 
 
-def sheet(wb: Workbook, title: str, records: list[Disclosure]) -> None:
-    """Add (or fill the active) sheet ``title`` with the records under Japanese headings."""
-    ws = wb.active if wb.active is not None and wb.active.max_row == 1 \
-        and wb.active["A1"].value is None else wb.create_sheet()
-    assert ws is not None
-    ws.title = title
+def fill(ws: Worksheet, records: list[Disclosure]) -> None:
+    """Fill a worksheet with the records under Japanese headings."""
     ws.append([t for _k, t in COLUMNS])
     for cell in ws[1]:
         cell.font = Font(bold=True)
@@ -127,9 +124,16 @@ def sheet(wb: Workbook, title: str, records: list[Disclosure]) -> None:
         ws.append([r[k] for k, _t in COLUMNS])
 
 
+def sheet(wb: Workbook, title: str, records: list[Disclosure]) -> None:
+    fill(wb.create_sheet(title), records)
+
+
 def as_xlsx(records: list[Disclosure]) -> bytes:
     wb = Workbook()
-    sheet(wb, "開示の記録", records)
+    ws = wb.active
+    assert ws is not None
+    ws.title = "開示の記録"
+    fill(ws, records)
     out = io.BytesIO()
     wb.save(out)
     return out.getvalue()
