@@ -210,3 +210,12 @@ async def test_a_query_whose_disclosure_cannot_be_recorded_answers_an_error_not_
     reply = await s.ask("hokatsu", "referral", referral_id=sent["ids"]["referral_id"])
     assert not reply["ok"] and reply["error"]["code"] == "disclosure_not_recorded"
     assert NAME not in json.dumps(reply, ensure_ascii=False)
+
+
+async def test_audit_refuses_a_wildcard_for_a_person_or_an_agency(nc, topology, cli):
+    result = await cli("audit", "person", ">")
+    assert result.exit_code == 1 and "person_id" in result.output
+    result = await cli("audit", "agency", "*", "--format", "json")
+    assert result.exit_code == 1 and "agency" in result.output
+    result = await cli("audit", "agency", "hokatsu", "--from", "yesterday")
+    assert result.exit_code == 1 and "--from" in result.output

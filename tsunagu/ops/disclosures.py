@@ -7,7 +7,8 @@ from __future__ import annotations
 import csv
 import io
 import json
-from datetime import datetime
+import re
+from datetime import date, datetime, time
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -21,6 +22,7 @@ from eventstore.topology import Topology
 from tsunagu.ops import reader
 
 JST = ZoneInfo("Asia/Tokyo")
+_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$")
 #: (key, Japanese heading) of a row shown to people.
 COLUMNS = (
     ("at", "日時 (JST)"), ("agency", "提供先"), ("operator", "操作者 (認証名)"),
@@ -58,7 +60,9 @@ async def read(
 ) -> list[Disclosure]:
     """Records about ``person_id`` and/or to ``agency``, oldest first, in [since, until).
     A person's records include those a service made knowing only the case (a meeting's
-    material): found through the person's cases."""
+    material): found through the person's cases. Ids are checked: never a wildcard."""
+    person_id = id_filter(person_id or "", "person_id")
+    agency = id_filter(agency or "", "agency")
     found = await _read(nc, topology, topology.disclosure_subject(
         agency or "*", person_id or "*", "*"))
     if person_id is not None:
@@ -68,6 +72,25 @@ async def read(
     found.sort(key=lambda d: (d.at, d.record_id))
     return [d for d in found
             if (since is None or d.at >= since) and (until is None or d.at < until)]
+
+
+def id_filter(value: str, name: str) -> str | None:
+    """An id for a subject filter: letters, digits, _ and - only (no wildcards)."""
+    if not value:
+        return None
+    if not _ID.match(value):
+        raise ValueError(f"{name}: {value!r} is not an id (letters, digits, _ and -)")
+    return value
+
+
+def jst_day(value: str | None, name: str) -> datetime | None:
+    """The start of a day (YYYY-MM-DD) in Japan."""
+    if not value:
+        return None
+    try:
+        return datetime.combine(date.fromisoformat(value), time(), JST)
+    except ValueError as exc:
+        raise ValueError(f"{name}: {value!r} is not a date (YYYY-MM-DD)") from exc
 
 
 def jst(at: datetime) -> str:
