@@ -287,7 +287,8 @@ class World:
         with_consent = r.random() < 0.75
         agencies = list(dict.fromkeys([*sorted(case.members), *r.sample(W.SUPPORTERS, 3)]))
         scope = {"agencies": agencies, "purposes": ["支援の検討と関係機関での情報共有"],
-                 "method": r.choice(["written", "oral"]), "given_on": on}
+                 "method": r.choice(["written", "oral"]), "given_on": on,
+                 "obtained_by_staff": "相談員", "form_ref": f"同意書-{case.case_id}"}
         if with_consent:
             body: dict[str, Any] = {"case_id": case.case_id, "applied_on": on,
                                     "with_consent": True, "consent": scope}

@@ -88,6 +88,13 @@ class ConsentScope(Contract):
     method: ConsentMethod
     given_on: WorldDate
     valid_until: WorldDate | None = Field(default=None, description="Last valid day")
+    obtained_by: AgencyId | None = Field(
+        default=None, description="The member agency that obtained it, named by the recorder "
+        "(the lead or coordinating agency); default: the sender")
+    obtained_by_staff: ShortText | None = Field(
+        default=None, description="Who obtained it (required; default: the command's staff)")
+    form_ref: ShortText | None = Field(
+        default=None, description="Reference of the signed form (同意書); required if written")
 
 
 class RecordApplication(Command):
@@ -103,7 +110,9 @@ class RecordApplication(Command):
 
 
 class RecordConsent(Command):
-    """A consent obtained by the sending agency (e.g. later than the application)."""
+    """A consent (e.g. later than the application), recorded by the lead or a coordinating
+    agency: who obtained it (agency, staff) and the signed form's reference. No other member
+    records one, so no member widens coverage to itself."""
 
     type: Literal["record_consent"] = "record_consent"
     case_id: Id
@@ -112,6 +121,12 @@ class RecordConsent(Command):
     method: ConsentMethod
     given_on: WorldDate
     valid_until: WorldDate | None = Field(default=None, description="Last valid day")
+    obtained_by: AgencyId | None = Field(
+        default=None, description="The member agency that obtained it (default: the sender)")
+    obtained_by_staff: ShortText | None = Field(
+        default=None, description="Who obtained it (required; default: the command's staff)")
+    form_ref: ShortText | None = Field(
+        default=None, description="Reference of the signed form (同意書); required if written")
 
 
 class WithdrawConsent(Command):

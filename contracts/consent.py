@@ -43,6 +43,8 @@ class ConsentRecorded(ConsentEvent):
     obtained_by_staff: ShortText | None = None
     given_on: WorldDate
     valid_until: WorldDate | None = Field(default=None, description="Expires after this day")
+    form_ref: ShortText | None = Field(
+        default=None, description="Reference of the signed form (同意書); absent in older events")
 
 
 class ConsentWithdrawn(ConsentEvent):

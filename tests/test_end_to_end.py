@@ -73,7 +73,8 @@ async def test_a_person_goes_through_the_whole_program_and_is_counted(
                   with_consent=True,
                   consent={"agencies": ["fukushi", "hokatsu", "shakyo", "hellowork"],
                            "purposes": ["支援調整"], "method": "written",
-                           "given_on": days_ago(35)})
+                           "given_on": days_ago(35), "obtained_by_staff": "相談員A",
+                           "form_ref": "同意書-001"})
 
     # 4. Intake assessment and a plan.
     items = {name: codes[0] for name, codes in NATIONAL_ASSESSMENT_ITEMS.items()}

@@ -17,7 +17,9 @@ from contracts.case import (
     CaseOpened,
     CaseOrigin,
     CaseReopened,
+    CaseReturnedToComprehensive,
     EnrollmentStarted,
+    LeadAgencyAssigned,
     MemberJoined,
     MembershipReason,
     SubjectPersonal,
@@ -37,6 +39,7 @@ from contracts.commands_referral import (
 from contracts.common import AgeBand, Program, SubjectRef, age_band_for_age, age_on
 from contracts.consent import (
     ApplicationRecorded,
+    ConsentMethod,
     ConsentRecorded,
     ConsentRefused,
     ConsentWithdrawn,
@@ -426,6 +429,7 @@ class CaseFacts:
     coordinator: str | None = None
     members: frozenset[str] = field(default_factory=frozenset)
     closed: bool = False
+    lead: str | None = None
 
 
 def fold_case(case_id: str, events: Iterable[DomainEvent]) -> CaseFacts:
@@ -441,7 +445,20 @@ def fold_case(case_id: str, events: Iterable[DomainEvent]) -> CaseFacts:
             facts = replace(facts, closed=True)
         elif isinstance(e, CaseReopened):
             facts = replace(facts, closed=False)
+        elif isinstance(e, LeadAgencyAssigned):
+            facts = replace(facts, lead=e.agency_id, members=facts.members | {e.agency_id})
+        elif isinstance(e, CaseReturnedToComprehensive):
+            facts = replace(facts, lead=e.lead_agency,
+                            members=facts.members | {e.lead_agency})
     return facts
+
+
+def require_consent_reader(case: CaseFacts, agency_id: str) -> None:
+    """Who is covered, for what and why is answered only to the case's members; any other
+    agency gets the answer a case that does not exist gets (existence is not disclosed)."""
+    if not case.opened or agency_id not in case.members:
+        raise NotFound(f"case_id: no case {case.case_id} among the cases of agency "
+                       f"{agency_id}", details={"field": "case_id", "rule": "case_member"})
 
 
 @dataclass(frozen=True)
@@ -467,15 +484,51 @@ def _require_case_actor(case: CaseFacts, facts: ConsentFacts) -> str:
     return case.person_id
 
 
+def _require_consent_recorder(case: CaseFacts, facts: ConsentFacts) -> str:
+    """Consent is recorded by the lead, the case's coordinator or a coordinating agency:
+    any other member could otherwise widen coverage to itself and see the person."""
+    person_id = _require_case_actor(case, facts)
+    if facts.may_triage or facts.agency_id in (case.coordinator, case.lead):
+        return person_id
+    raise Forbidden(
+        f"agency {facts.agency_id!r} may not record consent on case {case.case_id}: the lead "
+        f"({case.lead or 'not named yet'}) or the coordinating agency ({case.coordinator}) "
+        "records it, naming the agency and staff that obtained it (obtained_by)",
+        code="not_consent_recorder", details={"field": "case_id", "rule": "consent_recorder"},
+    )
+
+
 def _not_future(fld: str, on: date, today: date) -> None:
     if on > today:
         raise invalid(fld, "not_in_future", f"{on} is in the future (today is {today})")
 
 
+def _obtained(
+    case: CaseFacts, scope: ConsentScope | RecordConsent, facts: ConsentFacts,
+    staff: str | None, prefix: str,
+) -> tuple[str, str]:
+    """Who obtained the consent (a member agency, a staff member) and that the signed form
+    is referenced: the record says where the person's agreement can be checked."""
+    agency = scope.obtained_by or facts.agency_id
+    if agency != facts.agency_id and agency not in case.members:
+        raise invalid(f"{prefix}obtained_by", "case_member",
+                      f"{agency} is not a member of case {case.case_id}")
+    who = scope.obtained_by_staff or staff
+    if who is None:
+        raise invalid(f"{prefix}obtained_by_staff", "required",
+                      "name the staff member who obtained the consent")
+    if scope.method is ConsentMethod.written and not scope.form_ref:
+        raise invalid(f"{prefix}form_ref", "required_for_written",
+                      "a written consent references its signed form (同意書)")
+    return agency, who
+
+
 def _consent(
-    case_id: str, person_id: str, consent_id: str, scope: ConsentScope | RecordConsent,
+    case: CaseFacts, person_id: str, consent_id: str, scope: ConsentScope | RecordConsent,
     facts: ConsentFacts, staff: str | None, prefix: str,
 ) -> ConsentRecorded:
+    case_id = case.case_id
+    obtained_by, obtained_by_staff = _obtained(case, scope, facts, staff, prefix)
     _not_future(f"{prefix}given_on", scope.given_on, facts.today)
     if scope.valid_until is not None and scope.valid_until < scope.given_on:
         raise invalid(f"{prefix}valid_until", "not_before_given_on",
@@ -488,8 +541,8 @@ def _consent(
     return ConsentRecorded(
         case_id=case_id, consent_id=consent_id, person_id=person_id,
         agencies=tuple(dict.fromkeys(scope.agencies)), purposes=tuple(scope.purposes),
-        method=scope.method, obtained_by=facts.agency_id, obtained_by_staff=staff,
-        given_on=scope.given_on, valid_until=scope.valid_until,
+        method=scope.method, obtained_by=obtained_by, obtained_by_staff=obtained_by_staff,
+        given_on=scope.given_on, valid_until=scope.valid_until, form_ref=scope.form_ref,
     )
 
 
@@ -497,7 +550,10 @@ def decide_application(
     cmd: RecordApplication, case: CaseFacts, history: Sequence[DomainEvent],
     facts: ConsentFacts, *, consent_id: str,
 ) -> list[DomainEvent]:
-    person_id = _require_case_actor(case, facts)
+    if cmd.consent is not None:
+        person_id = _require_consent_recorder(case, facts)
+    else:
+        person_id = _require_case_actor(case, facts)
     _not_future("applied_on", cmd.applied_on, facts.today)
     earlier = [e for e in history if isinstance(e, ApplicationRecorded)]
     if earlier:
@@ -518,7 +574,7 @@ def decide_application(
                             applied_on=cmd.applied_on, with_consent=cmd.with_consent)
     ]
     if cmd.consent is not None:
-        events.append(_consent(case.case_id, person_id, consent_id, cmd.consent, facts,
+        events.append(_consent(case, person_id, consent_id, cmd.consent, facts,
                                cmd.staff, "consent."))
     return events
 
@@ -526,8 +582,8 @@ def decide_application(
 def decide_consent(
     cmd: RecordConsent, case: CaseFacts, facts: ConsentFacts, *, consent_id: str
 ) -> list[DomainEvent]:
-    person_id = _require_case_actor(case, facts)
-    return [_consent(case.case_id, person_id, consent_id, cmd, facts, cmd.staff, "")]
+    person_id = _require_consent_recorder(case, facts)
+    return [_consent(case, person_id, consent_id, cmd, facts, cmd.staff, "")]
 
 
 def decide_withdraw_consent(

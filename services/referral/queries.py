@@ -27,7 +27,11 @@ from eventstore.db import in_thread
 from eventstore.disclosure import Disclosure, DisclosureLog
 from eventstore.errors import Forbidden, InvalidInput, NotFound
 from eventstore.settings import Settings
-from services.referral.domain import world_date
+from services.referral.domain import (
+    fold_case,
+    require_consent_reader,
+    world_date,
+)
 from services.referral.projection import agencies, cases, match_decisions, match_keys, referrals
 from services.referral.sheets import sheet_of
 
@@ -266,18 +270,21 @@ async def directory(rt: Runtime, agency: str, args: dict[str, Any]) -> dict[str,
     return {"as_of": as_of.isoformat(), "agencies": rows}
 
 
-async def _consent_events(rt: Runtime, case_id: str) -> list[Any]:
+async def _consent_events(rt: Runtime, agency: str, case_id: str) -> list[Any]:
+    """The case's consent events, for one of its members only (else not_found)."""
     assert rt.store is not None
+    case = await rt.store.load("case", case_id)
+    require_consent_reader(fold_case(case_id, (env.event for env in case.envelopes)), agency)
     return [env.event for env in (await rt.store.load("consent", case_id)).envelopes]
 
 
 async def consent_coverage(rt: Runtime, agency: str, args: dict[str, Any]) -> dict[str, Any]:
-    """Was case C covered by a valid consent for agency X on date D?"""
+    """Was case C covered by a valid consent for agency X on date D? Members only."""
     await _require_active(rt, agency)
     case_id = _arg_id(args, "case_id")
     target = _arg_id(args, "agency_id") if "agency_id" in args else agency
     on = _arg_date(args, "on", _today(rt))
-    events = await _consent_events(rt, case_id)
+    events = await _consent_events(rt, agency, case_id)
     active = active_consents(events, on)
     return {
         "case_id": case_id, "agency_id": target, "on": on.isoformat(),
@@ -288,11 +295,12 @@ async def consent_coverage(rt: Runtime, agency: str, args: dict[str, Any]) -> di
 
 
 async def consent_history(rt: Runtime, agency: str, args: dict[str, Any]) -> dict[str, Any]:
-    """The case's application and every consent with where it stood on ``on``."""
+    """The case's application and every consent with where it stood on ``on``. Members
+    only."""
     await _require_active(rt, agency)
     case_id = _arg_id(args, "case_id")
     on = _arg_date(args, "on", _today(rt))
-    events = await _consent_events(rt, case_id)
+    events = await _consent_events(rt, agency, case_id)
     history: list[dict[str, Any]] = []
     for e in events:
         item = e.model_dump(mode="json", exclude={"schema_version", "case_id", "person_id"})

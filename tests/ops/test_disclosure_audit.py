@@ -54,7 +54,8 @@ class Scenario:
         await self.ok("fukushi", "record_application", case_id=self.case_id,
                       applied_on=today(), with_consent=True,
                       consent={"agencies": ["fukushi", "hokatsu"], "purposes": ["支援調整"],
-                               "method": "written", "given_on": today()})
+                               "method": "written", "given_on": today(),
+                               "obtained_by_staff": "相談員A", "form_ref": "同意書-001"})
         await self.ok("fukushi", "invite_case_member", case_id=self.case_id,
                       agency_id="hellowork", joined_on=today())
         soon = (datetime.now(UTC) + timedelta(hours=2)).isoformat()

@@ -28,7 +28,7 @@ async def _case(nc, topology) -> str:
 def consent(case_id: str, **over) -> dict:
     return {"command_id": cid("cons"), "case_id": case_id, "agencies": ["shakyo", "hospital"],
             "purposes": ["支援会議での情報共有"], "method": "oral", "given_on": "2025-07-01",
-            "valid_until": "2025-12-31", **over}
+            "valid_until": "2025-12-31", "obtained_by_staff": "相談員A", **over}
 
 
 async def coverage(nc, topology, case_id: str, agency: str, on: str) -> dict:
@@ -52,7 +52,7 @@ async def test_consent_history_answers_coverage_for_any_agency_on_any_date(
     # Consent arrives later, then is withdrawn.
     given = await send(nc, topology, "fukushi-sodan", "record_consent", consent(case_id))
     assert given["ok"], given
-    history = (await ask(nc, topology, "shakyo", "consent_history",
+    history = (await ask(nc, topology, "hokatsu-kita", "consent_history",
                          {"case_id": case_id, "on": "2025-08-01"}))["result"]
     consent_id = history["events"][1]["consent_id"]
     assert history["state"] == "consented" and history["events"][1]["status"] == "active"
@@ -98,7 +98,8 @@ async def test_an_application_with_consent_records_both_in_one_batch(referral_rt
         "command_id": cid(), "case_id": case_id, "applied_on": "2025-06-10",
         "with_consent": True,
         "consent": {"agencies": ["shakyo"], "purposes": ["プラン作成"], "method": "written",
-                    "given_on": "2025-06-10"},
+                    "given_on": "2025-06-10", "obtained_by_staff": "相談員A",
+                    "form_ref": "同意書-2025-001"},
     })
     assert reply["ok"], reply
     events = [env.event for env in (await store.load("consent", case_id)).envelopes]
@@ -134,8 +135,9 @@ async def test_an_application_or_consent_breaking_a_rule_is_refused(
     referral_rt, nc, topology, command, payload, code, fragment
 ):
     case_id = await _case(nc, topology)
-    await refused(nc, topology, "hokatsu-kita", command,
-                  {"command_id": cid(), "case_id": case_id, **payload}, code, fragment)
+    await refused(nc, topology, "fukushi-sodan", command,
+                  {"command_id": cid(), "case_id": case_id, "staff": "相談員A", **payload},
+                  code, fragment)
 
 
 async def test_consent_rules_about_the_case_and_its_history(referral_rt, nc, topology):
@@ -151,7 +153,7 @@ async def test_consent_rules_about_the_case_and_its_history(referral_rt, nc, top
     await refused(nc, topology, "hokatsu-kita", "record_application",
                   {"command_id": cid(), "case_id": case_id, "applied_on": "2025-06-11",
                    "with_consent": False}, "already_recorded", "already has its application")
-    given = await send(nc, topology, "hokatsu-kita", "record_consent", consent(case_id))
+    given = await send(nc, topology, "fukushi-sodan", "record_consent", consent(case_id))
     assert given["ok"]
     history = (await ask(nc, topology, "hokatsu-kita", "consent_history",
                          {"case_id": case_id}))["result"]

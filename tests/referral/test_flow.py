@@ -44,12 +44,15 @@ async def test_a_complex_referral_goes_from_sheet_to_consent_and_shows_in_the_ri
     unsealed = referral_rt.keyring.unseal_event(opened)
     assert unsealed.personal.kana == "ヤマダ タロウ"
 
-    app = await send(nc, topology, "hokatsu-kita", "record_application", {
+    # The coordinator records it, naming the member that obtained it, its staff and form.
+    app = await send(nc, topology, "fukushi-sodan", "record_application", {
         "command_id": cid("app"), "case_id": case_id, "applied_on": "2025-06-10",
         "with_consent": True,
         "consent": {"agencies": ["hokatsu-kita", "fukushi-sodan", "shakyo"],
                     "purposes": ["支援方針の検討"], "method": "written",
-                    "given_on": "2025-06-10", "valid_until": "2026-03-31"},
+                    "given_on": "2025-06-10", "valid_until": "2026-03-31",
+                    "obtained_by": "hokatsu-kita", "obtained_by_staff": "相談員A",
+                    "form_ref": "同意書-2025-001"},
     })
     assert app["ok"], app
     assert [e["type"] for e in app["events"]] == ["ApplicationRecorded", "ConsentRecorded"]
