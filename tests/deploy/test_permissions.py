@@ -245,3 +245,32 @@ async def test_a_projection_runs_with_only_the_service_credentials(
         await runner.stop()
         engine.dispose()
     assert probe.errors == []
+
+
+async def test_the_operator_reads_the_disclosure_log_as_itself_and_agencies_cannot_write_it(
+    connect: Connect, provisioned: Secured, admin
+):
+    from eventstore.disclosure import Disclosure, DisclosureLog
+    from tsunagu.ops import disclosures
+
+    topo = provisioned.topology
+    d = Disclosure.new(agency="A", person_id="p1", case_id="c1", fields=["subject.name"],
+                       basis={"kind": "consent", "consent_id": "k1"}, channel="feed")
+    await DisclosureLog(admin, topo).record(d)
+    nc, probe = await connect("operator", "ops")
+    assert [r.record_id for r in await disclosures.read(nc, topo, person_id="p1")] == [
+        d.record_id]
+    who = await disclosures.operator_identity(nc)
+    assert who.startswith("U") and who != disclosures.UNAUTHENTICATED  # its nkey
+    # Reveals and discards are recorded under that identity, not a typed-in name.
+    from tsunagu.ops.audit import attested_operator
+
+    assert await attested_operator(nc, "mallory") == who
+    own = Disclosure.new(agency="ops", operator=who, person_id="p1", fields=["subject.name"],
+                         basis={"kind": "data_subject_request"}, channel="disclose")
+    await DisclosureLog(nc, topo).record(own)
+    assert probe.errors == []
+    agency, probe_a = await connect("agency", "A")
+    forged = d.model_copy(update={"record_id": "forged"})
+    await refused(probe_a, lambda: agency.publish(forged.subject(topo), forged.to_bytes()),
+                  forged.subject(topo))

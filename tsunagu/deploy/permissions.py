@@ -132,6 +132,13 @@ def operator(topology: Topology, name: str) -> Permissions:
         f"{p}.admin.*.status",
         f"{p}.admin.*.rebuild",
         f"{p}.admin.*.replay",
+        # The disclosure log (audit, 開示請求): read it, ask the services what they hold about
+        # a person, record the hand-over as "ops", and learn the identity the server knows.
+        f"{JS}.DIRECT.GET.{topology.disclosure_stream}",
+        f"{JS}.DIRECT.GET.{topology.disclosure_stream}.>",
+        f"{p}.admin.*.person_record",
+        f"{p}.disclosure.ops.>",
+        "$SYS.REQ.USER.INFO",
     ]
     return Permissions(
         publish=tuple(publish),
