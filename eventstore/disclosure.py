@@ -9,7 +9,8 @@ personal value (field names and basis values are restricted to identifier-like t
 a name, address or free text is refused) and that recording is not lost:
 
 - a delivery made through a projection's outbox (a feed message) adds its record to the same
-  outbox transaction (``DisclosureLog.in_outbox``): both are published, or neither;
+  outbox transaction (``DisclosureLog.in_outbox``): the record is committed with the message,
+  and the runner's publisher retries the outbox until both are stored;
 - a direct delivery (a query answer) awaits the stream's ack first (``DisclosureLog.record``)
   and raises ``DisclosureNotRecorded`` if it cannot: the caller answers an error instead of
   disclosing unrecorded.

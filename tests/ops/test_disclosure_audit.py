@@ -194,6 +194,19 @@ async def test_the_audit_log_shows_exactly_the_disclosures_made_to_covered_uncov
     cells = " ".join(str(c.value) for ws in book for row in ws.iter_rows() for c in row)
     assert NAME in cells and MATERIAL in cells and "氏名" in cells
 
+    # Without the log, nothing personal leaves: each query answers an error instead.
+    await nc.jetstream().delete_stream(topology.disclosure_stream)
+    for agency, name, args in [("hokatsu", "case_view", {"case_id": s.case_id}),
+                               ("hokatsu", "my_cases", {}),
+                               ("hospital", "meeting_materials", {"meeting_id": s.meeting_id})]:
+        reply = await s.ask(agency, name, **args)
+        assert not reply["ok"] and reply["error"]["code"] == "disclosure_not_recorded", reply
+        text = json.dumps(reply, ensure_ascii=False)
+        assert NAME not in text and MATERIAL not in text
+    unrecorded = tmp_path / "unrecorded.xlsx"
+    done = await cli("disclose", s.person_id, "--out", str(unrecorded))
+    assert done.exit_code != 0 and not unrecorded.exists()
+
 
 async def test_a_query_whose_disclosure_cannot_be_recorded_answers_an_error_not_the_data(
     nc, topology, store, services
