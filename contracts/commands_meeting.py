@@ -15,6 +15,7 @@ from contracts.base import (
     AgencyId,
     AwareDatetime,
     Command,
+    Contract,
     Id,
     LongText,
     ShortText,
@@ -113,12 +114,24 @@ class MoveCaseToSupportPlanMeeting(Command):
     plan_version: int | None = Field(default=None, ge=1)
 
 
+class ItemAttendees(Contract):
+    """Who attended for one agenda item (not a command)."""
+
+    item_id: Id
+    agencies: tuple[AgencyId, ...] = Field(max_length=100)
+
+
 class RecordMeetingHeld(Command):
+    """Attendance is per agenda item: an agency named for an item joins that item's case;
+    attending the meeting alone joins it to no case (items not listed: nobody joins)."""
+
     type: Literal["record_meeting_held"] = "record_meeting_held"
     meeting_id: Id
     held_on: WorldDate
     attendees: tuple[AgencyId, ...] = Field(min_length=1)
     external_attendees: tuple[Id, ...] = ()
+    item_attendees: tuple[ItemAttendees, ...] = Field(
+        default=(), max_length=200, description="Per agenda item, who attended for it")
 
 
 class RecordDecision(Command):

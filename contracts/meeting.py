@@ -115,11 +115,38 @@ class CaseMovedToSupportPlanMeeting(MeetingEvent):
     to_meeting_id: Id
 
 
+class ItemAttendance(Contract):
+    """Who attended for one agenda item (not an event): attending for a case links the
+    agency to that case (連携した機関); attending the meeting links it to no other case."""
+
+    item_id: Id
+    case_id: Id
+    agencies: tuple[AgencyId, ...] = ()
+
+
 class MeetingHeld(MeetingEvent):
+    """The meeting took place. ``attendees`` attended the meeting; ``item_attendance`` says
+    who attended for which item. Older events have none: nobody joins a case by them.
+
+    >>> held = MeetingHeld(meeting_id="m1", held_on="2026-06-01", attendees=("a", "b"),
+    ...     item_attendance=(ItemAttendance(item_id="i1", case_id="c1", agencies=("a",)),))
+    >>> held.attended_for("c1"), held.attended_for("c2")
+    (('a',), ())
+    """
+
     type: Literal["MeetingHeld"] = "MeetingHeld"
     held_on: WorldDate
     attendees: tuple[AgencyId, ...]
     external_attendees: tuple[Id, ...] = ()
+    item_attendance: tuple[ItemAttendance, ...] | None = Field(
+        default=None, description="Who attended for each agenda item (absent in older events)")
+
+    def attended_for(self, case_id: str) -> tuple[str, ...]:
+        """The agencies that attended for the items about ``case_id`` (the one rule of
+        per-item attendance, for the casefile and the statistics)."""
+        found = (a for i in self.item_attendance or () if i.case_id == case_id
+                 for a in i.agencies)
+        return tuple(dict.fromkeys(found))
 
 
 class Decision(StrEnum):

@@ -47,7 +47,7 @@ from contracts.commands_casefile import (
 )
 from contracts.common import Program, SubjectRef
 from contracts.consent import has_valid_consent
-from contracts.meeting import CaseTabled, Decision, DecisionRecorded, MeetingKind
+from contracts.meeting import CaseTabled, Decision, DecisionRecorded, MeetingHeld, MeetingKind
 from eventstore.errors import DomainError, Forbidden, InvalidInput, NotFound
 
 
@@ -634,12 +634,11 @@ def decide_decision(
     return []  # evaluate, continue_support, …: nothing changes on the case
 
 
-def decide_attendance(
-    state: CaseState, attendees: Iterable[str], held_on: date
-) -> list[DomainEvent]:
-    """Agencies that attended a meeting where the case was tabled join it (連携した機関)."""
+def decide_attendance(state: CaseState, held: MeetingHeld) -> list[DomainEvent]:
+    """Agencies that attended a meeting **for this case's item** join it (連携した機関);
+    attending the meeting for other items joins nobody to this case."""
     if not state.opened or state.status is not Status.open:
         return []
-    return [MemberJoined(case_id=state.case_id, agency_id=a, joined_on=held_on,
+    return [MemberJoined(case_id=state.case_id, agency_id=a, joined_on=held.held_on,
                          how=MembershipReason.meeting)
-            for a in sorted(set(attendees)) if a not in state.members]
+            for a in sorted(set(held.attended_for(state.case_id))) if a not in state.members]

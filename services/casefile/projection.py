@@ -155,10 +155,12 @@ class CasefileProjection:
             data = views.load_case(conn, case_id)
             if data is None:
                 continue
-            # The day the event was stored, in Japan: deterministic on replay.
+            # Tasks as of the day the event was stored, in Japan; consent judged now (a
+            # backlog sent late never shows what today's consent no longer allows).
             on = recorded_at.astimezone(JST).date()
+            today = max(on, datetime.now(JST).date())
             for agency in data.audience:
-                view = views.view_of(data, agency, on)
+                view = views.view_of(data, agency, on, today)
                 if view is None:
                     continue
                 body = {"seq": seq, "event_type": event_type, "as_of": on.isoformat(),

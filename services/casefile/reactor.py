@@ -53,12 +53,8 @@ class DecisionReactor:
         if isinstance(event, DecisionRecorded | CaseTabled):
             await self._run(env, event.case_id)
         elif isinstance(event, MeetingHeld):
-            # Which cases were tabled is known from the meeting's own history.
-            store = self.executor.store
-            history = await store.load("meeting", event.meeting_id)
-            cases = sorted({e.case_id for e in (s.envelope.event for s in history.events)
-                            if isinstance(e, CaseTabled)})
-            for case_id in cases:
+            # Attendance is per item: only the cases someone attended for are touched.
+            for case_id in sorted({i.case_id for i in event.item_attendance or ()}):
                 await self._run(env, case_id)
 
     async def _run(self, env: Envelope, case_id: str) -> None:
@@ -80,7 +76,7 @@ class DecisionReactor:
                         lead_ok = False
                 return domain.decide_decision(state, facts, trigger, consent, lead_ok)
             if isinstance(trigger, MeetingHeld):
-                return domain.decide_attendance(state, trigger.attendees, trigger.held_on)
+                return domain.decide_attendance(state, trigger)
             return []
 
         cmd = ApplyMeetingEvent(

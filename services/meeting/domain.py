@@ -34,6 +34,7 @@ from contracts.meeting import (
     ConfidentialityAcknowledged,
     Decision,
     DecisionRecorded,
+    ItemAttendance,
     MaterialPersonal,
     MaterialShared,
     MeetingCancelled,
@@ -463,7 +464,34 @@ def held(cmd: RecordMeetingHeld, m: Meeting, agency_id: str, today: date) -> lis
             )
     return [MeetingHeld(meeting_id=m.meeting_id, held_on=cmd.held_on,
                         attendees=tuple(dict.fromkeys(cmd.attendees)),
-                        external_attendees=tuple(dict.fromkeys(cmd.external_attendees)))]
+                        external_attendees=tuple(dict.fromkeys(cmd.external_attendees)),
+                        item_attendance=item_attendance(cmd, m))]
+
+
+def item_attendance(cmd: RecordMeetingHeld, m: Meeting) -> tuple[ItemAttendance, ...]:
+    """Attendance per agenda item: each item named once, on the agenda (not moved away),
+    and who attended for it attended the meeting. Only they join the item's case."""
+    seen: set[str] = set()
+    out: list[ItemAttendance] = []
+    for n, entry in enumerate(cmd.item_attendees):
+        fld = f"item_attendees[{n}]"
+        item = m.item(entry.item_id)
+        if item is None or item.moved_to:
+            raise InvalidInput(f"{fld}.item_id: {entry.item_id} is not on the agenda of "
+                               f"{m.meeting_id}", code="not_on_agenda",
+                               details={"field": f"{fld}.item_id"})
+        if item.item_id in seen:
+            raise InvalidInput(f"{fld}.item_id: {item.item_id} is listed twice",
+                               details={"field": f"{fld}.item_id"})
+        seen.add(item.item_id)
+        absent = sorted(set(entry.agencies) - set(cmd.attendees))
+        if absent:
+            raise InvalidInput(f"{fld}.agencies: {', '.join(absent)} did not attend the "
+                               f"meeting (list them in attendees)", code="not_attendee",
+                               details={"field": f"{fld}.agencies"})
+        out.append(ItemAttendance(item_id=item.item_id, case_id=item.case_id,
+                                  agencies=tuple(dict.fromkeys(entry.agencies))))
+    return tuple(out)
 
 
 def require_held(m: Meeting) -> date:

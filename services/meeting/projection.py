@@ -29,6 +29,7 @@ from sqlalchemy import (
 )
 
 from contracts.common import AttachmentRef
+from contracts.consent import ConsentRecorded, ConsentWithdrawn
 from contracts.envelope import Envelope
 from contracts.meeting import (
     CaseMovedToSupportPlanMeeting,
@@ -82,6 +83,16 @@ members = Table(
     Column("name", String(200)),
     Column("acknowledged", Boolean, nullable=False, default=False),
     Column("attended", Boolean, nullable=False, default=False),
+    Column("acknowledged_on", Date),  # the seat's date: part of a disclosure's basis
+)
+
+#: The consents and withdrawals of each case, as stored on the stream (still sealed where
+#: the contract seals): an item's material and minutes go only to members covered today.
+consents = Table(
+    "meeting_consents", metadata,
+    Column("case_id", String(64), primary_key=True),
+    Column("seq", BigInteger, primary_key=True),
+    Column("event", JSON, nullable=False),
 )
 
 items = Table(
@@ -196,7 +207,7 @@ _HELD = select(counts.c.held).where(counts.c.kind == bindparam("kind"),
 
 class MeetingProjection:
     name = "meeting"
-    aggregates: tuple[str, ...] | None = ("meeting", "meeting_series", "person")
+    aggregates: tuple[str, ...] | None = ("meeting", "meeting_series", "person", "consent")
     needs_personal = True
     metadata = metadata
 
@@ -237,7 +248,12 @@ class MeetingProjection:
                             attended=False)
             case ConfidentialityAcknowledged():
                 who = event.agency_id or f"ext:{event.member_id}"
-                _set_member(conn, event.meeting_id, who, acknowledged=True)
+                _set_member(conn, event.meeting_id, who, acknowledged=True,
+                            acknowledged_on=event.acknowledged_on)
+            case ConsentRecorded() | ConsentWithdrawn():
+                upsert(conn, consents, {"case_id": event.case_id, "seq": ctx.seq,
+                                        "event": event.model_dump(mode="json")},
+                       ["case_id", "seq"])
             case CaseTabled():
                 position = conn.execute(_LAST_POSITION,
                                         {"meeting_id": event.meeting_id}).scalar()

@@ -4,22 +4,31 @@
 - A 支援会議 (confidential) does not exist for non-members (not_found, never forbidden), and
   its members see only its date until they acknowledge the duty of confidentiality; its
   agenda, materials, minutes and decisions are for bound members only.
+- An agenda item's material and minutes are a person's data: they go to a bound member only
+  on a basis from ``contracts.visibility.disclosure_basis`` — at a 重層的支援会議, a consent
+  that covers it for that case **today**; at a 支援会議, its acknowledged seat. Rows it has no
+  basis for are left out; each row shown names its basis.
 - Counts per month carry no content and are open to every agency (statistics).
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import UTC, date, datetime
 from typing import Any
 
+from pydantic import TypeAdapter
 from sqlalchemy import Connection, Engine, Row, and_, or_, select
 
+from contracts.consent import ConsentRecorded, ConsentWithdrawn
+from contracts.visibility import Basis, Seat, disclosure_basis
 from eventstore.db import in_thread
 from eventstore.disclosure import DisclosureLog
 from eventstore.errors import DomainError, Forbidden, InvalidInput, NotFound
 from eventstore.service import Runtime
 from services.meeting import disclosures
 from services.meeting.projection import (
+    consents,
     counts,
     decisions,
     gaps,
@@ -31,6 +40,7 @@ from services.meeting.projection import (
     minutes,
     utc_text,
 )
+from services.meeting.recurrence import local_date
 
 CONFIDENTIAL = "confidential"
 
@@ -139,34 +149,82 @@ def _decision(d: Row[Any]) -> dict[str, Any]:
     }
 
 
-def read_minutes(conn: Connection, agency: str, meeting_id: str) -> dict[str, Any]:
-    """The meeting's own minutes and each item's. A text whose key was destroyed (the
-    person erased) is None with ``erased`` true: never ciphertext."""
-    _access(conn, agency, meeting_id)
-    row = conn.execute(select(minutes).where(minutes.c.meeting_id == meeting_id)).first()
+def read_minutes(conn: Connection, agency: str, meeting_id: str,
+                 today: date | None = None) -> dict[str, Any]:
+    """The meeting's own minutes and each item's the agency has a basis for. A text whose
+    key was destroyed (the person erased) is None with ``erased`` true: never ciphertext."""
+    row = _access(conn, agency, meeting_id)
+    basis = _item_rule(conn, row, agency, today or _today())
+    meeting_row = conn.execute(select(minutes).where(minutes.c.meeting_id == meeting_id)).first()
     per_item = conn.execute(select(item_minutes).where(item_minutes.c.meeting_id == meeting_id)
                             .order_by(item_minutes.c.seq)).all()
-    if row is None and not per_item:
+    if meeting_row is None and not per_item:
         raise NotFound(f"meeting {meeting_id} has no minutes yet", code="no_minutes")
+    shown = [(i, b) for i in per_item if (b := basis(i.case_id)) is not None]
     return {
         "meeting_id": meeting_id,
-        "recorded_by": row.recorded_by if row else None,
-        "text": row.text if row else None,
-        "erased": row is not None and row.text is None,
+        "recorded_by": meeting_row.recorded_by if meeting_row else None,
+        "text": meeting_row.text if meeting_row else None,
+        "erased": meeting_row is not None and meeting_row.text is None,
         "items": [{"item_id": i.item_id, "case_id": i.case_id, "recorded_by": i.recorded_by,
-                   "text": i.text, "erased": i.text is None} for i in per_item],
+                   "text": i.text, "erased": i.text is None, "basis": b.as_dict()}
+                  for i, b in shown],
     }
 
 
-def read_materials(conn: Connection, agency: str, meeting_id: str) -> list[dict[str, Any]]:
-    _access(conn, agency, meeting_id)
-    return [
-        {"material_id": m.material_id, "item_id": m.item_id, "case_id": m.case_id,
-         "shared_by": m.shared_by, "title": m.title, "text": m.text,
-         "attachment": m.attachment, "erased": m.title is None}
-        for m in conn.execute(select(materials).where(materials.c.meeting_id == meeting_id)
-                              .order_by(materials.c.seq))
-    ]
+def read_materials(conn: Connection, agency: str, meeting_id: str,
+                   today: date | None = None) -> list[dict[str, Any]]:
+    """The meeting's materials, and each item's the agency has a basis for (``basis``:
+    None for material of the whole meeting, which is about no one person)."""
+    row = _access(conn, agency, meeting_id)
+    basis = _item_rule(conn, row, agency, today or _today())
+    out = []
+    for m in conn.execute(select(materials).where(materials.c.meeting_id == meeting_id)
+                          .order_by(materials.c.seq)):
+        b = basis(m.case_id) if m.case_id else None
+        if m.case_id and b is None:
+            continue  # an item's material without a basis for this agency: not shown
+        out.append({"material_id": m.material_id, "item_id": m.item_id, "case_id": m.case_id,
+                    "shared_by": m.shared_by, "title": m.title, "text": m.text,
+                    "attachment": m.attachment, "erased": m.title is None,
+                    "basis": b.as_dict() if b else None})
+    return out
+
+
+def _today() -> date:
+    return local_date(datetime.now(UTC))
+
+
+def _item_rule(conn: Connection, meeting: Row[Any], agency: str, today: date
+               ) -> Callable[[str], Basis | None]:
+    """The basis on which ``agency`` (a bound member) sees an item about ``case_id``."""
+    me = _me(conn, agency, meeting.meeting_id)
+    seats = ((Seat(meeting.meeting_id, agency, me.acknowledged_on),)
+             if me is not None and meeting.kind == CONFIDENTIAL and me.acknowledged else ())
+
+    def rule(case_id: str) -> Basis | None:
+        return item_basis(meeting.kind, agency, consents_of(conn, case_id), seats, today)
+
+    return rule
+
+
+def item_basis(kind: str, agency: str, consent: list[Any], seats: tuple[Seat, ...],
+               today: date) -> Basis | None:
+    """An item of a 支援会議 is seen under its duty of confidentiality (the seat), never by
+    consent; an item of a 重層的支援会議 only by a consent covering the agency today."""
+    if kind == CONFIDENTIAL:
+        return disclosure_basis(agency, consent=(), today=today, takes_part=False, seats=seats)
+    return disclosure_basis(agency, consent=consent, today=today, takes_part=True)
+
+
+_consent_adapter: TypeAdapter[Any] = TypeAdapter(ConsentRecorded | ConsentWithdrawn)
+
+
+def consents_of(conn: Connection, case_id: str) -> list[Any]:
+    """The case's consents and withdrawals, in the order they were stored."""
+    rows = conn.execute(select(consents.c.event).where(consents.c.case_id == case_id)
+                        .order_by(consents.c.seq)).scalars()
+    return [_consent_adapter.validate_python(r) for r in rows]
 
 
 def case_decisions(conn: Connection, agency: str, case_id: str) -> list[dict[str, Any]]:

@@ -52,7 +52,7 @@ async def test_a_triaged_case_runs_from_opening_to_closure_across_agencies(
     assert await world.case_events() == [
         "CaseOpened", "EnrollmentStarted", "MemberJoined", "MemberJoined",
         "IntakeAssessmentRecorded", "PlanDrafted", "PlanTabled",
-        "MemberJoined", "MemberJoined",  # hellowork, hospital attended the meeting
+        "MemberJoined", "MemberJoined",  # hellowork, hospital attended for its item
         "PlanApproved",
         "LeadAgencyAssigned", "MemberJoined",  # the lead joins
         "MonitoringRecorded", "CaseClosed", "EnrollmentEnded",

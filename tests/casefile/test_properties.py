@@ -36,7 +36,14 @@ from contracts.commands_casefile import (
 )
 from contracts.common import AgeBand, Program, Sex, SubjectRef
 from contracts.consent import ConsentMethod, ConsentRecorded, ConsentWithdrawn
-from contracts.meeting import CaseTabled, Decision, DecisionRecorded, MeetingKind
+from contracts.meeting import (
+    CaseTabled,
+    Decision,
+    DecisionRecorded,
+    ItemAttendance,
+    MeetingHeld,
+    MeetingKind,
+)
 from eventstore.errors import DomainError
 from services.casefile import domain
 
@@ -194,7 +201,11 @@ def test_case_deciders_and_meeting_decisions_refuse_only_with_domain_errors(star
                         state, domain.MeetingFacts(decision.meeting_id, kind), decision, consent,
                         lead_active)
                 case ("attended", attendees, held_on):
-                    events = domain.decide_attendance(state, attendees, held_on)
+                    held = MeetingHeld(
+                        meeting_id="m", held_on=held_on, attendees=tuple(attendees) or ("hq",),
+                        item_attendance=(ItemAttendance(item_id="i", case_id="k1",
+                                                        agencies=tuple(attendees)),))
+                    events = domain.decide_attendance(state, held)
                 case ("consent", event):
                     consent.append(event)
                     continue

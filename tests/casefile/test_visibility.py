@@ -86,3 +86,26 @@ async def test_after_withdrawal_asking_as_of_yesterday_shows_no_personal_data(
     timeline = await ask(nc, topology, "hokatsu", "case_timeline",
                          {"case_id": "c1", **yesterday})
     assert timeline["ok"] is False and timeline["error"]["code"] == "forbidden"
+
+
+async def test_a_feed_sent_late_judges_consent_on_the_day_it_is_sent(
+    world, casefile, nc, topology
+):
+    from contracts.base import Actor
+    from eventstore.codec import new_envelope
+    from tests.casefile.world import feed
+
+    today = datetime.now(JST).date()
+    await world.triaged_case()
+    # Recorded three days ago (a backlog): valid then, expired yesterday.
+    expired = ConsentRecorded(case_id="c1", consent_id="k1", person_id="p1",
+                              agencies=("hokatsu", "shakyo"), purposes=("共有",),
+                              method=ConsentMethod.written, obtained_by="shakyo",
+                              given_on=GIVEN, valid_until=today - timedelta(days=1))
+    env = new_envelope(expired, Actor(agency_id="shakyo"))
+    await world.store.append([env.model_copy(
+        update={"recorded_at": env.recorded_at - timedelta(days=3)})])
+    await settle(nc, topology, casefile)
+    views_sent = [m["view"] for m in await feed(nc, topology, "hokatsu") if "view" in m]
+    assert views_sent and all(v["redacted"] for v in views_sent)
+    assert not any(contains_secret(str(v)) for v in views_sent)

@@ -21,6 +21,7 @@ from contracts.meeting import (
     ConfidentialityAcknowledged,
     Decision,
     DecisionRecorded,
+    ItemAttendance,
     MeetingHeld,
     MeetingKind,
     MeetingScheduled,
@@ -134,9 +135,13 @@ class World:
         await self.append(ConfidentialityAcknowledged(meeting_id=meeting_id, agency_id=agency,
                                                       acknowledged_on=D), actor=agency)
 
-    async def held(self, meeting_id: str, attendees: tuple[str, ...]) -> None:
+    async def held(self, meeting_id: str, attendees: tuple[str, ...],
+                   items: tuple[ItemAttendance, ...] | None = None) -> None:
+        """Held; by default everyone attended for the one item ``i1`` (case ``c1``)."""
+        if items is None:
+            items = (ItemAttendance(item_id="i1", case_id="c1", agencies=attendees),)
         await self.append(MeetingHeld(meeting_id=meeting_id, held_on=date(2026, 6, 1),
-                                      attendees=attendees))
+                                      attendees=attendees, item_attendance=items))
 
     async def decide(self, meeting_id: str, decision: Decision, decision_id: str,
                      case_id: str = "c1", **kw: Any) -> None:

@@ -21,7 +21,9 @@ async def test_an_items_minutes_are_sealed_with_its_case_key_and_listed_per_item
     minutes = await drv.ask(HOKATSU, "meeting_minutes", meeting_id=meeting_id)
     assert minutes["text"] == "地域資源の不足を確認" and minutes["erased"] is False
     assert minutes["items"] == [{"item_id": "item-1", "case_id": "case-1", "recorded_by": COORD,
-                                 "text": "本人の通院状況を確認した", "erased": False}]
+                                 "text": "本人の通院状況を確認した", "erased": False,
+                                 "basis": {"kind": "consent", "consent_id": "c1",
+                                           "meeting_id": None, "acknowledged_at": None}}]
 
 
 async def test_minutes_for_an_item_not_on_the_agenda_or_twice_are_refused(drv, store, keyring):
