@@ -146,7 +146,7 @@ async def test_the_audit_log_shows_exactly_the_disclosures_made_to_covered_uncov
     assert sorted(q for q in queries if q != ("hospital", "query.case_view",
                                               "support_meeting")) == sorted([
         ("hokatsu", "query.case_view", "consent"),
-        ("hospital", "query.meeting_materials", "meeting"),
+        ("hospital", "query.meeting_materials", "support_meeting"),
         ("hokatsu", "query.referral", "referral"),
     ])
     assert "hellowork" not in {r["agency"] for r in records}

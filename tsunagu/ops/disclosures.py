@@ -104,9 +104,6 @@ def basis_text(basis: dict[str, Any]) -> str:
     if kind == "support_meeting":
         return (f"支援会議 {basis.get('meeting_id')} (守秘義務の確認 "
                 f"{basis.get('acknowledged_at') or '済'})")
-    if kind == "meeting":
-        ack = "守秘義務確認済" if basis.get("acknowledged") else "会議構成員"
-        return f"会議 {basis.get('meeting_id')} ({ack})"
     if kind == "referral":
         return f"つなぐシート {basis.get('referral_id')} ({basis.get('role')})"
     if kind == "data_subject_request":
