@@ -19,6 +19,7 @@ from openpyxl import load_workbook
 from tests.helpers import ask, eventually, register_agency, send
 
 NAME, PHONE, MATERIAL = "鈴木一郎", "090-8765-4321", "受診状況と家族関係の整理"
+MINUTES = "通院の付き添いを病院の相談員が調整する"
 
 
 def today() -> str:
@@ -68,6 +69,10 @@ class Scenario:
         await self.ok("hospital", "acknowledge_confidentiality", meeting_id=self.meeting_id)
         await self.ok("fukushi", "share_material", meeting_id=self.meeting_id,
                       item_id="item-1", title="支援会議資料", text=MATERIAL)
+        await self.ok("fukushi", "record_meeting_held", meeting_id=self.meeting_id,
+                      held_on=today(), attendees=["fukushi", "hospital"])
+        await self.ok("fukushi", "record_minutes", meeting_id=self.meeting_id,
+                      item_id="item-1", text=MINUTES)
 
 
 async def _feed(nc: Any, topology: Any, case_id: str) -> list[tuple[str, str, bool]]:
@@ -97,11 +102,15 @@ async def test_the_audit_log_shows_exactly_the_disclosures_made_to_covered_uncov
     s = Scenario(nc, topology)
     await s.build()
 
+    full_views = 0  # each answer with personal data is a disclosure: counted
+
     async def hospital_sees() -> bool:
+        nonlocal full_views
         reply = await s.ask("hospital", "case_view", case_id=s.case_id)
+        full_views += reply["ok"] and not reply["result"]["redacted"]
         return reply["ok"] and not reply["result"]["redacted"]
 
-    await eventually(hospital_sees, timeout=20)  # one recorded case_view per poll: counted
+    await eventually(hospital_sees, timeout=20)
     # Deliveries by query: each answered with personal data is one record.
     covered = await s.ask("hokatsu", "case_view", case_id=s.case_id)
     assert NAME in str(covered)
@@ -109,6 +118,8 @@ async def test_the_audit_log_shows_exactly_the_disclosures_made_to_covered_uncov
     assert uncovered["result"]["redacted"] and NAME not in str(uncovered)
     material = await s.ask("hospital", "meeting_materials", meeting_id=s.meeting_id)
     assert MATERIAL in str(material)
+    minutes = await s.ask("hospital", "meeting_minutes", meeting_id=s.meeting_id)
+    assert MINUTES in str(minutes)
     sheet = await s.ask("hokatsu", "referral", referral_id=s.referral_id)
     s.person_id = sheet["result"]["person_id"]
     consent = await s.ask("fukushi", "consent_history", case_id=s.case_id)
@@ -141,12 +152,12 @@ async def test_the_audit_log_shows_exactly_the_disclosures_made_to_covered_uncov
 
     queries = [(r["agency"], r["channel"], r["basis"]["kind"]) for r in records
                if r["channel"] != "feed"]
-    hospital_views = queries.count(("hospital", "query.case_view", "support_meeting"))
-    assert hospital_views >= 1
-    assert sorted(q for q in queries if q != ("hospital", "query.case_view",
-                                              "support_meeting")) == sorted([
+    assert full_views == 1
+    assert sorted(queries) == sorted([
+        ("hospital", "query.case_view", "support_meeting"),
         ("hokatsu", "query.case_view", "consent"),
         ("hospital", "query.meeting_materials", "support_meeting"),
+        ("hospital", "query.meeting_minutes", "support_meeting"),
         ("hokatsu", "query.referral", "referral"),
     ])
     assert "hellowork" not in {r["agency"] for r in records}
@@ -176,6 +187,7 @@ async def test_the_audit_log_shows_exactly_the_disclosures_made_to_covered_uncov
     assert [c["consent_id"] for c in held["consent"] if c["type"] == "ConsentRecorded"] == [
         s.consent_id]
     assert [m["text"] for m in held["meeting_materials"]] == [MATERIAL]
+    assert [m["text"] for m in held["meeting_minutes"]] == [MINUTES]
     assert [i["meeting_id"] for i in held["meeting_items"]] == [s.meeting_id]
     assert len(held["disclosures"]) == len(records)
 
@@ -192,7 +204,7 @@ async def test_the_audit_log_shows_exactly_the_disclosures_made_to_covered_uncov
     book = load_workbook(xlsx)
     assert {"紹介", "同意", "支援ケース", "会議", "開示の記録"} <= set(book.sheetnames)
     cells = " ".join(str(c.value) for ws in book for row in ws.iter_rows() for c in row)
-    assert NAME in cells and MATERIAL in cells and "氏名" in cells
+    assert NAME in cells and MATERIAL in cells and MINUTES in cells and "氏名" in cells
 
     # Without the log, nothing personal leaves: each query answers an error instead.
     await nc.jetstream().delete_stream(topology.disclosure_stream)
