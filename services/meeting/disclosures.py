@@ -8,11 +8,14 @@ are about no one person and carry no basis: not recorded as a person's disclosur
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from sqlalchemy import Connection
 
-from eventstore.disclosure import Disclosure
+from eventstore.db import in_thread
+from eventstore.disclosure import Disclosure, DisclosureLog
+from eventstore.service import Runtime
 
 
 def _records(agency: str, channel: str, rows: list[tuple[dict[str, Any], set[str]]],
@@ -28,15 +31,28 @@ def _records(agency: str, channel: str, rows: list[tuple[dict[str, Any], set[str
             for case_id, (basis, fields) in sorted(per_case.items())]
 
 
-def of_materials(conn: Connection, agency: str, meeting_id: str,
-                 rows: list[dict[str, Any]]) -> list[Disclosure]:
+def of_materials(agency: str, rows: list[dict[str, Any]]) -> list[Disclosure]:
     return _records(agency, "query.meeting_materials", [
         (m, {f"material.{k}" for k in ("title", "text", "attachment") if m.get(k)})
         for m in rows])
 
 
-def of_minutes(conn: Connection, agency: str, meeting_id: str,
-               result: dict[str, Any]) -> list[Disclosure]:
+def of_minutes(agency: str, result: dict[str, Any]) -> list[Disclosure]:
     return _records(agency, "query.meeting_minutes", [
         (item, {"minutes.item_text"} if item.get("text") else set())
         for item in result.get("items") or []])
+
+
+async def answered(runtime: Runtime, agency: str, meeting_id: str,
+                   read: Callable[[Connection, str, str], Any],
+                   record: Callable[[str, Any], list[Disclosure]]) -> Any:
+    """``read``'s answer, recorded before it leaves: if the log does not acknowledge, the
+    query answers ``disclosure_not_recorded`` instead."""
+    def both() -> tuple[Any, list[Disclosure]]:
+        with runtime.engine.connect() as conn:
+            result = read(conn, agency, meeting_id)
+        return result, record(agency, result)
+
+    result, records = await in_thread(both)
+    await DisclosureLog(runtime.broker.connection, runtime.topology).record(*records)
+    return result

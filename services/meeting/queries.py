@@ -23,7 +23,6 @@ from sqlalchemy import Connection, Engine, Row, and_, or_, select
 from contracts.consent import ConsentRecorded, ConsentWithdrawn
 from contracts.visibility import Basis, Seat, disclosure_basis
 from eventstore.db import in_thread
-from eventstore.disclosure import DisclosureLog
 from eventstore.errors import DomainError, Forbidden, InvalidInput, NotFound
 from eventstore.service import Runtime
 from services.meeting import disclosures
@@ -294,31 +293,14 @@ async def q_agenda(runtime: Runtime, agency: str, args: dict[str, Any]) -> Any:
     return await _run(runtime, agenda, agency, _arg(args, "meeting_id"))
 
 
-def _recorded_read(read: Any, record: Any) -> Any:
-    """``read`` and the disclosure records of its result, in one connection."""
-    def both(conn: Connection, agency: str, meeting_id: str) -> tuple[Any, Any]:
-        result = read(conn, agency, meeting_id)
-        return result, record(conn, agency, meeting_id, result)
-    return both
-
-
-async def _answer_recorded(runtime: Runtime, agency: str, args: dict[str, Any],
-                           read: Any, record: Any) -> Any:
-    """Recorded before the answer leaves: if the log does not ack, the query fails."""
-    result, records = await _run(runtime, _recorded_read(read, record), agency,
-                                 _arg(args, "meeting_id"))
-    await DisclosureLog(runtime.broker.connection, runtime.topology).record(*records)
-    return result
-
-
 async def q_minutes(runtime: Runtime, agency: str, args: dict[str, Any]) -> Any:
-    return await _answer_recorded(runtime, agency, args, read_minutes,
-                                  disclosures.of_minutes)
+    return await disclosures.answered(runtime, agency, _arg(args, "meeting_id"),
+                                      read_minutes, disclosures.of_minutes)
 
 
 async def q_materials(runtime: Runtime, agency: str, args: dict[str, Any]) -> Any:
-    return await _answer_recorded(runtime, agency, args, read_materials,
-                                  disclosures.of_materials)
+    return await disclosures.answered(runtime, agency, _arg(args, "meeting_id"),
+                                      read_materials, disclosures.of_materials)
 
 
 async def q_case_decisions(runtime: Runtime, agency: str, args: dict[str, Any]) -> Any:

@@ -16,7 +16,7 @@ def test_item_material_is_recorded_once_per_case_with_its_basis_and_field_names(
          "attachment": {"object_name": "sha256-ab"}, "basis": SEAT},
         {"material_id": "x3", "case_id": None, "title": "全体資料", "text": "…", "basis": None},
     ]
-    [record] = of_materials(None, "hospital", "m1", rows)  # type: ignore[arg-type]
+    [record] = of_materials("hospital", rows)
     assert (record.agency, record.case_id, record.person_id) == ("hospital", "c1", None)
     assert record.fields == ("material.attachment", "material.text", "material.title")
     assert record.basis == SEAT and record.channel == "query.meeting_materials"
@@ -25,4 +25,4 @@ def test_item_material_is_recorded_once_per_case_with_its_basis_and_field_names(
 def test_erased_item_minutes_disclose_nothing():
     result = {"items": [{"case_id": "c1", "text": None, "basis": SEAT},
                         {"case_id": "c2", "text": "議事", "basis": SEAT}]}
-    assert [r.case_id for r in of_minutes(None, "hospital", "m1", result)] == ["c2"]  # type: ignore[arg-type]
+    assert [r.case_id for r in of_minutes("hospital", result)] == ["c2"]
