@@ -498,9 +498,14 @@ class Meetings:
                 del self.open_rounds[kind]
             if queue:
                 self._open(kind)
+            # Attendance is per item: the convener and the agencies each case needed.
             await w.send(CONVENER, "record_meeting_held", {
                 "meeting_id": mid, "held_on": today().isoformat(),
-                "attendees": sorted(members)}, f"record_meeting_held/{kind}", urgent=True)
+                "attendees": sorted(members),
+                "item_attendees": [{"item_id": item_id,
+                                    "agencies": sorted({CONVENER, *agenda.invite} & members)}
+                                   for item_id, agenda in items]},
+                f"record_meeting_held/{kind}", urgent=True)
             self.held += 1
             for item_id, agenda in items:
                 replies = []

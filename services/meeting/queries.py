@@ -13,21 +13,16 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from datetime import UTC, date, datetime
 from typing import Any
 
-from pydantic import TypeAdapter
 from sqlalchemy import Connection, Engine, Row, and_, or_, select
 
-from contracts.consent import ConsentRecorded, ConsentWithdrawn
-from contracts.visibility import Basis, Seat, disclosure_basis
 from eventstore.db import in_thread
 from eventstore.errors import DomainError, Forbidden, InvalidInput, NotFound
 from eventstore.service import Runtime
 from services.meeting import disclosures
 from services.meeting.projection import (
-    consents,
     counts,
     decisions,
     gaps,
@@ -39,7 +34,7 @@ from services.meeting.projection import (
     minutes,
     utc_text,
 )
-from services.meeting.recurrence import local_date
+from services.meeting.visibility import item_rule, world_today
 
 CONFIDENTIAL = "confidential"
 
@@ -153,7 +148,7 @@ def read_minutes(conn: Connection, agency: str, meeting_id: str,
     """The meeting's own minutes and each item's the agency has a basis for. A text whose
     key was destroyed (the person erased) is None with ``erased`` true: never ciphertext."""
     row = _access(conn, agency, meeting_id)
-    basis = _item_rule(conn, row, agency, today or _today())
+    basis = item_rule(conn, row, _me(conn, agency, meeting_id), agency, today or world_today())
     meeting_row = conn.execute(select(minutes).where(minutes.c.meeting_id == meeting_id)).first()
     per_item = conn.execute(select(item_minutes).where(item_minutes.c.meeting_id == meeting_id)
                             .order_by(item_minutes.c.seq)).all()
@@ -176,7 +171,7 @@ def read_materials(conn: Connection, agency: str, meeting_id: str,
     """The meeting's materials, and each item's the agency has a basis for (``basis``:
     None for material of the whole meeting, which is about no one person)."""
     row = _access(conn, agency, meeting_id)
-    basis = _item_rule(conn, row, agency, today or _today())
+    basis = item_rule(conn, row, _me(conn, agency, meeting_id), agency, today or world_today())
     out = []
     for m in conn.execute(select(materials).where(materials.c.meeting_id == meeting_id)
                           .order_by(materials.c.seq)):
@@ -188,42 +183,6 @@ def read_materials(conn: Connection, agency: str, meeting_id: str,
                     "attachment": m.attachment, "erased": m.title is None,
                     "basis": b.as_dict() if b else None})
     return out
-
-
-def _today() -> date:
-    return local_date(datetime.now(UTC))
-
-
-def _item_rule(conn: Connection, meeting: Row[Any], agency: str, today: date
-               ) -> Callable[[str], Basis | None]:
-    """The basis on which ``agency`` (a bound member) sees an item about ``case_id``."""
-    me = _me(conn, agency, meeting.meeting_id)
-    seats = ((Seat(meeting.meeting_id, agency, me.acknowledged_on),)
-             if me is not None and meeting.kind == CONFIDENTIAL and me.acknowledged else ())
-
-    def rule(case_id: str) -> Basis | None:
-        return item_basis(meeting.kind, agency, consents_of(conn, case_id), seats, today)
-
-    return rule
-
-
-def item_basis(kind: str, agency: str, consent: list[Any], seats: tuple[Seat, ...],
-               today: date) -> Basis | None:
-    """An item of a 支援会議 is seen under its duty of confidentiality (the seat), never by
-    consent; an item of a 重層的支援会議 only by a consent covering the agency today."""
-    if kind == CONFIDENTIAL:
-        return disclosure_basis(agency, consent=(), today=today, takes_part=False, seats=seats)
-    return disclosure_basis(agency, consent=consent, today=today, takes_part=True)
-
-
-_consent_adapter: TypeAdapter[Any] = TypeAdapter(ConsentRecorded | ConsentWithdrawn)
-
-
-def consents_of(conn: Connection, case_id: str) -> list[Any]:
-    """The case's consents and withdrawals, in the order they were stored."""
-    rows = conn.execute(select(consents.c.event).where(consents.c.case_id == case_id)
-                        .order_by(consents.c.seq)).scalars()
-    return [_consent_adapter.validate_python(r) for r in rows]
 
 
 def case_decisions(conn: Connection, agency: str, case_id: str) -> list[dict[str, Any]]:

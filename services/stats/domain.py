@@ -198,7 +198,8 @@ class Snapshot:
     referrals: tuple[Referral, ...] = ()
     case_referrals: Mapping[str, str] = field(default_factory=dict)  # case -> referral
     meetings: tuple[Meeting, ...] = ()
-    attendees: tuple[tuple[str, str], ...] = ()  # (meeting id, agency id)
+    attendees: tuple[tuple[str, str], ...] = ()  # (meeting id, agency id), older meetings
+    item_attendees: tuple[tuple[str, str, str], ...] = ()  # (meeting, case, agency) per item
     tabled: tuple[Tabled, ...] = ()
     approvals: tuple[PlanApproval, ...] = ()
     closures: tuple[tuple[str, date], ...] = ()  # (case id, closed_on)
@@ -322,14 +323,20 @@ def all_links(s: Snapshot) -> list[Link]:
             if ref.triaged_by and ref.triaged_on:
                 links.append(Link(case_id, ref.triaged_by, ref.triaged_on))
     held = {m.meeting_id: m.held_on for m in s.meetings if m.held_on is not None}
-    attendees: dict[str, list[str]] = defaultdict(list)
-    for meeting_id, agency_id in s.attendees:
-        attendees[meeting_id].append(agency_id)
+    attendees: dict[tuple[str, str], list[str]] = defaultdict(list)
+    tabled_at: dict[str, set[str]] = defaultdict(set)
+    for t in s.tabled:
+        tabled_at[t.meeting_id].add(t.case_id)
+    for meeting_id, agency_id in s.attendees:  # older meetings: every tabled case
+        for case_id in tabled_at[meeting_id]:
+            attendees[(meeting_id, case_id)].append(agency_id)
+    for meeting_id, case_id, agency_id in s.item_attendees:  # attended for that item only
+        attendees[(meeting_id, case_id)].append(agency_id)
     for t in s.tabled:
         on = held.get(t.meeting_id)
         if on is None:
             continue  # not (yet) held: nobody attended a discussion of the case
-        for agency_id in attendees.get(t.meeting_id, ()):
+        for agency_id in attendees.get((t.meeting_id, t.case_id), ()):
             links.append(Link(t.case_id, agency_id, on, t.program))
     return links
 

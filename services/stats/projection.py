@@ -143,6 +143,13 @@ class StatsProjection:
                 upsert(conn, t.meetings, {"meeting_id": event.meeting_id,
                                           "held_on": event.held_on, "held_version": v},
                        ["meeting_id"])
+            if event.item_attendance is not None:  # per item: only the cases attended for
+                for item in event.item_attendance:
+                    for agency_id in item.agencies:
+                        upsert(conn, t.item_attendees, {
+                            "meeting_id": event.meeting_id, "case_id": item.case_id,
+                            "agency_id": agency_id}, ["meeting_id", "case_id", "agency_id"])
+                return
             for agency_id in dict.fromkeys(event.attendees):
                 upsert(conn, t.attendees, {"meeting_id": event.meeting_id,
                                            "agency_id": agency_id}, ["meeting_id", "agency_id"])

@@ -89,6 +89,8 @@ def load_snapshot(
             d.Meeting(r.meeting_id, r.kind, r.held_on) for r in conn.execute(select(t.meetings))
         ),
         attendees=tuple((r.meeting_id, r.agency_id) for r in conn.execute(select(t.attendees))),
+        item_attendees=tuple((r.meeting_id, r.case_id, r.agency_id)
+                             for r in conn.execute(select(t.item_attendees))),
         tabled=tuple(
             d.Tabled(r.meeting_id, r.case_id, Program(r.program) if r.program else None)
             for r in conn.execute(select(t.tabled))

@@ -102,6 +102,16 @@ attendees = Table(
     Column("agency_id", String(ID), primary_key=True),
 )
 
+#: Who attended for which agenda item's case (MeetingHeld.item_attendance). A meeting with it
+#: links an agency only to the cases it attended for; older meetings (without it) link every
+#: attendee to every tabled case, as they were counted when recorded.
+item_attendees = Table(
+    "stats_item_attendees", metadata,
+    Column("meeting_id", String(ID), primary_key=True),
+    Column("case_id", String(ID), primary_key=True),
+    Column("agency_id", String(ID), primary_key=True),
+)
+
 tabled = Table(
     "stats_tabled", metadata,
     Column("meeting_id", String(ID), primary_key=True),

@@ -1,7 +1,7 @@
 """Issue 15, finding 3: an agenda item's material and minutes are the person's data. At a
 重層的支援会議 they go only to members a consent covers for that case **today** (not to a
 member outside the consent, and not after withdrawal); at a 支援会議, to its bound members.
-Proved on the pure rule (``queries.item_basis``), then over NATS with the running service."""
+Proved on the pure rule (``visibility.item_basis``), then over NATS with the running service."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from datetime import date
 
 from contracts.consent import ConsentMethod, ConsentRecorded, ConsentWithdrawn
 from contracts.visibility import Basis, Seat
-from services.meeting.queries import item_basis
+from services.meeting.visibility import item_basis
 from tests.meeting.support import (
     COORD,
     HOKATSU,
