@@ -30,6 +30,11 @@ class Format(StrEnum):
     json = "json"
 
 
+class DiscloseFormat(StrEnum):
+    xlsx = "xlsx"
+    json = "json"
+
+
 FormatOpt = Annotated[Format, typer.Option("--format", help="table, csv, xlsx or json")]
 OutOpt = Annotated[Path | None, typer.Option("--out", help="Write to this file (xlsx: "
                                              "required)")]
@@ -118,16 +123,14 @@ def audit_agency(
 def disclose(
     person_id: Annotated[str, typer.Argument(help="The person's id")],
     out: Annotated[Path, typer.Option("--out", help="The file to write (FILE.xlsx)")],
-    fmt: Annotated[Format, typer.Option("--format", help="xlsx (default) or json")] =
-    Format.xlsx,
+    fmt: Annotated[DiscloseFormat, typer.Option("--format", help="xlsx (default) or json")] =
+    DiscloseFormat.xlsx,
     request_id: Annotated[str | None, typer.Option(
         "--request-id", help="The request's reference (受付番号), recorded with it")] = None,
     nats_url: NatsUrl = None, data_dir: DataDir = Path("data"),
 ) -> None:
     """個人情報の開示請求: everything held about the person, for the person. Recorded in the
     disclosure log (with your NATS identity) before the file is written."""
-    if fmt not in (Format.xlsx, Format.json):
-        raise _fail("--format: xlsx or json")
     settings = settings_from(nats_url, data_dir)
 
     async def body(nc: Any) -> dict[str, Any]:
@@ -136,7 +139,7 @@ def disclose(
         return held
 
     held = _run(settings, body)
-    if fmt is Format.xlsx:
+    if fmt is DiscloseFormat.xlsx:
         from tsunagu.ops.disclose_xlsx import to_xlsx
 
         out.write_bytes(to_xlsx(held))
