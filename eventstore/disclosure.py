@@ -46,6 +46,22 @@ _VALUE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_:.@/+=-]{0,127}$")
 _CHANNEL = re.compile(r"^[a-z][a-z0-9_]{0,30}(\.[a-z][a-z0-9_]{0,40})?$")
 
 
+#: The agency token of deliveries to operators (a 開示請求 handed over to the person).
+OPERATORS = "ops"
+
+
+def to_operator(operator: str, args: dict[str, Any], person_id: str | None,
+                case_id: str | None, fields: list[str]) -> Disclosure:
+    """The record of an operator query's answer given for the person's own request
+    (``request_id``: the request's reference, e.g. its 受付番号)."""
+    request_id = args.get("request_id")
+    return Disclosure.new(
+        agency=OPERATORS, operator=operator, person_id=person_id, case_id=case_id,
+        fields=fields, channel="disclose",
+        basis={"kind": "data_subject_request",
+               "request_id": request_id if isinstance(request_id, str) else None})
+
+
 class DisclosureNotRecorded(DomainError):
     """The record could not be stored: nothing may be disclosed."""
 

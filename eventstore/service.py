@@ -12,6 +12,7 @@ import asyncio
 import contextlib
 import json
 import os
+import re
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
@@ -37,8 +38,26 @@ from eventstore.store import EventStore
 
 log = structlog.get_logger("tsunagu.service")
 
-#: The "agency" an operator query runs as: operators act for the platform.
-OPERATOR = "ops"
+#: An admin answer whose reader no credential names (admin users, or no authentication).
+UNNAMED = "unnamed"
+_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$")
+
+
+def operator_of(reply: str | None) -> str:
+    """Who can read an operator query's answer. Deploy gives each operator a private reply
+    prefix ``_INBOX.operator.<name>`` that only its credentials may subscribe to
+    (``tsunagu.deploy.permissions``), so the name is the server-enforced identity of the
+    reader; any other reply subject names no one.
+
+    >>> operator_of("_INBOX.operator.ops.kX2")
+    'ops'
+    >>> operator_of("_INBOX.kX2")
+    'unnamed'
+    """
+    parts = (reply or "").split(".")
+    if len(parts) > 3 and parts[:2] == ["_INBOX", "operator"] and _NAME.match(parts[2]):
+        return parts[2]
+    return UNNAMED
 QueryHandler = Callable[["Runtime", str, dict[str, Any]], Awaitable[Any]]
 StartHook = Callable[["Runtime"], Awaitable[None]]
 
@@ -54,7 +73,8 @@ class ServiceSpec:
     on_start: list[StartHook] = field(default_factory=list)
     answer_unknown_commands: bool = False
     #: Operator-only queries, on ``<prefix>.admin.<service>.<name>`` (operators' subjects,
-    #: never an agency's): e.g. what the service holds about one person (開示請求).
+    #: never an agency's): e.g. what the service holds about one person (開示請求). The
+    #: handler's second argument is the operator (``operator_of``), not an agency.
     operator_queries: dict[str, QueryHandler] = field(default_factory=dict)
 
 
@@ -260,7 +280,7 @@ def build_app(spec: ServiceSpec, settings: Settings) -> tuple[FastStream, Runtim
         action = msg.raw_message.subject.rsplit(".", 1)[-1]
         try:
             args = json.loads(msg.body or b"{}")
-            return await _admin(runtime, action, args)
+            return await _admin(runtime, action, args, msg.raw_message.reply)
         except Exception as exc:
             return error_reply(exc)
 
@@ -301,7 +321,9 @@ def _register_query(
             return error_reply(exc)
 
 
-async def _admin(runtime: Runtime, action: str, args: dict[str, Any]) -> dict[str, Any]:
+async def _admin(
+    runtime: Runtime, action: str, args: dict[str, Any], reply: str | None = None
+) -> dict[str, Any]:
     if action == "status":
         return {"ok": True, "result": runtime.status()}
     if action == "rebuild":
@@ -325,7 +347,8 @@ async def _admin(runtime: Runtime, action: str, args: dict[str, Any]) -> dict[st
     if action in runtime.spec.operator_queries:
         if not isinstance(args, dict):
             raise InvalidInput("operator query arguments must be a JSON object")
-        result = await runtime.spec.operator_queries[action](runtime, OPERATOR, args)
+        # The handler gets the reader's identity where others get the asking agency.
+        result = await runtime.spec.operator_queries[action](runtime, operator_of(reply), args)
         return {"ok": True, "result": result}
     if action == "replay":
         target = runtime.runners.get(args.get("projection", ""))

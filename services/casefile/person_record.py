@@ -10,10 +10,12 @@ from typing import Any
 from sqlalchemy import Engine, select
 
 from eventstore.db import in_thread
+from eventstore.disclosure import Disclosure, DisclosureLog, to_operator
 from eventstore.errors import InvalidInput
 from eventstore.service import Runtime
 from services.casefile import tables as t
 from services.casefile import views
+from services.casefile.disclosures import personal_fields
 
 
 def _person_id(args: dict[str, Any]) -> str:
@@ -43,8 +45,27 @@ def held_about(engine: Engine, person_id: str) -> dict[str, Any]:
     return out
 
 
-async def person_record(rt: Runtime, agency: str, args: dict[str, Any]) -> dict[str, Any]:
-    return await in_thread(held_about, rt.engine, _person_id(args))
+def _records(operator: str, args: dict[str, Any], person_id: str,
+             held: dict[str, Any]) -> list[Disclosure]:
+    out = []
+    for case in held["cases"]:
+        fields = personal_fields({**case, "redacted": False})
+        if any(e["case_id"] == case["case_id"] for e in held["consent"]):
+            fields.append("consent.history")
+        if any(t["case_id"] == case["case_id"] for t in held["timeline"]):
+            fields.append("timeline.summary")
+        if fields:
+            out.append(to_operator(operator, args, person_id, case["case_id"], fields))
+    return out
+
+
+async def person_record(rt: Runtime, operator: str, args: dict[str, Any]) -> dict[str, Any]:
+    """Recorded (to the operator, for the person's request) before it is answered."""
+    person_id = _person_id(args)
+    held = await in_thread(held_about, rt.engine, person_id)
+    await DisclosureLog(rt.broker.connection, rt.topology).record(
+        *_records(operator, args, person_id, held))
+    return held
 
 
 OPERATOR_QUERIES = {"person_record": person_record}

@@ -10,6 +10,7 @@ from typing import Any
 from sqlalchemy import Engine, select
 
 from eventstore.db import in_thread
+from eventstore.disclosure import Disclosure, DisclosureLog, to_operator
 from eventstore.errors import InvalidInput
 from eventstore.service import Runtime
 from services.meeting.projection import decisions, item_minutes, items, materials, meetings
@@ -53,8 +54,26 @@ def held_about(engine: Engine, case_ids: list[str]) -> dict[str, Any]:
     }
 
 
-async def person_record(rt: Runtime, agency: str, args: dict[str, Any]) -> dict[str, Any]:
-    return await in_thread(held_about, rt.engine, _case_ids(args))
+def _records(operator: str, args: dict[str, Any], held: dict[str, Any]) -> list[Disclosure]:
+    per_case: dict[str, set[str]] = {}
+    for section, prefix, names in (
+            ("meeting_materials", "material", ("title", "text", "attachment")),
+            ("meeting_minutes", "minutes", ("text",)),
+            ("meeting_decisions", "decision", ("reason",)),
+            ("meeting_items", "meeting", ("title",))):
+        for row in held[section]:
+            per_case.setdefault(row["case_id"], set()).update(
+                f"{prefix}.{n}" for n in names if row.get(n))
+    return [to_operator(operator, args, None, case_id, sorted(fields))
+            for case_id, fields in sorted(per_case.items()) if fields]
+
+
+async def person_record(rt: Runtime, operator: str, args: dict[str, Any]) -> dict[str, Any]:
+    """Recorded per case (to the operator, for the person's request) before it is answered."""
+    held = await in_thread(held_about, rt.engine, _case_ids(args))
+    await DisclosureLog(rt.broker.connection, rt.topology).record(
+        *_records(operator, args, held))
+    return held
 
 
 OPERATOR_QUERIES = {"person_record": person_record}

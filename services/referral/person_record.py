@@ -9,6 +9,7 @@ from typing import Any
 from sqlalchemy import Engine, select
 
 from eventstore.db import in_thread
+from eventstore.disclosure import DisclosureLog, to_operator
 from eventstore.errors import InvalidInput
 from eventstore.service import Runtime
 from services.referral.projection import referrals
@@ -22,7 +23,9 @@ def _ids(engine: Engine, person_id: str) -> list[str]:
             .order_by(referrals.c.submitted_at, referrals.c.referral_id)).scalars())
 
 
-async def person_record(rt: Runtime, agency: str, args: dict[str, Any]) -> dict[str, Any]:
+async def person_record(rt: Runtime, operator: str, args: dict[str, Any]) -> dict[str, Any]:
+    """Each referral about the person; recorded (to the operator, for the person's request)
+    before it is answered."""
     person_id = args.get("person_id")
     if not isinstance(person_id, str) or not person_id or len(person_id) > 64:
         raise InvalidInput("person_id: required (a person id string)",
@@ -36,6 +39,13 @@ async def person_record(rt: Runtime, agency: str, args: dict[str, Any]) -> dict[
                          "agency": env.actor.agency_id, "staff": env.actor.staff}
                         for env in history],
         })
+    records = []
+    for r in out:
+        fields = [f"referral.{k}" for k, v in (r.get("personal") or {}).items() if v]
+        fields += ["referral.attachment"] if r.get("attachment") else []
+        if fields:
+            records.append(to_operator(operator, args, person_id, r.get("case_id"), fields))
+    await DisclosureLog(rt.broker.connection, rt.topology).record(*records)
     return {"referrals": out}
 
 

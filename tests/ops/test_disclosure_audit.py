@@ -189,14 +189,20 @@ async def test_the_audit_log_shows_exactly_the_disclosures_made_to_covered_uncov
     assert [m["text"] for m in held["meeting_materials"]] == [MATERIAL]
     assert [m["text"] for m in held["meeting_minutes"]] == [MINUTES]
     assert [i["meeting_id"] for i in held["meeting_items"]] == [s.meeting_id]
-    assert len(held["disclosures"]) == len(records)
+    # The log handed over includes the three records of this very request (below).
+    assert len(held["disclosures"]) == len(records) + 3
 
     after = json.loads((await cli("audit", "person", s.person_id, "--format", "json")).output)
-    [asked] = [r for r in after if r["channel"] == "disclose"]
-    assert asked["agency"] == "ops" and asked["basis"] == {
-        "kind": "data_subject_request", "request_id": "R7-0042"}
-    assert asked["operator"]  # the identity the NATS server knows, not a declared name
-    assert "subject.name" in asked["fields"]
+    asked = [r for r in after if r["channel"] == "disclose"]
+    # Each service recorded its own part before answering: referral, casefile, meeting.
+    assert len(asked) == 3 and {r["agency"] for r in asked} == {"ops"}
+    assert {r["case_id"] for r in asked} == {s.case_id, None}  # the referral is the person's
+    assert all(r["basis"] == {"kind": "data_subject_request", "request_id": "R7-0042"}
+               for r in asked)
+    assert {r["operator"] for r in asked} == {"unnamed"}  # no credentials on this server
+    handed = set().union(*(r["fields"] for r in asked))
+    assert {"subject.name", "referral.name", "referral.phone", "consent.history",
+            "material.text", "minutes.text"} <= handed
 
     xlsx = tmp_path / "kaiji.xlsx"
     done = await cli("disclose", s.person_id, "--out", str(xlsx))

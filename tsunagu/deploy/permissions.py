@@ -132,12 +132,12 @@ def operator(topology: Topology, name: str) -> Permissions:
         f"{p}.admin.*.status",
         f"{p}.admin.*.rebuild",
         f"{p}.admin.*.replay",
-        # The disclosure log (audit, 開示請求): read it, ask the services what they hold about
-        # a person, record the hand-over as "ops", and learn the identity the server knows.
+        # The disclosure log: read it (never write it: services record, operators cannot
+        # forge), ask the services what they hold about a person (開示請求, recorded by each
+        # service), and learn the identity the server knows (recorded with reveals).
         f"{JS}.DIRECT.GET.{topology.disclosure_stream}",
         f"{JS}.DIRECT.GET.{topology.disclosure_stream}.>",
         f"{p}.admin.*.person_record",
-        f"{p}.disclosure.ops.>",
         "$SYS.REQ.USER.INFO",
     ]
     return Permissions(

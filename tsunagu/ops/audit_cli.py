@@ -129,14 +129,17 @@ def disclose(
         "--request-id", help="The request's reference (受付番号), recorded with it")] = None,
     nats_url: NatsUrl = None, data_dir: DataDir = Path("data"),
 ) -> None:
-    """個人情報の開示請求: everything held about the person, for the person. Recorded in the
-    disclosure log (with your NATS identity) before the file is written."""
+    """個人情報の開示請求: everything held about the person, for the person. Each service
+    records what it hands over (to you, as your credentials name you) before answering."""
     settings = settings_from(nats_url, data_dir)
+    try:
+        disclosures.id_filter(person_id, "person_id")
+        disclosures.id_filter(request_id or "", "--request-id")
+    except ValueError as exc:
+        raise _fail(str(exc)) from exc
 
     async def body(nc: Any) -> dict[str, Any]:
-        held = await disclose_mod.gather(nc, settings.topology, person_id)
-        await disclose_mod.record(nc, settings.topology, held, request_id)
-        return held
+        return await disclose_mod.gather(nc, settings.topology, person_id, request_id)
 
     held = _run(settings, body)
     if fmt is DiscloseFormat.xlsx:

@@ -1,11 +1,11 @@
 """個人情報の開示請求: everything the platform holds about one person, gathered through the
-services' operator-only queries (each service unseals with its own key ring; nothing is read
-from the event stream's raw bytes here), plus the disclosure log about them. Recorded as a
-disclosure itself (channel ``disclose``, basis: the person's request) before it is handed
-over: if the record is not acknowledged, nothing is written.
+services' operator-only ``person_record`` queries (each service unseals with its own key
+ring; nothing is read from the event stream's raw bytes here), plus the disclosure log about
+them. Each service records its part as a disclosure (agency ``ops``, the operator named by
+its credentials, channel ``disclose``, basis: the person's request) before it answers: if
+the log does not acknowledge, the service answers an error and nothing is written.
 
->>> held = await gather(nc, topology, "p-123")             # doctest: +SKIP
->>> await record(nc, topology, held, request_id="R7-0042")  # doctest: +SKIP
+>>> held = await gather(nc, topology, "p-123", request_id="R7-0042")  # doctest: +SKIP
 """
 
 from __future__ import annotations
@@ -16,15 +16,11 @@ from typing import Any
 
 from nats.aio.client import Client
 
-from eventstore.disclosure import Disclosure, DisclosureLog
 from eventstore.errors import DomainError
 from eventstore.topology import Topology
-from services.casefile.disclosures import personal_fields
 from tsunagu.clikit import request
 from tsunagu.ops import disclosures
 from tsunagu.ops.disclosures import jst
-
-OPS = "ops"
 
 
 async def _person_record(nc: Client, topology: Topology, service: str,
@@ -55,11 +51,16 @@ def _documents(held: dict[str, Any]) -> list[dict[str, Any]]:
     return docs
 
 
-async def gather(nc: Client, topology: Topology, person_id: str) -> dict[str, Any]:
-    casefile = await _person_record(nc, topology, "casefile", {"person_id": person_id})
-    referral = await _person_record(nc, topology, "referral", {"person_id": person_id})
+async def gather(nc: Client, topology: Topology, person_id: str,
+                 request_id: str | None = None) -> dict[str, Any]:
+    """Each service records what it hands over (to this operator, for the person's request)
+    before it answers: nothing reaches this process unrecorded."""
+    ask: dict[str, Any] = {"person_id": person_id, "request_id": request_id}
+    casefile = await _person_record(nc, topology, "casefile", ask)
+    referral = await _person_record(nc, topology, "referral", ask)
     case_ids = [c["case_id"] for c in casefile["cases"]]
-    meeting = (await _person_record(nc, topology, "meeting", {"case_ids": case_ids})
+    meeting = (await _person_record(nc, topology, "meeting",
+                                    {"case_ids": case_ids, "request_id": request_id})
                if case_ids else {"meeting_items": [], "meeting_decisions": [],
                                  "meeting_materials": [], "meeting_minutes": []})
     log = await disclosures.read(nc, topology, person_id=person_id)
@@ -70,34 +71,6 @@ async def gather(nc: Client, topology: Topology, person_id: str) -> dict[str, An
     }
     held["documents"] = _documents(held)
     return held
-
-
-def fields_of(held: dict[str, Any]) -> list[str]:
-    """Names of what is handed over (for the record of this disclosure)."""
-    out: set[str] = {"disclosure_log"}
-    for r in held["referrals"]:
-        out |= {f"referral.{k}" for k, v in (r.get("personal") or {}).items() if v}
-    for case in held["cases"]:
-        out |= set(personal_fields({**case, "redacted": False}))
-    for name, field in (("consent", "consent.history"), ("timeline", "timeline.summary"),
-                        ("meeting_materials", "material.text"),
-                        ("meeting_minutes", "minutes.item_text"),
-                        ("meeting_decisions", "decision.reason"),
-                        ("documents", "documents.list")):
-        if held.get(name):
-            out.add(field)
-    return sorted(out)
-
-
-async def record(nc: Client, topology: Topology, held: dict[str, Any],
-                 request_id: str | None = None) -> Disclosure:
-    """Record the hand-over (awaiting the log's ack); the operator is who the server says."""
-    basis: dict[str, Any] = {"kind": "data_subject_request", "request_id": request_id}
-    d = Disclosure.new(agency=OPS, operator=await disclosures.operator_identity(nc),
-                       person_id=held["person_id"], fields=fields_of(held), basis=basis,
-                       channel="disclose")
-    await DisclosureLog(nc, topology).record(d)
-    return d
 
 
 def as_json(held: dict[str, Any]) -> str:
