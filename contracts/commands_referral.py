@@ -129,6 +129,15 @@ class RecordConsent(Command):
         default=None, description="Reference of the signed form (同意書); required if written")
 
 
+class NameConsentRecorder(Command):
+    """Sent by the case's lead agency: ``agency_id`` (a member) may record the consents it
+    obtains; it still cannot record one that widens coverage to itself."""
+
+    type: Literal["name_consent_recorder"] = "name_consent_recorder"
+    case_id: Id
+    agency_id: AgencyId
+
+
 class WithdrawConsent(Command):
     type: Literal["withdraw_consent"] = "withdraw_consent"
     case_id: Id

@@ -54,6 +54,16 @@ class ConsentWithdrawn(ConsentEvent):
     reason: ShortText | None = None
 
 
+class ConsentRecorderNamed(ConsentEvent):
+    """The lead agency names a member that may record the consents it obtains itself
+    (never one that widens coverage to itself)."""
+
+    type: Literal["ConsentRecorderNamed"] = "ConsentRecorderNamed"
+    agency_id: AgencyId
+    named_by: AgencyId
+    named_on: WorldDate
+
+
 class ConsentRefused(ConsentEvent):
     type: Literal["ConsentRefused"] = "ConsentRefused"
     person_id: Id

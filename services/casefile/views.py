@@ -19,6 +19,7 @@ from contracts.consent import (
     ApplicationRecorded,
     ConsentEvent,
     ConsentRecorded,
+    ConsentRecorderNamed,
     ConsentRefused,
     ConsentWithdrawn,
 )
@@ -27,6 +28,7 @@ from services.casefile import tables as t
 
 _consent_adapter: TypeAdapter[Any] = TypeAdapter(
     ApplicationRecorded | ConsentRecorded | ConsentWithdrawn | ConsentRefused
+    | ConsentRecorderNamed
 )
 
 # Built once: building a statement (and its cache key) costs more than running it here.

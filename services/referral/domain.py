@@ -28,6 +28,7 @@ from contracts.commands_referral import (
     ConsentScope,
     CorrectReferral,
     DecidePersonMatch,
+    NameConsentRecorder,
     RecordApplication,
     RecordConsent,
     RecordConsentRefusal,
@@ -41,8 +42,10 @@ from contracts.consent import (
     ApplicationRecorded,
     ConsentMethod,
     ConsentRecorded,
+    ConsentRecorderNamed,
     ConsentRefused,
     ConsentWithdrawn,
+    covers,
 )
 from contracts.directory import AgencyRegistered, AgencyRetired, AgencyUpdated
 from contracts.referral import (
@@ -484,18 +487,58 @@ def _require_case_actor(case: CaseFacts, facts: ConsentFacts) -> str:
     return case.person_id
 
 
-def _require_consent_recorder(case: CaseFacts, facts: ConsentFacts) -> str:
-    """Consent is recorded by the lead, the case's coordinator or a coordinating agency:
-    any other member could otherwise widen coverage to itself and see the person."""
+def _named_by_lead(case: CaseFacts, history: Sequence[DomainEvent], agency_id: str) -> bool:
+    return case.lead is not None and any(
+        isinstance(e, ConsentRecorderNamed) and e.agency_id == agency_id
+        and e.named_by == case.lead for e in history)
+
+
+def _require_consent_recorder(
+    case: CaseFacts, facts: ConsentFacts, history: Sequence[DomainEvent],
+    agencies: Sequence[str],
+) -> str:
+    """Consent is recorded by the lead, the case's coordinator, a coordinating agency, or a
+    member the current lead named; the last never widens coverage to itself. Any other
+    member could otherwise put itself in a consent and see the person."""
     person_id = _require_case_actor(case, facts)
-    if facts.may_triage or facts.agency_id in (case.coordinator, case.lead):
+    me = facts.agency_id
+    if facts.may_triage or me in (case.coordinator, case.lead):
         return person_id
+    if _named_by_lead(case, history, me):
+        if me not in agencies or covers(history, me, facts.today):
+            return person_id
+        raise Forbidden(
+            f"agencies: {me} was named to record consent on case {case.case_id} but may not "
+            "widen coverage to itself; the lead or the coordinating agency records that",
+            code="widens_own_coverage", details={"field": "agencies", "rule": "not_self"})
     raise Forbidden(
-        f"agency {facts.agency_id!r} may not record consent on case {case.case_id}: the lead "
+        f"agency {me!r} may not record consent on case {case.case_id}: the lead "
         f"({case.lead or 'not named yet'}) or the coordinating agency ({case.coordinator}) "
-        "records it, naming the agency and staff that obtained it (obtained_by)",
+        "records it, naming the agency and staff that obtained it (obtained_by), or a member "
+        "the lead names (name_consent_recorder)",
         code="not_consent_recorder", details={"field": "case_id", "rule": "consent_recorder"},
     )
+
+
+def decide_name_consent_recorder(
+    cmd: NameConsentRecorder, case: CaseFacts, history: Sequence[DomainEvent],
+    facts: ConsentFacts,
+) -> list[DomainEvent]:
+    """The lead names a member that may record the consents it obtains."""
+    _require_case_actor(case, facts)
+    if facts.agency_id != case.lead:
+        raise Forbidden(
+            f"only the lead agency ({case.lead or 'not named yet'}) of case {case.case_id} "
+            "names who else records consent", code="not_lead",
+            details={"field": "case_id", "rule": "lead_names"})
+    if facts.unknown_agencies or cmd.agency_id not in case.members:
+        raise invalid("agency_id", "case_member",
+                      f"{cmd.agency_id} is not an active member of case {case.case_id}")
+    if _named_by_lead(case, history, cmd.agency_id):
+        raise DomainError(f"agency_id: {cmd.agency_id} is already named", code="already_named",
+                          details={"field": "agency_id", "rule": "once"})
+    return [ConsentRecorderNamed(case_id=case.case_id, agency_id=cmd.agency_id,
+                                 named_by=facts.agency_id, named_on=facts.today)]
 
 
 def _not_future(fld: str, on: date, today: date) -> None:
@@ -551,7 +594,7 @@ def decide_application(
     facts: ConsentFacts, *, consent_id: str,
 ) -> list[DomainEvent]:
     if cmd.consent is not None:
-        person_id = _require_consent_recorder(case, facts)
+        person_id = _require_consent_recorder(case, facts, history, cmd.consent.agencies)
     else:
         person_id = _require_case_actor(case, facts)
     _not_future("applied_on", cmd.applied_on, facts.today)
@@ -580,9 +623,10 @@ def decide_application(
 
 
 def decide_consent(
-    cmd: RecordConsent, case: CaseFacts, facts: ConsentFacts, *, consent_id: str
+    cmd: RecordConsent, case: CaseFacts, facts: ConsentFacts, *, consent_id: str,
+    history: Sequence[DomainEvent] = (),
 ) -> list[DomainEvent]:
-    person_id = _require_consent_recorder(case, facts)
+    person_id = _require_consent_recorder(case, facts, history, cmd.agencies)
     return [_consent(case, person_id, consent_id, cmd, facts, cmd.staff, "")]
 
 

@@ -13,6 +13,7 @@ from contracts.base import Command, DomainEvent
 from contracts.commands_referral import (
     CorrectReferral,
     DecidePersonMatch,
+    NameConsentRecorder,
     RecordApplication,
     RecordConsent,
     RecordConsentRefusal,
@@ -196,10 +197,18 @@ async def record_application(
 
 
 async def record_consent(deps: Deps, session: Session, cmd: RecordConsent) -> list[DomainEvent]:
-    case, _, facts = await _consent_facts(deps, session, cmd.case_id, cmd.agencies)
+    case, history, facts = await _consent_facts(deps, session, cmd.case_id, cmd.agencies)
     return domain.decide_consent(
-        cmd, case, facts, consent_id=domain.consent_id_for(session.agency_id, cmd.command_id)
+        cmd, case, facts, consent_id=domain.consent_id_for(session.agency_id, cmd.command_id),
+        history=events_of(history),
     )
+
+
+async def name_consent_recorder(
+    deps: Deps, session: Session, cmd: NameConsentRecorder
+) -> list[DomainEvent]:
+    case, history, facts = await _consent_facts(deps, session, cmd.case_id, (cmd.agency_id,))
+    return domain.decide_name_consent_recorder(cmd, case, events_of(history), facts)
 
 
 async def withdraw_consent(
@@ -226,6 +235,7 @@ _HANDLERS: dict[str, tuple[type[Command], Callable[..., Awaitable[list[DomainEve
     "decide_person_match": (DecidePersonMatch, decide_person_match),
     "record_application": (RecordApplication, record_application),
     "record_consent": (RecordConsent, record_consent),
+    "name_consent_recorder": (NameConsentRecorder, name_consent_recorder),
     "withdraw_consent": (WithdrawConsent, withdraw_consent),
     "record_consent_refusal": (RecordConsentRefusal, record_consent_refusal),
 }

@@ -16,6 +16,7 @@ from contracts.base import ID_PATTERN
 from contracts.consent import (
     ApplicationRecorded,
     ConsentRecorded,
+    ConsentRecorderNamed,
     ConsentRefused,
     ConsentWithdrawn,
     active_consents,
@@ -307,7 +308,7 @@ async def consent_history(rt: Runtime, agency: str, args: dict[str, Any]) -> dic
         if isinstance(e, ConsentRecorded):
             item["status"] = consent_status(e, events, on)
         if isinstance(e, ApplicationRecorded | ConsentRecorded | ConsentWithdrawn
-                      | ConsentRefused):
+                      | ConsentRefused | ConsentRecorderNamed):
             history.append(item)
     return {"case_id": case_id, "on": on.isoformat(),
             "state": case_consent_state(events, on), "events": history}

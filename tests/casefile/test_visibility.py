@@ -9,7 +9,12 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from contracts.consent import ConsentMethod, ConsentRecorded, ConsentWithdrawn
+from contracts.consent import (
+    ConsentMethod,
+    ConsentRecorded,
+    ConsentRecorderNamed,
+    ConsentWithdrawn,
+)
 from contracts.visibility import Seat
 from services.casefile import views
 from tests.casefile.world import NAME, World, contains_secret, settle
@@ -53,6 +58,15 @@ def test_a_full_view_names_its_basis():
     seat = Seat("s1", "hospital", date(2026, 5, 3))
     bound = views.view_of(_data([], (seat,)), "hospital", GIVEN, date(2026, 6, 10))
     assert bound is not None and bound["basis"]["meeting_id"] == "s1"
+
+
+def test_a_named_consent_recorder_is_kept_with_the_consents_and_is_no_basis():
+    named = ConsentRecorderNamed(case_id="c1", agency_id="hokatsu", named_by="shakyo",
+                                 named_on=GIVEN)
+    stored = views._consent_adapter.validate_python(named.model_dump(mode="json"))
+    assert stored == named
+    view = views.view_of(_data([stored]), "hokatsu", GIVEN, date(2026, 6, 10))
+    assert view is not None and view["redacted"] is True
 
 
 @pytest.fixture

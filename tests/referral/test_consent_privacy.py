@@ -1,7 +1,7 @@
-"""Issue 15, findings 5 and 6: consent is recorded by the lead or a coordinating agency,
-naming who obtained it and the signed form, so no member widens coverage to itself; and a
-case's consent state is answered only to the case's members. Proved on the pure decider,
-then over NATS with the running referral service."""
+"""Issue 15, findings 5 and 6: consent is recorded by the lead or a coordinating agency (or
+a member the lead names), naming who obtained it and the signed form, so no member widens
+coverage to itself; and a case's consent state is answered only to the case's members.
+Proved on the pure decider, then over NATS with the running referral service."""
 
 from __future__ import annotations
 
@@ -9,9 +9,11 @@ from datetime import date
 
 import pytest
 
-from contracts.case import LeadAgencyAssigned
-from contracts.commands_referral import RecordConsent
-from contracts.consent import ConsentRecorded
+from contracts.base import Actor
+from contracts.case import LeadAgencyAssigned, MemberJoined, MembershipReason
+from contracts.commands_referral import NameConsentRecorder, RecordConsent
+from contracts.consent import ConsentRecorded, ConsentRecorderNamed
+from eventstore.codec import new_envelope
 from eventstore.errors import Forbidden, InvalidInput, NotFound
 from services.referral import domain
 from tests.referral.support import ask, cid, refused, send, submit
@@ -135,3 +137,68 @@ async def test_a_non_member_learns_nothing_of_a_case_from_its_consent_queries(
             assert reply["ok"] is False and reply["error"]["code"] == "not_found", reply
             answers.append(reply["error"]["message"].replace(asked, "X"))
         assert answers[0] == answers[1]  # the same answer: existence is not disclosed
+
+
+# ---- one the lead names -------------------------------------------------------------
+
+WITH_LEAD = domain.CaseFacts(**{**CASE.__dict__, "lead": "fukushi-sodan"})
+
+
+def _named(agency: str = "hospital", by: str = "fukushi-sodan") -> list:
+    return [ConsentRecorderNamed(case_id="c1", agency_id=agency, named_by=by, named_on=TODAY)]
+
+
+def test_only_the_lead_names_a_member_to_record_consent():
+    cmd = NameConsentRecorder(command_id="n", case_id="c1", agency_id="hospital")
+    with pytest.raises(Forbidden, match="only the lead agency"):
+        domain.decide_name_consent_recorder(cmd, WITH_LEAD, [], _facts("hokatsu-kita"))
+    [named] = domain.decide_name_consent_recorder(cmd, WITH_LEAD, [], _facts("fukushi-sodan"))
+    assert (named.agency_id, named.named_by) == ("hospital", "fukushi-sodan")
+    stranger = NameConsentRecorder(command_id="n", case_id="c1", agency_id="jido-sodan")
+    with pytest.raises(InvalidInput, match="not an active member"):
+        domain.decide_name_consent_recorder(stranger, WITH_LEAD, [], _facts("fukushi-sodan"))
+
+
+def test_a_named_member_records_consent_but_never_widens_coverage_to_itself():
+    others = _cmd(agencies=["hokatsu-kita"])
+    assert domain.decide_consent(others, WITH_LEAD, _facts("hospital"), consent_id="k1",
+                                 history=_named())
+    with pytest.raises(Forbidden, match="widen coverage to itself") as refused_:
+        domain.decide_consent(_cmd(), WITH_LEAD, _facts("hospital"), consent_id="k1",
+                              history=_named())
+    assert refused_.value.code == "widens_own_coverage"
+    # Named by an earlier lead: no longer a recorder.
+    with pytest.raises(Forbidden, match="may not record consent"):
+        domain.decide_consent(others, WITH_LEAD, _facts("hospital"), consent_id="k1",
+                              history=_named(by="hokatsu-kita"))
+
+
+async def test_the_lead_names_a_member_that_then_records_a_consent_it_obtained(
+    referral_rt, nc, topology, store
+):
+    case_id = await _case(nc, topology)  # members: hokatsu-kita, fukushi-sodan
+    joined = [MemberJoined(case_id=case_id, agency_id=a, joined_on=TODAY,
+                           how=MembershipReason.meeting) for a in ("shakyo", "hospital")]
+    lead = LeadAgencyAssigned(case_id=case_id, agency_id="shakyo", meeting_id="m1",
+                              decision_id="d1", assigned_on=TODAY)
+    # What the casefile service appends when a meeting names the lead.
+    await store.append([new_envelope(e, Actor(agency_id="fukushi-sodan"))
+                        for e in (*joined, lead)])
+    name = {"case_id": case_id, "agency_id": "hospital"}
+    await refused(nc, topology, "hokatsu-kita", "name_consent_recorder",
+                  {"command_id": cid(), **name}, "not_lead", "only the lead agency")
+    await refused(nc, topology, "hospital", "record_consent",
+                  _consent(case_id, agencies=["shakyo"]), "not_consent_recorder",
+                  "may not record consent")
+    named = await send(nc, topology, "shakyo", "name_consent_recorder",
+                       {"command_id": cid(), **name})
+    assert named["ok"], named
+    await refused(nc, topology, "hospital", "record_consent",
+                  _consent(case_id, agencies=["shakyo", "hospital"]), "widens_own_coverage",
+                  "may not widen coverage to itself")
+    ok = await send(nc, topology, "hospital", "record_consent",
+                    _consent(case_id, agencies=["shakyo", "hokatsu-kita"]))
+    assert ok["ok"], ok
+    history = await ask(nc, topology, "shakyo", "consent_history", {"case_id": case_id})
+    assert [e["type"] for e in history["result"]["events"]] == [
+        "ConsentRecorderNamed", "ConsentRecorded"]

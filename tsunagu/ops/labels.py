@@ -15,6 +15,7 @@ EVENT_LABELS_JA: dict[str, str] = {
     "ConsentRecorded": "本人同意の記録",
     "ConsentWithdrawn": "本人同意の撤回",
     "ConsentRefused": "本人同意なし",
+    "ConsentRecorderNamed": "同意を記録する機関の指名",
     "CaseOpened": "ケース開始",
     "EnrollmentStarted": "事業の利用開始",
     "EnrollmentEnded": "事業の利用終了",
