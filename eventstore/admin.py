@@ -14,9 +14,12 @@ if TYPE_CHECKING:
     from eventstore.service import Runtime
 
 
-async def admin_action(runtime: Runtime, action: str, args: dict[str, Any]) -> dict[str, Any]:
+async def admin_action(
+    runtime: Runtime, action: str, args: dict[str, Any], reply: str | None = None
+) -> dict[str, Any]:
     """``<prefix>.admin.<service>.<action>``: status, rebuild (every projection, or
-    ``projection``, up to ``to_seq``) and replay (one stored event into ``projection``)."""
+    ``projection``, up to ``to_seq``), replay (one stored event into ``projection``) and the
+    service's operator-only queries (answered with the reader named by its reply inbox)."""
     if action == "status":
         return {"ok": True, "result": runtime.status()}
     if action == "rebuild":
@@ -40,6 +43,12 @@ async def admin_action(runtime: Runtime, action: str, args: dict[str, Any]) -> d
             rate = await runner.rebuild(to_seq, progress)
             results[name] = {"checkpoint": runner.checkpoint, "events_per_s": round(rate)}
         return {"ok": True, "result": results}
+    if action in runtime.spec.operator_queries:
+        from eventstore.service import operator_of
+
+        # The handler gets the reader's identity where others get the asking agency.
+        query = runtime.spec.operator_queries[action]
+        return {"ok": True, "result": await query(runtime, operator_of(reply), args)}
     if action == "replay":
         wanted = args.get("projection")
         target = runtime.runners.get(wanted) if isinstance(wanted, str) else None

@@ -19,6 +19,7 @@ from nats.js.api import (
 )
 from nats.js.errors import BucketNotFoundError, NotFoundError
 
+from eventstore.disclosure import DEFAULT_MAX_AGE_DAYS
 from eventstore.topology import Topology
 
 #: Msg-Id de-duplication covers a client's retries after a lost PubAck. Two hours is longer
@@ -33,6 +34,8 @@ MAX_EVENT_BYTES = 256 * 1024
 class StreamPolicy:
     replicas: int = 1
     max_event_bytes: int = MAX_EVENT_BYTES
+    #: How long the disclosure log keeps a record (eventstore.disclosure says why 5 years).
+    disclosure_max_age_days: int = DEFAULT_MAX_AGE_DAYS
 
 
 def event_stream_config(topology: Topology, policy: StreamPolicy) -> StreamConfig:
@@ -50,6 +53,26 @@ def event_stream_config(topology: Topology, policy: StreamPolicy) -> StreamConfi
         allow_direct=True,
         allow_atomic=True,
         discard=DiscardPolicy.NEW,
+    )
+
+
+def disclosure_stream_config(topology: Topology, policy: StreamPolicy) -> StreamConfig:
+    """Records of deliveries of personal data (no personal data in them). Kept for a limited
+    time (max_age), never deleted or purged before: the log must outlive what it accounts for."""
+    return StreamConfig(
+        name=topology.disclosure_stream,
+        description="Disclosure log: who was given which person's data, when, on what basis.",
+        subjects=[topology.disclosure_subjects],
+        retention=RetentionPolicy.LIMITS,
+        storage=StorageType.FILE,
+        num_replicas=policy.replicas,
+        duplicate_window=DUPLICATE_WINDOW_S,
+        max_age=policy.disclosure_max_age_days * 86400,
+        max_msg_size=16 * 1024,
+        deny_delete=True,
+        deny_purge=True,
+        allow_direct=True,
+        discard=DiscardPolicy.OLD,
     )
 
 
@@ -91,6 +114,7 @@ async def provision(nc: Client, topology: Topology, policy: StreamPolicy | None 
             allow_direct=True,
         ),
     )
+    await _ensure_stream(nc, disclosure_stream_config(topology, policy))
     try:
         await js.key_value(topology.key_bucket)
     except BucketNotFoundError:

@@ -14,6 +14,7 @@ import asyncio
 import contextlib
 import json
 import os
+import re
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
@@ -43,6 +44,28 @@ from eventstore.store import EventStore
 
 log = structlog.get_logger("tsunagu.service")
 
+#: An admin answer whose reader no credential names (admin users, or no authentication).
+UNNAMED = "unnamed"
+_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$")
+
+
+def operator_of(reply: str | None) -> str:
+    """Who can read an operator query's answer. Deploy gives each operator a private reply
+    prefix ``_INBOX.operator.<name>`` that only its credentials may subscribe to
+    (``tsunagu.deploy.permissions``), so the name is the server-enforced identity of the
+    reader; any other reply subject names no one.
+
+    >>> operator_of("_INBOX.operator.ops.kX2")
+    'ops'
+    >>> operator_of("_INBOX.kX2")
+    'unnamed'
+    """
+    parts = (reply or "").split(".")
+    if len(parts) > 3 and parts[:2] == ["_INBOX", "operator"] and _NAME.match(parts[2]):
+        return parts[2]
+    return UNNAMED
+
+
 QueryHandler = Callable[["Runtime", str, dict[str, Any]], Awaitable[Any]]
 StartHook = Callable[["Runtime"], Awaitable[None]]
 #: Query and admin arguments are a few ids and dates.
@@ -59,6 +82,10 @@ class ServiceSpec:
     reactors: Callable[[Runtime], list[Reactor]] | None = None
     on_start: list[StartHook] = field(default_factory=list)
     answer_unknown_commands: bool = False
+    #: Operator-only queries, on ``<prefix>.admin.<service>.<name>`` (operators' subjects,
+    #: never an agency's): e.g. what the service holds about one person (開示請求). The
+    #: handler's second argument is the operator (``operator_of``), not an agency.
+    operator_queries: dict[str, QueryHandler] = field(default_factory=dict)
 
 
 @dataclass
@@ -185,7 +212,7 @@ class Runtime:
         args = parse_json(msg.data or b"{}", limit=MAX_QUERY_BYTES)
         if not isinstance(args, dict):
             raise InvalidInput("admin arguments must be a JSON object")
-        return await admin_action(self, msg.subject.rsplit(".", 1)[-1], args)
+        return await admin_action(self, msg.subject.rsplit(".", 1)[-1], args, msg.reply)
 
     async def _answer_unknown_commands(self) -> None:
         """See every command; answer only those no service handles. On a connection of its

@@ -22,6 +22,8 @@ class Settings(BaseSettings):
     log_format: Literal["console", "json"] = "console"
     log_level: str = "info"
     replicas: int = 1
+    #: How long the disclosure log keeps a record (eventstore.disclosure: 5 years by default).
+    disclosure_retention_days: int = Field(default=5 * 365 + 1, ge=1)
     #: Projection tables come from Alembic migrations (`tsunagu db upgrade`), not create_all.
     db_migrations: bool = False
     # NATS security (deploy/): a credentials file and TLS material.

@@ -58,6 +58,18 @@ class Topology:
     def feed_subjects(self) -> str:
         return f"{self.prefix}.feed.>"
 
+    # The disclosure log: who was given which person's personal data (eventstore.disclosure).
+    @property
+    def disclosure_stream(self) -> str:
+        return f"{self._stem}_DISCLOSURES"
+
+    def disclosure_subject(self, agency_id: str, person_id: str, case_id: str) -> str:
+        return f"{self.prefix}.disclosure.{agency_id}.{person_id}.{case_id}"
+
+    @property
+    def disclosure_subjects(self) -> str:
+        return f"{self.prefix}.disclosure.*.*.*"
+
     # Commands: request/reply, agency in the subject so permissions can bind it.
     def command_subject(self, agency_id: str, command: str) -> str:
         return f"{self.prefix}.cmd.{agency_id}.{command}"

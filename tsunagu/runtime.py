@@ -125,7 +125,9 @@ class Platform:
         options = self.secured.connect_options("admin", "deploy") if self.secured else {}
         nc = await nats.connect(url, **options)
         try:
-            await provision(nc, Topology(prefix), StreamPolicy(replicas=replicas))
+            days = load_settings().disclosure_retention_days
+            await provision(nc, Topology(prefix), StreamPolicy(
+                replicas=replicas, disclosure_max_age_days=days))
         finally:
             await nc.close()
 

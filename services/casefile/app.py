@@ -10,6 +10,7 @@ from eventstore.service import Runtime, ServiceSpec, build_app
 from eventstore.settings import Settings, load_settings
 from services.casefile.erasure import Shredder, erase_person_data
 from services.casefile.handlers import COMMANDS
+from services.casefile.person_record import OPERATOR_QUERIES
 from services.casefile.projection import CasefileProjection
 from services.casefile.queries import QUERIES
 from services.casefile.reactor import DecisionReactor
@@ -26,6 +27,7 @@ def build_spec(settings: Settings) -> ServiceSpec:
         name="casefile",
         commands={**COMMANDS, "erase_person_data": (ErasePersonData, erase_person_data)},
         queries=dict(QUERIES),
+        operator_queries=dict(OPERATOR_QUERIES),
         projections=[projection],
         reactors=reactors,
     )

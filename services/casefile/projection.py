@@ -50,10 +50,11 @@ from contracts.meeting import (
 from contracts.person import PersonDataErased
 from contracts.referral import ReferralCorrected, ReferralSubmitted
 from eventstore.db import read_checkpoint, update_where, upsert, write_checkpoint
+from eventstore.disclosure import DisclosureLog
 from eventstore.projection import ApplyContext
 from eventstore.topology import Topology
+from services.casefile import disclosures, views
 from services.casefile import tables as t
-from services.casefile import views
 from services.casefile.feeds import too_large_notice
 
 JST = ZoneInfo("Asia/Tokyo")
@@ -168,11 +169,15 @@ class CasefileProjection:
                     continue
                 body = {"seq": seq, "event_type": event_type, "as_of": on.isoformat(),
                         "view": view}
+                msg_id = f"feed-{agency}-{case_id}-{seq}"
                 ctx.publish(
                     self.topology.feed_subject(agency, case_id, "case"),
-                    json.dumps(body, ensure_ascii=False).encode(),
-                    msg_id=f"feed-{agency}-{case_id}-{seq}",
+                    json.dumps(body, ensure_ascii=False).encode(), msg_id=msg_id,
                 )
+                # In the same outbox transaction: the feed goes out recorded, or not at all.
+                record = disclosures.of_view(data, agency, view, "feed")
+                if record is not None:
+                    DisclosureLog.in_outbox(ctx, self.topology, record, msg_id)
 
     @staticmethod
     def _feed_due(conn: Connection, ctx: ApplyContext) -> bool:

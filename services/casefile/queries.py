@@ -9,9 +9,10 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import Engine
 
 from eventstore.db import in_thread
+from eventstore.disclosure import Disclosure, DisclosureLog
 from eventstore.errors import Forbidden, InvalidInput, NotFound
 from eventstore.service import Runtime
-from services.casefile import views
+from services.casefile import disclosures, views
 
 JST = ZoneInfo("Asia/Tokyo")
 
@@ -37,35 +38,60 @@ def _on(args: dict[str, Any]) -> date:
         raise InvalidInput("on: must be a date YYYY-MM-DD", details={"field": "on"}) from exc
 
 
-def view_of(engine: Engine, case_id: str, agency: str, on: date) -> dict[str, Any]:
-    """``on`` dates the tasks; consent is judged today whatever ``on`` says (a withdrawal
-    is not stepped around by asking about yesterday)."""
+def view_of(engine: Engine, case_id: str, agency: str, on: date,
+            channel: str = "query.case_view") -> tuple[dict[str, Any], Disclosure | None]:
+    """The agency's view and the record of disclosing it (None when redacted). ``on`` dates
+    the tasks; consent is judged today whatever ``on`` says (a withdrawal is not stepped
+    around by asking about yesterday)."""
     with engine.connect() as conn:
-        view = views.case_view(conn, case_id, agency, on, _today())
-    if view is None:
-        # Same answer whether the case exists or not: existence is not disclosed.
-        raise NotFound(f"case {case_id!r} is not among the cases of agency {agency!r}",
-                       details={"case_id": case_id})
-    return view
+        data = views.load_case(conn, case_id)
+        view = views.view_of(data, agency, on, _today()) if data else None
+        if data is None or view is None:
+            # Same answer whether the case exists or not: existence is not disclosed.
+            raise NotFound(f"case {case_id!r} is not among the cases of agency {agency!r}",
+                           details={"case_id": case_id})
+        return view, disclosures.of_view(data, agency, view, channel)
+
+
+async def _recorded(rt: Runtime, records: list[Disclosure | None]) -> None:
+    """Recorded before the answer leaves: if the log does not ack, the query fails."""
+    await DisclosureLog(rt.broker.connection, rt.topology).record(
+        *[r for r in records if r is not None])
 
 
 async def case_view(rt: Runtime, agency: str, args: dict[str, Any]) -> dict[str, Any]:
-    return await in_thread(view_of, rt.engine, _case_id(args), agency, _on(args))
+    view, record = await in_thread(view_of, rt.engine, _case_id(args), agency, _on(args))
+    await _recorded(rt, [record])
+    return view
+
+
+def _my_cases(engine: Engine, agency: str, on: date) -> tuple[list[dict[str, Any]],
+                                                               list[Disclosure | None]]:
+    with engine.connect() as conn:
+        rows = views.my_cases(conn, agency, on, _today())
+        records = []
+        for row in rows:
+            if row["name"] is None:
+                continue  # redacted, or nothing personal in the row
+            data = views.load_case(conn, row["case_id"])
+            view = views.view_of(data, agency, on, _today()) if data else None
+            if data is not None and view is not None:
+                records.append(disclosures.of_view(data, agency, view, "query.my_cases",
+                                                   ["subject.name"]))
+        return rows, records
 
 
 async def my_cases(rt: Runtime, agency: str, args: dict[str, Any]) -> list[dict[str, Any]]:
-    def run() -> list[dict[str, Any]]:
-        with rt.engine.connect() as conn:
-            return views.my_cases(conn, agency, _on(args), _today())
-
-    return await in_thread(run)
+    rows, records = await in_thread(_my_cases, rt.engine, agency, _on(args))
+    await _recorded(rt, records)
+    return rows
 
 
 async def case_timeline(rt: Runtime, agency: str, args: dict[str, Any]) -> list[dict[str, Any]]:
     case_id, on = _case_id(args), _on(args)
 
-    def run() -> list[dict[str, Any]]:
-        view = view_of(rt.engine, case_id, agency, on)
+    def run() -> tuple[list[dict[str, Any]], Disclosure | None]:
+        view, record = view_of(rt.engine, case_id, agency, on, "query.case_timeline")
         if view["redacted"]:
             raise Forbidden(
                 f"agency {agency!r} sees case {case_id!r} redacted (no valid consent covers it "
@@ -73,9 +99,14 @@ async def case_timeline(rt: Runtime, agency: str, args: dict[str, Any]) -> list[
                 details={"case_id": case_id},
             )
         with rt.engine.connect() as conn:
-            return views.timeline(conn, case_id)
+            rows = views.timeline(conn, case_id)
+        # The summaries quote reasons written about the person.
+        fields = ["timeline.summary"] if rows else []
+        return rows, record and record.model_copy(update={"fields": tuple(fields)})
 
-    return await in_thread(run)
+    rows, record = await in_thread(run)
+    await _recorded(rt, [record if record and record.fields else None])
+    return rows
 
 
 QUERIES = {"case_view": case_view, "my_cases": my_cases, "case_timeline": case_timeline}

@@ -7,6 +7,7 @@ from faststream import FastStream
 from eventstore.service import ServiceSpec, build_app
 from eventstore.settings import Settings, load_settings
 from services.meeting.handlers import MeetingHandlers
+from services.meeting.person_record import OPERATOR_QUERIES
 from services.meeting.projection import MeetingProjection
 from services.meeting.queries import QUERIES
 
@@ -18,6 +19,7 @@ def build_spec(settings: Settings) -> ServiceSpec:
         name="meeting",
         commands=handlers.commands(),
         queries=dict(QUERIES),
+        operator_queries=dict(OPERATOR_QUERIES),
         projections=[MeetingProjection()],
     )
 

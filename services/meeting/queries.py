@@ -21,6 +21,7 @@ from sqlalchemy import Connection, Engine, Row, and_, or_, select
 from eventstore.db import in_thread
 from eventstore.errors import DomainError, Forbidden, InvalidInput, NotFound
 from eventstore.service import Runtime
+from services.meeting import disclosures
 from services.meeting.projection import (
     counts,
     decisions,
@@ -252,11 +253,13 @@ async def q_agenda(runtime: Runtime, agency: str, args: dict[str, Any]) -> Any:
 
 
 async def q_minutes(runtime: Runtime, agency: str, args: dict[str, Any]) -> Any:
-    return await _run(runtime, read_minutes, agency, _arg(args, "meeting_id"))
+    return await disclosures.answered(runtime, agency, _arg(args, "meeting_id"),
+                                      read_minutes, disclosures.of_minutes)
 
 
 async def q_materials(runtime: Runtime, agency: str, args: dict[str, Any]) -> Any:
-    return await _run(runtime, read_materials, agency, _arg(args, "meeting_id"))
+    return await disclosures.answered(runtime, agency, _arg(args, "meeting_id"),
+                                      read_materials, disclosures.of_materials)
 
 
 async def q_case_decisions(runtime: Runtime, agency: str, args: dict[str, Any]) -> Any:

@@ -7,6 +7,7 @@ from faststream import FastStream
 from eventstore.service import Runtime, ServiceSpec, build_app
 from eventstore.settings import Settings, load_settings
 from services.referral.handlers import Deps, command_table
+from services.referral.person_record import OPERATOR_QUERIES
 from services.referral.projection import MATCH_KEY_ID, ReferralProjection
 from services.referral.queries import QUERIES
 
@@ -24,6 +25,7 @@ def build_spec(settings: Settings) -> ServiceSpec:
         name="referral",
         commands=command_table(deps),
         queries=dict(QUERIES),
+        operator_queries=dict(OPERATOR_QUERIES),
         projections=[ReferralProjection()],
         on_start=[wire],
         answer_unknown_commands=True,

@@ -13,7 +13,6 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy import Engine, or_, select
 
 from contracts.base import ID_PATTERN
-from contracts.common import AttachmentRef
 from contracts.consent import (
     ApplicationRecorded,
     ConsentRecorded,
@@ -25,18 +24,17 @@ from contracts.consent import (
     consent_status,
     covers,
 )
-from contracts.referral import ReferralPersonal
-from eventstore.crypto import sealed_key_ids
 from eventstore.db import in_thread
+from eventstore.disclosure import Disclosure, DisclosureLog
 from eventstore.errors import Forbidden, InvalidInput, NotFound
 from eventstore.settings import Settings
 from services.referral.domain import (
     fold_case,
-    fold_referral,
     require_consent_reader,
     world_date,
 )
 from services.referral.projection import agencies, cases, match_decisions, match_keys, referrals
+from services.referral.sheets import sheet_of
 
 if TYPE_CHECKING:
     from eventstore.service import Runtime
@@ -234,30 +232,34 @@ async def referral(rt: Runtime, agency: str, args: dict[str, Any]) -> dict[str, 
     ):
         raise Forbidden(f"agency {agency!r} is neither the sender, the triaging agency nor "
                         f"the agency referral {referral_id} was handed to")
-    assert rt.store is not None and rt.keyring is not None
-    history = await rt.store.load("referral", referral_id)
-    state = fold_referral(referral_id, ((env.event, world_date(env.occurred_at))
-                                        for env in history.envelopes))
-    sheet: dict[str, Any] | None = None
-    if state.sheet is not None:
-        await rt.keyring.prefetch(sealed_key_ids(state.sheet))
-        plain = rt.keyring.unseal_event(state.sheet)
-        sheet = plain.model_dump(mode="json", exclude={"type", "schema_version"})
-        if not isinstance(plain.personal, ReferralPersonal):
-            sheet["personal"] = None  # erased (crypto-shredded) or key unavailable
-            # An older event's reference is plain, but its filename is the person's too.
-            sheet["attachment"] = None
-        elif not isinstance(plain.attachment, AttachmentRef):
-            sheet["attachment"] = None
+    history, sheet = await sheet_of(rt, referral_id)
     if not _is_triager(me, rt.settings):
         row.pop("likely_matches", None)
     row["sheet"] = sheet
+    if sheet is not None and sheet.get("personal"):
+        # Recorded before the answer leaves: if the log does not ack, the query fails.
+        await DisclosureLog(rt.broker.connection, rt.topology).record(
+            _sheet_disclosure(agency, row, sheet, me, rt.settings))
     row["history"] = [
         {"type": env.type, "occurred_at": env.occurred_at.isoformat(),
          "agency": env.actor.agency_id, "staff": env.actor.staff}
-        for env in history.envelopes
+        for env in history
     ]
     return row
+
+
+def _sheet_disclosure(agency: str, row: dict[str, Any], sheet: dict[str, Any],
+                      me: dict[str, Any] | None, settings: Settings) -> Disclosure:
+    role = ("sender" if agency == row["referring_agency"]
+            else "assigned" if agency == row["assigned_agency"] else "triage")
+    fields = [f"referral.{k}" for k, v in sheet["personal"].items() if v not in (None, "")]
+    if sheet.get("attachment"):
+        fields.append("referral.attachment")
+    return Disclosure.new(
+        agency=agency, person_id=row["person_id"], case_id=row.get("case_id"), fields=fields,
+        basis={"kind": "referral", "referral_id": row["referral_id"], "role": role,
+               "triager": _is_triager(me, settings)},
+        channel="query.referral")
 
 
 async def directory(rt: Runtime, agency: str, args: dict[str, Any]) -> dict[str, Any]:

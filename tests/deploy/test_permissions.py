@@ -273,3 +273,54 @@ async def test_a_projection_runs_with_only_the_service_credentials(
         await runner.stop()
         engine.dispose()
     assert probe.errors == []
+
+
+async def test_the_operator_reads_the_disclosure_log_and_knows_itself_but_nobody_can_forge_it(
+    connect: Connect, provisioned: Secured, admin
+):
+    from eventstore.disclosure import Disclosure, DisclosureLog
+    from tsunagu.ops import disclosures
+
+    topo = provisioned.topology
+    d = Disclosure.new(agency="A", person_id="p1", case_id="c1", fields=["subject.name"],
+                       basis={"kind": "consent", "consent_id": "k1"}, channel="feed")
+    await DisclosureLog(admin, topo).record(d)
+    nc, probe = await connect("operator", "ops")
+    assert [r.record_id for r in await disclosures.read(nc, topo, person_id="p1")] == [
+        d.record_id]
+    who = await disclosures.operator_identity(nc)
+    assert who.startswith("U") and who != disclosures.UNAUTHENTICATED  # its nkey
+    # Reveals and discards are recorded under that identity, not a typed-in name.
+    from tsunagu.ops.audit import attested_operator
+
+    assert await attested_operator(nc, "mallory") == who
+    assert probe.errors == []
+    # Neither an operator nor an agency can write (forge) a record: only services record.
+    forged = d.model_copy(update={"record_id": "forged"})
+    await refused(probe, lambda: nc.publish(forged.subject(topo), forged.to_bytes()),
+                  forged.subject(topo))
+    agency, probe_a = await connect("agency", "A")
+    await refused(probe_a, lambda: agency.publish(forged.subject(topo), forged.to_bytes()),
+                  forged.subject(topo))
+
+
+async def test_an_operator_query_names_the_operator_by_its_credentials_and_agencies_cannot_ask(
+    connect: Connect, provisioned: Secured, tmp_path: Path
+):
+    topo = provisioned.topology
+
+    async def whoami(rt: Any, operator: str, args: dict) -> str:
+        return operator
+
+    settings = Settings(nats_url=provisioned.url, prefix=topo.prefix, data_dir=tmp_path,
+                        nats_nkey_seed=provisioned.creds["service:kittest"])
+    spec = ServiceSpec(name="kittoy", operator_queries={"person_record": whoami})
+    app, _runtime = build_app(spec, settings)
+    subject = f"{topo.prefix}.admin.kittoy.person_record"
+    async with app:
+        nc, probe = await connect("operator", "ops")
+        # Its replies can only reach the private inbox its credentials may read.
+        assert (await send(nc, subject, {})) == {"ok": True, "result": "ops"}
+        agency, probe_a = await connect("agency", "A")
+        await refused(probe_a, lambda: agency.request(subject, b"{}"), subject)
+    assert probe.errors == []

@@ -86,3 +86,28 @@ async def test_the_stats_page_says_when_the_stats_service_does_not_answer(platfo
         bad = (await http.get("/stats?as_of=2025-13-40")).text
     assert "統計サービス（stats）が応答しません" in page
     assert "日付" in bad and "不正" in bad
+
+
+async def test_the_disclosure_page_shows_who_was_given_a_persons_data_in_jst(
+    platform, console, nc, topology
+):
+    from eventstore.disclosure import Disclosure, DisclosureLog
+
+    await DisclosureLog(nc, topology).record(
+        Disclosure.new(agency="hokatsu", person_id="p-1", case_id="c-1",
+                       fields=["subject.name"], channel="query.case_view",
+                       basis={"kind": "consent", "consent_id": "k-1"}),
+        Disclosure.new(agency="hospital", person_id="p-2", case_id="c-2",
+                       fields=["subject.phone"], channel="feed",
+                       basis={"kind": "support_meeting", "meeting_id": "m-1"}))
+    url = await console()
+    async with httpx.AsyncClient(base_url=url) as http:
+        by_person = (await http.get("/disclosures?person=p-1")).text
+        by_agency = (await http.get("/disclosures?agency=hospital")).text
+        empty = (await http.get("/disclosures")).text
+        bad = await http.get("/disclosures?person=p-1.>")
+    assert "情報の提供記録" in by_person and "hokatsu" in by_person
+    assert "同意 k-1" in by_person and "JST" in by_person and "hospital" not in by_person
+    assert "支援会議 m-1" in by_agency and "p-2" in by_agency and "p-1" not in by_agency
+    assert "本人IDまたは提供先" in empty
+    assert bad.status_code == 400 and "person" in bad.text

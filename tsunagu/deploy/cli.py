@@ -247,7 +247,9 @@ def cluster_provision(nats_url: NatsUrl = None, data_dir: DataDir = Path("data")
     async def body() -> None:
         nc = await connect(settings)
         try:
-            await provision(nc, settings.topology, StreamPolicy(replicas=settings.replicas))
+            await provision(nc, settings.topology, StreamPolicy(
+                replicas=settings.replicas,
+                disclosure_max_age_days=settings.disclosure_retention_days))
         finally:
             await nc.close()
 

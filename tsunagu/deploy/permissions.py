@@ -167,6 +167,13 @@ def operator(topology: Topology, name: str) -> Permissions:
         f"{p}.admin.*.replay",
         f"{p}.cmd.operator.>",
         f"{p}.migrate.>",
+        # The disclosure log: read it (never write it: services record, operators cannot
+        # forge), ask the services what they hold about a person (開示請求, recorded by each
+        # service), and learn the identity the server knows (recorded with reveals).
+        f"{JS}.DIRECT.GET.{topology.disclosure_stream}",
+        f"{JS}.DIRECT.GET.{topology.disclosure_stream}.>",
+        f"{p}.admin.*.person_record",
+        "$SYS.REQ.USER.INFO",
     ]
     return Permissions(
         publish=tuple(publish),

@@ -1,5 +1,6 @@
 """Operator actions recorded as events (who revealed personal data, which dead letter was
-discarded and why), and who may reveal at all (``TSUNAGU_OPERATORS``)."""
+discarded and why), and who may reveal at all (``TSUNAGU_OPERATORS``: on a secured server,
+the names the server authenticates operators as, see ``attested_operator``)."""
 
 from __future__ import annotations
 
@@ -25,6 +26,16 @@ OPS_AGENCY = "ops"
 
 def current_operator(explicit: str | None = None) -> str:
     return explicit or os.environ.get(OPERATOR_ENV) or getpass.getuser()
+
+
+async def attested_operator(nc: Client, declared: str) -> str:
+    """Who the operator is: the identity the NATS server authenticated this connection as
+    (user, nkey or certificate name), not a name one can type. Only on a server without
+    authentication (a local ``tsunagu up``) is the declared name all there is."""
+    from tsunagu.ops.disclosures import UNAUTHENTICATED, operator_identity
+
+    known = await operator_identity(nc)
+    return declared if known == UNAUTHENTICATED else known[:200]
 
 
 def allowed_operators() -> set[str]:

@@ -45,6 +45,9 @@ def register(app: typer.Typer) -> None:
     group.command(name="retry")(dlq_retry)
     group.command(name="discard")(dlq_discard)
     app.add_typer(group, name="dlq")
+    from tsunagu.ops import audit_cli  # imports this module: registered from here
+
+    audit_cli.register(app)
 
 
 def settings_from(nats_url: str | None, data_dir: Path | None) -> Settings:
@@ -188,9 +191,11 @@ def tail_cmd(
         if reveal:
             scope = (f"tail case={case or '*'} type={type_ or '*'} agency={agency or '*'} "
                      f"since={since or 'default'}")
+            known = await audit.attested_operator(nc, who)
+            audit.check_may_reveal(known)
             # Recorded before anything is shown: no audit, no reveal.
             await audit.record(nc, settings.topology,
-                               audit.revealed_event(who, scope, reason), who)
+                               audit.revealed_event(known, scope, reason), known)
             keyring = await KeyRing.open(nc, settings.topology)
         async def show(item: tail.Tailed) -> None:
             if item.envelope is None:
@@ -292,7 +297,12 @@ def dlq_discard(
     """Give up on a dead letter: records DeadLetterDiscarded with the reason, then removes it."""
     settings = settings_from(nats_url, data_dir)
     who = audit.current_operator(operator)
-    result = _run(settings, lambda nc: dlq.discard(nc, settings.topology, dlq_seq, reason, who))
+
+    async def body(nc: Any) -> dict:
+        known = await audit.attested_operator(nc, who)
+        return await dlq.discard(nc, settings.topology, dlq_seq, reason, known)
+
+    result = _run(settings, body)
     if json_out:
         print_json(result)
     else:

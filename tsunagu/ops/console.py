@@ -34,7 +34,7 @@ from starlette.staticfiles import StaticFiles
 from eventstore.errors import DomainError
 from eventstore.settings import Settings
 from tsunagu.clikit import cli_connect_options
-from tsunagu.ops import dlq, health, reader, render, tail
+from tsunagu.ops import disclosures, dlq, health, reader, render, tail
 from tsunagu.ops.labels import AGGREGATE_LABELS_JA, EVENT_LABELS_JA, event_label
 from tsunagu.ops.stats_view import report_view
 
@@ -205,6 +205,26 @@ def create_app(settings: Settings, config: ConsoleConfig | None = None) -> Starl
         return page("stats.html", active="stats", as_of=as_of.isoformat(), view=view,
                     error=error)
 
+    async def disclosures_page(request: Request) -> Response:
+        q = request.query_params
+        person, agency = q.get("person", ""), q.get("agency", "")
+        ctx: dict[str, Any] = {"active": "disclosures", "person": person, "agency": agency,
+                               "since": q.get("from", ""), "until": q.get("to", ""),
+                               "columns": disclosures.COLUMNS, "rows": None, "error": None}
+        if not (person or agency):
+            return page("disclosures.html", **ctx)
+        try:
+            found = await disclosures.read(
+                state.client(), state.topology, person_id=disclosures.id_filter(person, "person"),
+                agency=disclosures.id_filter(agency, "agency"),
+                since=disclosures.jst_day(q.get("from"), "from"),
+                until=disclosures.jst_day(q.get("to"), "to"))
+        except ValueError as exc:
+            ctx["error"] = str(exc)
+            return HTMLResponse(templates.get_template("disclosures.html").render(
+                prefix=settings.prefix, **ctx), 400)
+        return page("disclosures.html", **{**ctx, "rows": [disclosures.row(d) for d in found]})
+
     async def events(request: Request) -> Response:
         flt = render.EventFilter(
             case=request.query_params.get("case") or None,
@@ -236,6 +256,7 @@ def create_app(settings: Settings, config: ConsoleConfig | None = None) -> Starl
         Route("/fragment/dlq", dlq_fragment),
         Route("/api/dlq/{seq:int}/retry", dlq_retry, methods=["POST"]),
         Route("/stats", stats_page),
+        Route("/disclosures", disclosures_page),
         Route("/events/stream", events),
         Mount("/static", StaticFiles(directory=HERE / "static"), name="static"),
     ]
