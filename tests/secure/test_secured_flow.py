@@ -80,7 +80,8 @@ async def test_the_whole_program_runs_in_secured_mode_with_each_party_on_its_own
     await a.ok("fukushi", "record_application", case_id=case_id, applied_on=days_ago(35),
                with_consent=True,
                consent={"agencies": ["fukushi", "hokatsu", "shakyo"], "purposes": ["支援調整"],
-                        "method": "written", "given_on": days_ago(35)})
+                        "method": "written", "given_on": days_ago(35),
+                        "obtained_by_staff": "相談員A", "form_ref": "同意書-001"})
     items = {name: codes[0] for name, codes in NATIONAL_ASSESSMENT_ITEMS.items()}
     await a.ok("fukushi", "record_intake_assessment", case_id=case_id,
                assessed_on=days_ago(30), national_items=items,
