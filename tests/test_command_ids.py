@@ -89,7 +89,11 @@ async def test_a_command_id_resent_with_another_body_or_type_is_refused_and_noth
                                      **{**body, "agency_id": "hellowork"})
     other_type = await agencies.send("fukushi", "start_enrollment", "inv", case_id=case_id,
                                      program="outreach", started_on=days_ago(7))
-    for refused in (other_body, other_type):
+    # Another service, another record: recognised by the receipt kept with the key.
+    elsewhere = await agencies.send("fukushi", "schedule_meeting", "inv", kind="support_plan",
+                                    scheduled_for=datetime.now(UTC) + timedelta(hours=2),
+                                    members=["hokatsu"])
+    for refused in (other_body, other_type, elsewhere):
         assert refused["ok"] is False
         assert refused["error"]["code"] == "command_id_reused", refused
         assert refused["error"]["details"]["command_id"] == "inv"
