@@ -44,6 +44,7 @@ from eventstore.idempotency import (
     fingerprint_key_id,
     same_command,
 )
+from eventstore.replies import reply_ids
 from eventstore.store import EventStore, History
 
 log = structlog.get_logger("tsunagu.commands")
@@ -84,29 +85,6 @@ class Session:
 
 
 Handler = Callable[[Session, Any], Awaitable[list[DomainEvent]]]
-
-
-def reply_ids(stored: list[tuple[int, Envelope]]) -> dict[str, str | list[str]]:
-    """Every created id by kind (``creates`` of each event): ``<kind>_ids`` lists them all,
-    ``<kind>_id`` names it when there is exactly one. Then, as before, ``<aggregate>_id``
-    for the first record of each aggregate the command touched (and the aggregate's own id
-    field, e.g. ``case_id`` for consent events), unless a created id already took the key."""
-    created: dict[str, list[str]] = {}
-    for _, env in stored:
-        for name in type(env.event).creates:
-            value = getattr(env.event, name, None)
-            if value is not None and str(value) not in created.setdefault(name, []):
-                created[name].append(str(value))
-    ids: dict[str, str | list[str]] = {}
-    for name, values in created.items():
-        ids[f"{name.removesuffix('_id')}_ids"] = values
-        if len(values) == 1:
-            ids[name] = values[0]
-    for _, env in stored:
-        key = f"{env.aggregate}_id"
-        ids.setdefault(key, str(getattr(env.event, key, None) or env.aggregate_id))
-        ids.setdefault(env.event.id_field, env.aggregate_id)
-    return ids
 
 
 def reply_ok(command: Command, stored: list[tuple[int, Envelope]], replayed: bool) -> dict:

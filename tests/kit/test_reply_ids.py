@@ -15,7 +15,8 @@ from contracts.consent import ApplicationRecorded, ConsentRecorded, ConsentWithd
 from contracts.export import OK_REPLY
 from contracts.referral import ReferralTriaged, TriageOutcome
 from eventstore.codec import new_envelope
-from eventstore.commands import reply_ids, reply_ok
+from eventstore.commands import reply_ok
+from eventstore.replies import reply_ids
 from tests.kit.fakes import agency_event
 
 D = date(2026, 5, 1)
@@ -61,6 +62,10 @@ def test_a_created_consent_is_named_by_its_own_id_and_its_case_by_the_case_id():
     withdrawn = reply_ids(stored(ConsentWithdrawn(case_id="case-1", consent_id="cons-1",
                                                   withdrawn_on=D)))
     assert withdrawn == {"consent_id": "cons-1", "case_id": "case-1"}
+    # An application without consent created no consent: the case, not a "consent_id".
+    applied = reply_ids(stored(ApplicationRecorded(case_id="case-1", person_id="p-1",
+                                                   applied_on=D, with_consent=False)))
+    assert applied == {"case_id": "case-1"}
 
 
 def test_nothing_created_names_the_records_touched_as_before():
