@@ -138,7 +138,7 @@ class Executor:
         receipt = await self.receipts.get(agency_id, command.command_id) if self.receipts else None
         if receipt is not None:  # the key was used: the same command again, or refused
             await same_command(self.keyring, agency_id, command, receipt.fingerprint,
-                               receipt.key_id, receipt.reply["events"], receipt.type)
+                               receipt.reply["events"], receipt.type)
             return {**receipt.reply, "replayed": True}
         for attempt in range(1, MAX_ATTEMPTS + 1):
             session = Session(self.store, agency_id, command)
@@ -178,8 +178,7 @@ class Executor:
         envs = [env for _, env in done]
         stored = next((e.command_fingerprint for e in envs if e.command_fingerprint), None)
         reply = reply_ok(command, done, replayed=False)
-        await same_command(self.keyring, agency_id, command, stored, fingerprint_key_id(envs),
-                           reply["events"])
+        await same_command(self.keyring, agency_id, command, stored, reply["events"])
         if stored is not None:  # its receipt was lost (a crash after the append): again
             await self._remember(agency_id, command, envs, reply)
         return {**reply, "replayed": True}
@@ -190,7 +189,7 @@ class Executor:
         digest = envelopes[0].command_fingerprint if envelopes else None
         if self.receipts is None or digest is None:
             return  # a command that stored nothing has nothing to be idempotent about
-        receipt = Receipt(command.type, digest, fingerprint_key_id(envelopes), reply)
+        receipt = Receipt(command.type, digest, reply)
         try:
             await self.receipts.put(agency_id, command.command_id, receipt)
         except Exception as exc:
@@ -202,7 +201,7 @@ class Executor:
     async def _stamp(self, command: Command, envelopes: list[Envelope]) -> list[Envelope]:
         key_id = fingerprint_key_id(envelopes)
         key = await self.keyring.get(key_id) if key_id else None
-        digest = fingerprint(command, key)
+        digest = fingerprint(command, key_id, key)
         return [env.model_copy(update={"command_fingerprint": digest}) for env in envelopes]
 
     async def _envelopes(

@@ -15,7 +15,7 @@ agencies' events never share one.
 
 Example::
 
-    digest = fingerprint(cmd, key=None)   # "sha256:…"; with a data key "hmac-sha256:…"
+    digest = fingerprint(cmd)   # "sha256:<hex>"; with a data key "hmac-sha256:<key id>:<hex>"
     receipts = await Receipts.open(nc, topology)
     await receipts.get("hokatsu", "cmd-1")  # None, or the Receipt of the first command
 """
@@ -46,15 +46,16 @@ def canonical_body(command: Command) -> bytes:
     return json.dumps(doc, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode()
 
 
-def fingerprint(command: Command, key: bytes | None) -> str:
+def fingerprint(command: Command, key_id: str | None = None, key: bytes | None = None) -> str:
     """Digest of the whole command (type, command_id, staff, occurred_at and every field).
     Keyed with the data key of the person the command's events seal data about, when there
     is one: the body holds their personal data, and once their key is destroyed no one can
-    test guesses against the digest."""
+    test guesses against the digest. The key's id is part of the result, so a retry that
+    finds only some of the command's events still knows which key to use."""
     body = canonical_body(command)
-    if key is None:
+    if key_id is None or key is None:
         return "sha256:" + hashlib.sha256(body).hexdigest()
-    return "hmac-sha256:" + hmac.new(key, body, hashlib.sha256).hexdigest()
+    return f"hmac-sha256:{key_id}:" + hmac.new(key, body, hashlib.sha256).hexdigest()
 
 
 def fingerprint_key_id(envelopes: list[Envelope]) -> str | None:
@@ -68,15 +69,16 @@ def fingerprint_key_id(envelopes: list[Envelope]) -> str | None:
 
 async def same_command(
     keyring: KeyRing, agency_id: str, command: Command, stored: str | None,
-    key_id: str | None, first_events: list[dict[str, Any]], first_type: str | None = None,
+    first_events: list[dict[str, Any]], first_type: str | None = None,
 ) -> None:
     """Return if ``command`` is the command first stored under its key; else refuse it."""
+    key_id = stored.split(":")[1] if stored and stored.startswith("hmac-sha256:") else None
     key = await keyring.get(key_id) if key_id else None
     # Events stored before fingerprints existed, or whose person was erased since (the key
     # is gone), cannot be compared: the original reply stands, nothing is appended.
     if stored is None or (key_id is not None and key is None):
         return
-    if hmac.compare_digest(stored, fingerprint(command, key)):
+    if hmac.compare_digest(stored, fingerprint(command, key_id, key)):
         return
     raise CommandIdReused(
         f"command_id {command.command_id!r} was already used by {agency_id} for another "
@@ -94,7 +96,6 @@ class Receipt:
 
     type: str
     fingerprint: str
-    key_id: str | None  # whose data key keys the fingerprint (None: plain SHA-256)
     reply: dict[str, Any]
 
 
@@ -121,9 +122,8 @@ class Receipts:
         if not entry.value:
             return None
         doc = json.loads(entry.value)
-        return Receipt(doc["type"], doc["fingerprint"], doc.get("key_id"), doc["reply"])
+        return Receipt(doc["type"], doc["fingerprint"], doc["reply"])
 
     async def put(self, agency_id: str, command_id: str, receipt: Receipt) -> None:
-        doc = {"type": receipt.type, "fingerprint": receipt.fingerprint,
-               "key_id": receipt.key_id, "reply": receipt.reply}
+        doc = {"type": receipt.type, "fingerprint": receipt.fingerprint, "reply": receipt.reply}
         await self.kv.put(self._key(agency_id, command_id), json.dumps(doc).encode())
