@@ -29,16 +29,17 @@ def reply_ids_schema() -> dict[str, Any]:
         for field in cls.creates:
             kind = field.removesuffix("_id")
             props[field] = {"type": "string",
-                            "description": f"The {kind} created, when exactly one was ({name})"}
+                            "description": f"The {kind} created or acted on ({name})"}
             props[f"{kind}_ids"] = {"type": "array", "items": {"type": "string"},
                                     "description": f"Every {kind} created, in order ({name})"}
     return {
         "type": "object",
-        "description": "What the command created, by kind: `<kind>_ids` lists every created "
-        "id of a kind, `<kind>_id` names it when exactly one was created. A key not taken by "
-        "a created id names the first record of each aggregate the command touched "
-        "(`<aggregate>_id`, e.g. `case_id`, `meeting_series_id`, `stats_id`). A replayed "
-        "reply carries the same ids.",
+        "description": "`<aggregate>_id` names the first record of each aggregate the "
+        "command touched (e.g. `case_id`, `referral_id`, `meeting_id`, `meeting_series_id`, "
+        "`stats_id`). Every record the command created is listed by kind in `<kind>_ids`, "
+        "and named by `<kind>_id` when exactly one was created and that key does not already "
+        "name a touched record (holding a 定例 that schedules the next: `meeting_id` is the "
+        "held meeting, `meeting_ids` the next). A replayed reply carries the same ids.",
         "properties": props,
         "additionalProperties": {"type": "string"},
     }

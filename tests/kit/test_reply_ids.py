@@ -68,6 +68,20 @@ def test_a_created_consent_is_named_by_its_own_id_and_its_case_by_the_case_id():
     assert applied == {"case_id": "case-1"}
 
 
+def test_the_record_a_command_acts_on_keeps_its_key_and_what_it_created_is_listed():
+    from datetime import UTC, datetime
+
+    from contracts.meeting import MeetingHeld, MeetingKind, MeetingScheduled
+
+    # Holding a 定例 schedules the next occurrence: meeting_id stays the held meeting.
+    held = MeetingHeld(meeting_id="mtg-5", held_on=D, attendees=("fukushi",))
+    following = MeetingScheduled(meeting_id="mtg-6", kind=MeetingKind.support_plan,
+                                 regular=True, scheduled_for=datetime(2026, 6, 1, tzinfo=UTC),
+                                 convened_by="fukushi", members=("fukushi",))
+    assert reply_ids(stored(held, following)) == {"meeting_id": "mtg-5",
+                                                  "meeting_ids": ["mtg-6"]}
+
+
 def test_nothing_created_names_the_records_touched_as_before():
     assert reply_ids(stored(_case()[-1])) == {"case_id": "case-1"}
     assert reply_ids(stored(agency_event("hq", updated=True).event)) == {"agency_id": "hq"}
