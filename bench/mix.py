@@ -31,7 +31,7 @@ from collections.abc import Awaitable, Callable, Coroutine
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
-from uuid import NAMESPACE_URL, UUID, uuid4, uuid5
+from uuid import UUID, uuid4
 
 from contracts.case import NATIONAL_ASSESSMENT_ITEMS
 from contracts.common import Concern
@@ -75,12 +75,6 @@ class Agenda:
 
 def today() -> date:
     return world_date(datetime.now(UTC))
-
-
-def plan_id_for(agency: str, command_id: str) -> str:
-    """The casefile derives a new plan's id from the sender and the command id
-    (``services.casefile.handlers.derived_id``); the reply names only the case."""
-    return f"plan-{uuid5(NAMESPACE_URL, f'{agency}/{command_id}').hex[:20]}"
 
 
 def reaction_cause(reply: dict[str, Any]) -> str:
@@ -275,9 +269,8 @@ class World:
             "opened_on": today().isoformat(), "reason": "関係機関からの相談（本人未特定）",
         }, "open_case/participation", first=True)
         if self.rng.random() < 0.5:
-            case_id = reply["ids"]["case_id"]
             await self.send("ag-shakyo", "end_enrollment", {
-                "case_id": case_id, "enrollment_id": f"{case_id}-e1",
+                "case_id": reply["ids"]["case_id"], "enrollment_id": reply["ids"]["enrollment_id"],
                 "ended_on": today().isoformat(), "reason": "地域の居場所につないだため"})
 
     # ----- a case ---------------------------------------------------------------------------------
@@ -398,10 +391,9 @@ class World:
         }
         if plan_id:
             body["plan_id"] = plan_id
-        cid = self.command_id()
-        await self.send(case.coord, "draft_plan", body,
-                        "draft_plan/revision" if plan_id else "draft_plan", command_id=cid)
-        return plan_id or plan_id_for(case.coord, cid), roles
+        reply = await self.send(case.coord, "draft_plan", body,
+                                "draft_plan/revision" if plan_id else "draft_plan")
+        return str(reply["ids"]["plan_id"]), roles
 
     async def _meeting(self, case: Case, kind: str, agenda: Agenda) -> None:
         replies = await self.meetings.table(kind, agenda)

@@ -6,6 +6,12 @@ the service's pure decider. The executor seals personal data, appends with the e
 sequences, reloads and retries on a conflict, and makes retries idempotent: every event
 records the command that caused it, so a command sent again finds its events in the
 history it loads and gets the original reply, and nothing new is appended.
+
+The idempotency key is (sender agency, ``command_id``): another agency's command with the
+same id is its own command. Every event also carries the command's fingerprint
+(``command_fingerprint``), and a receipt is kept per key (``eventstore/idempotency.py``), so
+the same key resent with another body or type is refused (``command_id_reused``) instead of
+silently answered with the first command's reply.
 """
 
 from __future__ import annotations
@@ -31,6 +37,14 @@ from eventstore.codec import new_envelope
 from eventstore.crypto import KeyRing
 from eventstore.errors import ConcurrencyConflict, DomainError, Forbidden, InvalidInput
 from eventstore.guard import parse_json
+from eventstore.idempotency import (
+    Receipt,
+    Receipts,
+    fingerprint,
+    fingerprint_key_id,
+    same_command,
+)
+from eventstore.replies import reply_ids
 from eventstore.store import EventStore, History
 
 log = structlog.get_logger("tsunagu.commands")
@@ -61,6 +75,7 @@ class Session:
             for h in self.loaded.values()
             for s in h.events
             if s.envelope.causation_id == self.command.command_id
+            and s.envelope.actor.agency_id == self.agency_id
         ]
         return sorted(found, key=lambda pair: pair[0])
 
@@ -73,9 +88,6 @@ Handler = Callable[[Session, Any], Awaitable[list[DomainEvent]]]
 
 
 def reply_ok(command: Command, stored: list[tuple[int, Envelope]], replayed: bool) -> dict:
-    ids: dict[str, str] = {}
-    for _, env in stored:
-        ids.setdefault(f"{env.aggregate}_id", env.aggregate_id)
     return {
         "ok": True,
         "command_id": command.command_id,
@@ -89,7 +101,7 @@ def reply_ok(command: Command, stored: list[tuple[int, Envelope]], replayed: boo
             }
             for seq, e in stored
         ],
-        "ids": ids,
+        "ids": reply_ids(stored),
     }
 
 
@@ -118,8 +130,16 @@ async def require_active_agency(session: Session, agency_id: str, role: str = "s
 class Executor:
     store: EventStore
     keyring: KeyRing
+    #: Receipts by (agency, command_id). Without them (pure tests) a key is recognised only
+    #: in the histories the handler loads.
+    receipts: Receipts | None = None
 
     async def execute(self, agency_id: str, command: Command, handler: Handler) -> dict:
+        receipt = await self.receipts.get(agency_id, command.command_id) if self.receipts else None
+        if receipt is not None:  # the key was used: the same command again, or refused
+            await same_command(self.keyring, agency_id, command, receipt.fingerprint,
+                               receipt.reply["events"], receipt.type)
+            return {**receipt.reply, "replayed": True}
         for attempt in range(1, MAX_ATTEMPTS + 1):
             session = Session(self.store, agency_id, command)
             try:
@@ -127,12 +147,12 @@ class Executor:
             except DomainError:
                 done = session.caused_by_command()
                 if done:  # a retry of a command that already succeeded
-                    return reply_ok(command, done, replayed=True)
+                    return await self._replay(agency_id, command, done)
                 raise
             done = session.caused_by_command()
             if done:
-                return reply_ok(command, done, replayed=True)
-            envelopes = await self._envelopes(session, command, events)
+                return await self._replay(agency_id, command, done)
+            envelopes = await self._stamp(command, await self._envelopes(session, command, events))
             for env in envelopes:
                 if (env.aggregate, env.aggregate_id) not in session.loaded:
                     raise RuntimeError(f"handler appends to {env.aggregate} it did not load")
@@ -143,11 +163,46 @@ class Executor:
                 # Jitter so that writers racing on one record do not collide in lockstep.
                 await asyncio.sleep(random.uniform(0, 0.004 * attempt))
                 continue
-            return reply_ok(command, list(zip(seqs, envelopes, strict=True)), replayed=False)
+            reply = reply_ok(command, list(zip(seqs, envelopes, strict=True)), replayed=False)
+            await self._remember(agency_id, command, envelopes, reply)
+            return reply
         raise ConcurrencyConflict(
             f"{command.type}: the record kept changing under this command; try again",
             details={"attempts": MAX_ATTEMPTS},
         )
+
+    async def _replay(
+        self, agency_id: str, command: Command, done: list[tuple[int, Envelope]]
+    ) -> dict:
+        """The original reply, if this is the same command; refused if the key is reused."""
+        envs = [env for _, env in done]
+        stored = next((e.command_fingerprint for e in envs if e.command_fingerprint), None)
+        reply = reply_ok(command, done, replayed=False)
+        await same_command(self.keyring, agency_id, command, stored, reply["events"])
+        if stored is not None:  # its receipt was lost (a crash after the append): again
+            await self._remember(agency_id, command, envs, reply)
+        return {**reply, "replayed": True}
+
+    async def _remember(
+        self, agency_id: str, command: Command, envelopes: list[Envelope], reply: dict
+    ) -> None:
+        digest = envelopes[0].command_fingerprint if envelopes else None
+        if self.receipts is None or digest is None:
+            return  # a command that stored nothing has nothing to be idempotent about
+        receipt = Receipt(command.type, digest, reply)
+        try:
+            await self.receipts.put(agency_id, command.command_id, receipt)
+        except Exception as exc:
+            # The events are stored, so the reply stands; a retry is still recognised in
+            # their histories (only a reuse on other records would go unnoticed).
+            log.warning("command receipt not stored", command=command.type,
+                        error=type(exc).__name__)
+
+    async def _stamp(self, command: Command, envelopes: list[Envelope]) -> list[Envelope]:
+        key_id = fingerprint_key_id(envelopes)
+        key = await self.keyring.get(key_id) if key_id else None
+        digest = fingerprint(command, key_id, key)
+        return [env.model_copy(update={"command_fingerprint": digest}) for env in envelopes]
 
     async def _envelopes(
         self, session: Session, command: Command, events: list[DomainEvent]
