@@ -132,7 +132,8 @@ async def test_each_command_that_creates_something_names_it_in_its_reply(agencie
     applied = await a.ok("fukushi", "record_application", "app", case_id=case_id,
                          applied_on=days_ago(1), with_consent=True,
                          consent={"agencies": ["fukushi", "hokatsu"], "purposes": ["支援調整"],
-                                  "method": "written", "given_on": days_ago(1)})
+                                  "method": "written", "given_on": days_ago(1),
+                                  "obtained_by_staff": "相談員A", "form_ref": "同意書-001"})
     consents = _created((await store.load("consent", case_id)).envelopes, "ConsentRecorded",
                         "consent_id")
     assert applied["ids"]["consent_id"] == consents[0] and applied["ids"]["case_id"] == case_id
