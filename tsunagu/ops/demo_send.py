@@ -11,8 +11,10 @@ sends the same commands and every reply says ``replayed``: nothing is written tw
 services create (case, meeting, enrollment, plan, consent, agenda item) are read from the
 replies and the events they name, never guessed.
 
-The story is told in world order: one round per hour of world time; within a round the
-stories (a person, a meeting) run concurrently, each in its own order. A command whose
+The story is told in world order where order matters: each person's facts in order, each
+meeting's in order, and a meeting's facts about a case in order with that person's
+(``Story.lanes``); everything else runs concurrently (``CONCURRENCY`` commands at once).
+A command whose
 consequence is decided by a reactor (a plan tabled, a decision applied to the case) waits
 until the case shows it, so the story's next steps find the case as the world had it.
 """
@@ -23,10 +25,9 @@ import asyncio
 import json
 import time
 import uuid
-from collections import Counter, defaultdict
+from collections import Counter
 from collections.abc import Callable
 from datetime import date
-from itertools import groupby
 from typing import Any
 
 from nats.aio.client import Client
@@ -122,15 +123,33 @@ def _json(value: object) -> Any:
     raise TypeError(f"not JSON: {type(value).__name__}")
 
 
-def _rounds(items: list[Item]) -> list[list[list[Item]]]:
-    """Per hour of world time, the items of each story (in order)."""
-    out = []
-    for _, hour in groupby(items, key=lambda it: it.when.replace(minute=0)):
-        stories: dict[str, list[Item]] = defaultdict(list)
-        for it in hour:
-            stories[it.story].append(it)
-        out.append(list(stories.values()))
-    return out
+async def _tell(story: Story, items: list[Item], progress: Callable[[int, int], None] | None
+                ) -> None:
+    """Each fact once every earlier fact of its lanes is told (a chain per lane)."""
+    last: dict[str, asyncio.Task[None]] = {}
+    done = 0
+
+    async def one(it: Item, after: list[asyncio.Task[None]]) -> None:
+        nonlocal done
+        for task in after:
+            await task
+        await story.tell(it)
+        done += 1
+        if progress is not None:
+            progress(done, len(items))
+
+    tasks = []
+    for it in items:
+        lanes = story.lanes(it)
+        task = asyncio.create_task(one(it, [last[lane] for lane in lanes if lane in last]))
+        last.update(dict.fromkeys(lanes, task))
+        tasks.append(task)
+    try:
+        await asyncio.gather(*tasks)
+    finally:
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
 
 
 async def load_demo(nc: Client, topology: Topology, seed: int = 7, people: int = 200,
@@ -141,11 +160,7 @@ async def load_demo(nc: Client, topology: Topology, seed: int = 7, people: int =
     sender = Sender(nc, topology, seed)
     directory = await _directory(nc, topology, items)
     story = Story(sender, world)
-    rounds = _rounds([it for it in items if it.event.type != "AgencyRegistered"])
-    for n, stories in enumerate(rounds, start=1):
-        await asyncio.gather(*(story.tell(chunk) for chunk in stories))
-        if progress is not None:
-            progress(n, len(rounds))
+    await _tell(story, [it for it in items if it.event.type != "AgencyRegistered"], progress)
     return {
         "commands": sender.counts["new"] + sender.counts["replayed"],
         "new": sender.counts["new"], "replayed": sender.counts["replayed"],

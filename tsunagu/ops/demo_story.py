@@ -52,18 +52,37 @@ class Story:
         self.world = world
         self.refs = sender.refs
         self.keys: dict[int, str] = {}
-        seen: dict[str, int] = {}
+        self.stories: dict[str, list[Item]] = {}
+        self.position: dict[int, int] = {}
+        #: world case id -> the story (person) it belongs to
+        self.case_story: dict[str, str] = {}
         for it in world.items:  # command ids: seed, size, story and place in the story
-            seen[it.story] = seen.get(it.story, 0) + 1
+            told = self.stories.setdefault(it.story, [])
+            self.position[it.order] = len(told)
+            told.append(it)
             short = it.story.removeprefix("demo-")
-            self.keys[it.order] = f"d{world.seed}x{world.people}-{short}-{seen[it.story]}"
+            self.keys[it.order] = f"d{world.seed}x{world.people}-{short}-{len(told)}"
+            case_id = getattr(it.event, "case_id", None)
+            if case_id and not it.story.startswith("demo-mtg"):
+                self.case_story.setdefault(case_id, it.story)
         self.first_enrollment: dict[str, str] = {}  # world case id -> its opening enrollment
         self.consumed: set[int] = set()
 
-    async def tell(self, items: list[Item]) -> None:
-        for n, it in enumerate(items):
-            if it.order not in self.consumed and it.event.type not in DERIVED:
-                await self.apply(it, items[n + 1:])
+    def lanes(self, it: Item) -> set[str]:
+        """What must be told in world order with this fact: its own story, and for a
+        meeting's fact about a case, that case's story (and a move's target meeting)."""
+        e: Any = it.event
+        lanes = {it.story}
+        case_id = getattr(e, "case_id", None)
+        if case_id in self.case_story:
+            lanes.add(self.case_story[case_id])
+        if e.type == "CaseMovedToSupportPlanMeeting":
+            lanes.add(f"demo-{e.to_meeting_id}")
+        return lanes
+
+    async def tell(self, it: Item) -> None:
+        if it.order not in self.consumed and it.event.type not in DERIVED:
+            await self.apply(it, self.stories[it.story][self.position[it.order] + 1:])
 
     async def send(self, it: Item, command: str, agency: str | None = None,
                    **body: Any) -> dict[str, Any]:
