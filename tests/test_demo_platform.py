@@ -17,6 +17,13 @@ from tsunagu.ops.cli import register
 
 
 @pytest.fixture
+def settings(settings):
+    # The real limit: the story's past dates go in through the migration subjects, and the
+    # casefile's reactions to them run in the reaction role.
+    return settings.model_copy(update={"backdate_days": 90})
+
+
+@pytest.fixture
 def cli(settings):
     app = typer.Typer()
     register(app)

@@ -79,3 +79,27 @@ async def test_verify_reports_forbidden_events_with_sequence_and_aggregate_and_e
     assert finding["seq"] == 5 and finding["aggregate_id"] == "c1"
     text = await cli("verify")
     assert text.exit_code == 1 and "seq 5" in text.stdout and "CaseClosed" in text.stdout
+
+
+def test_a_referral_triaged_twice_is_forbidden():
+    from contracts.common import Concern
+    from contracts.referral import (
+        ContactRoute,
+        ReferralPersonal,
+        ReferralSubmitted,
+        ReferralTriaged,
+        TriageOutcome,
+    )
+
+    submitted = ReferralSubmitted(
+        referral_id="r1", person_id="p1", referring_agency="hokatsu",
+        contact_route=ContactRoute.phone, concerns=(Concern.work,),
+        personal=ReferralPersonal(summary="相談"))
+    triaged = ReferralTriaged(referral_id="r1", outcome=TriageOutcome.returned,
+                              triaged_by="coord", person_id="p1", reason="記載不足")
+    verifier = Verifier()
+    for seq, event in enumerate([submitted, triaged, triaged], start=1):
+        verifier.check(seq, encode(env(event)))
+    [finding] = verifier.report.findings
+    assert (finding.seq, finding.aggregate, finding.type) == (3, "referral", "ReferralTriaged")
+    assert "already triaged" in finding.reason
