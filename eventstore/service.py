@@ -30,6 +30,7 @@ from nats.js.errors import BucketNotFoundError, NotFoundError
 from sqlalchemy import Engine
 
 from contracts.base import Command
+from contracts.worldtime import DatingPolicy, Role
 from eventstore.admin import admin_action
 from eventstore.commands import Executor, Handler, parse_command
 from eventstore.crypto import KeyRing
@@ -128,7 +129,8 @@ class Runtime:
                 "provisioned on this NATS: start the platform with `tsunagu up`, or run "
                 "`tsunagu cluster provision` once against it"
             ) from exc
-        self.executor = Executor(self.store, self.keyring, receipts)
+        self.executor = Executor(self.store, self.keyring, receipts,
+                                 DatingPolicy(agency_days=self.settings.backdate_days))
         for projection in self.spec.projections:
             self.runners[projection.name] = ProjectionRunner(
                 nc, self.topology, projection, self.engine,
@@ -165,8 +167,12 @@ class Runtime:
         serve, replies = self.responder.serve, self.settings.reply_prefixes
         commands = asyncio.Semaphore(64)
         for name, (cls, handler) in self.spec.commands.items():
-            await serve(nc, topo.command_listen(name), self._command_answer(cls, handler),
-                        replies=replies, queue=queue, in_flight=commands, reply_required=False)
+            answer = self._command_answer(cls, handler)
+            # Backdated migration commands come on their own subject space, which only the
+            # operator and the admin may publish (deploy); the role follows the subject.
+            for listen in (topo.command_listen(name), topo.migrate_listen(name)):
+                await serve(nc, listen, answer, replies=replies, queue=queue,
+                            in_flight=commands, reply_required=False)
         for name, query in self.spec.queries.items():
             await serve(nc, f"{topo.prefix}.query.*.{name}", self._query_answer(query),
                         replies=replies, queue=queue)
@@ -190,7 +196,8 @@ class Runtime:
             try:
                 command = parse_command(cls, msg.data)
                 assert self.executor is not None
-                reply = await self.executor.execute(agency, command, handler)
+                role: Role = "migration" if self.topology.is_migration(msg.subject) else "agency"
+                reply = await self.executor.execute(agency, command, handler, role)
             except DomainError as exc:
                 # The code only: a refusal's message may quote the sender's (personal) input.
                 log.info("command refused", subject=msg.subject, error=exc.code)
