@@ -4,6 +4,7 @@ row and column. Rules across sheets are in ``validate``."""
 from __future__ import annotations
 
 import re
+import unicodedata
 from collections.abc import Mapping
 from datetime import date, datetime
 from typing import Any, TypeVar
@@ -92,10 +93,12 @@ class Cells:
         text = self.text(field, required)
         if text is None:
             return None
-        if text not in words:
+        # Cells are compared NFKC-normalised (full-width ～ and ~ are the same word).
+        by_norm = {unicodedata.normalize("NFKC", k): v for k, v in words.items()}
+        if text not in by_norm:
             self.fail(field, f"{text!r} is not one of: {' / '.join(words)}")
             return None
-        return words[text]
+        return by_norm[text]
 
 
 def _person(c: Cells) -> PersonRow | None:
