@@ -184,7 +184,8 @@ class Planner:
             self.meetings.setdefault(held, [])
             self.book.rows[s.PLANS.name].append([
                 case.key, s.PROGRAM_WORDS[program], held - timedelta(days=7), held,
-                f"M-{held:%Y%m}", f"{COORDINATOR}、{REFERRER}", "地域での生活の安定", "関係機関で見守る",
+                f"M-{held:%Y%m}", f"{COORDINATOR}、{REFERRER}", "地域での生活の安定",
+                "関係機関で見守る",
             ])
 
     def confidential(self) -> None:
