@@ -31,7 +31,7 @@ from collections.abc import Awaitable, Callable, Coroutine
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
-from uuid import NAMESPACE_URL, UUID, uuid4, uuid5
+from uuid import UUID, uuid4
 
 from contracts.case import NATIONAL_ASSESSMENT_ITEMS
 from contracts.common import Concern
@@ -75,12 +75,6 @@ class Agenda:
 
 def today() -> date:
     return world_date(datetime.now(UTC))
-
-
-def plan_id_for(agency: str, command_id: str) -> str:
-    """The casefile derives a new plan's id from the sender and the command id
-    (``services.casefile.handlers.derived_id``); the reply names only the case."""
-    return f"plan-{uuid5(NAMESPACE_URL, f'{agency}/{command_id}').hex[:20]}"
 
 
 def reaction_cause(reply: dict[str, Any]) -> str:
@@ -397,10 +391,9 @@ class World:
         }
         if plan_id:
             body["plan_id"] = plan_id
-        cid = self.command_id()
-        await self.send(case.coord, "draft_plan", body,
-                        "draft_plan/revision" if plan_id else "draft_plan", command_id=cid)
-        return plan_id or plan_id_for(case.coord, cid), roles
+        reply = await self.send(case.coord, "draft_plan", body,
+                                "draft_plan/revision" if plan_id else "draft_plan")
+        return str(reply["ids"]["plan_id"]), roles
 
     async def _meeting(self, case: Case, kind: str, agenda: Agenda) -> None:
         replies = await self.meetings.table(kind, agenda)

@@ -66,6 +66,9 @@ class DomainEvent(Contract):
     aggregate: ClassVar[str]
     #: The field holding the aggregate's id (its subject token).
     id_field: ClassVar[str]
+    #: Fields naming the records this event creates (ids in a command's reply, by field
+    #: name), e.g. ``("enrollment_id",)``.
+    creates: ClassVar[tuple[str, ...]] = ()
     type: str
     schema_version: int = 1
 

@@ -46,6 +46,7 @@ class SubjectPersonal(PersonalData):
 
 class CaseOpened(CaseEvent):
     type: Literal["CaseOpened"] = "CaseOpened"
+    creates: ClassVar[tuple[str, ...]] = ("case_id",)
     subject: SubjectRef
     referral_id: Id | None = None
     origin: CaseOrigin
@@ -60,6 +61,7 @@ class CaseOpened(CaseEvent):
 
 class EnrollmentStarted(CaseEvent):
     type: Literal["EnrollmentStarted"] = "EnrollmentStarted"
+    creates: ClassVar[tuple[str, ...]] = ("enrollment_id",)
     enrollment_id: Id
     program: Program
     subject: SubjectRef
@@ -106,6 +108,7 @@ class AssessmentPersonal(PersonalData):
 
 class IntakeAssessmentRecorded(CaseEvent):
     type: Literal["IntakeAssessmentRecorded"] = "IntakeAssessmentRecorded"
+    creates: ClassVar[tuple[str, ...]] = ("assessment_id",)
     assessment_id: Id
     assessed_on: WorldDate
     assessed_by: AgencyId
@@ -136,6 +139,7 @@ class PlanDrafted(CaseEvent):
     """A plan version. Only an approved version is "the plan"; a revision is a new version."""
 
     type: Literal["PlanDrafted"] = "PlanDrafted"
+    creates: ClassVar[tuple[str, ...]] = ("plan_id",)
     plan_id: Id
     version: int = Field(ge=1)
     program: Program
@@ -170,6 +174,7 @@ class MonitoringPersonal(PersonalData):
 
 class MonitoringRecorded(CaseEvent):
     type: Literal["MonitoringRecorded"] = "MonitoringRecorded"
+    creates: ClassVar[tuple[str, ...]] = ("monitoring_id",)
     monitoring_id: Id
     program: Program = Program.multi_agency
     recorded_on: WorldDate

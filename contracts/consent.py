@@ -34,6 +34,7 @@ class ApplicationRecorded(ConsentEvent):
 
 class ConsentRecorded(ConsentEvent):
     type: Literal["ConsentRecorded"] = "ConsentRecorded"
+    creates: ClassVar[tuple[str, ...]] = ("consent_id",)
     consent_id: Id
     person_id: Id
     agencies: tuple[AgencyId, ...] = Field(min_length=1, description="Agencies it covers")

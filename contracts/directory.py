@@ -17,6 +17,7 @@ class AgencyEvent(DomainEvent):
 
 class AgencyRegistered(AgencyEvent):
     type: Literal["AgencyRegistered"] = "AgencyRegistered"
+    creates: ClassVar[tuple[str, ...]] = ("agency_id",)
     name: ShortText
     kana: ShortText | None = None
     category: ShortText = Field(description="One of the directory's controlled categories")

@@ -55,6 +55,7 @@ class MeetingEvent(DomainEvent):
 
 class MeetingScheduled(MeetingEvent):
     type: Literal["MeetingScheduled"] = "MeetingScheduled"
+    creates: ClassVar[tuple[str, ...]] = ("meeting_id",)
     kind: MeetingKind
     regular: bool = Field(description="定例 (monthly) or ad hoc")
     series_id: Id | None = None
@@ -94,6 +95,7 @@ class ConfidentialityAcknowledged(MeetingEvent):
 
 class CaseTabled(MeetingEvent):
     type: Literal["CaseTabled"] = "CaseTabled"
+    creates: ClassVar[tuple[str, ...]] = ("item_id",)
     item_id: Id
     case_id: Id
     asks: tuple[Ask, ...] = Field(min_length=1)
@@ -139,6 +141,7 @@ class DecisionRecorded(MeetingEvent):
     """One decision per agenda item, with its reason. Casefile acts on it."""
 
     type: Literal["DecisionRecorded"] = "DecisionRecorded"
+    creates: ClassVar[tuple[str, ...]] = ("decision_id",)
     decision_id: Id
     item_id: Id
     case_id: Id
@@ -156,6 +159,7 @@ class ResourceGapRecorded(MeetingEvent):
     """社会資源の不足: an item of the 重層的支援会議 of its own."""
 
     type: Literal["ResourceGapRecorded"] = "ResourceGapRecorded"
+    creates: ClassVar[tuple[str, ...]] = ("gap_id",)
     gap_id: Id
     description: LongText
 
@@ -193,6 +197,7 @@ class MaterialShared(MeetingEvent):
     the person shreds it; material for the whole meeting, with the meeting's key."""
 
     type: Literal["MaterialShared"] = "MaterialShared"
+    creates: ClassVar[tuple[str, ...]] = ("material_id",)
     material_id: Id
     item_id: Id | None = None
     shared_by: AgencyId
@@ -227,6 +232,7 @@ class MeetingSeriesEvent(DomainEvent):
 
 class MeetingSeriesStarted(MeetingSeriesEvent):
     type: Literal["MeetingSeriesStarted"] = "MeetingSeriesStarted"
+    creates: ClassVar[tuple[str, ...]] = ("series_id",)
     kind: MeetingKind
     rule: RecurrenceRule
     convened_by: AgencyId

@@ -58,6 +58,7 @@ class ReferralEvent(DomainEvent):
 
 class ReferralSubmitted(ReferralEvent):
     type: Literal["ReferralSubmitted"] = "ReferralSubmitted"
+    creates: ClassVar[tuple[str, ...]] = ("referral_id", "person_id")
     person_id: Id
     referring_agency: AgencyId
     contact_route: ContactRoute

@@ -18,6 +18,7 @@ class StatsEvent(DomainEvent):
 
 class StatsReportPublished(StatsEvent):
     type: Literal["StatsReportPublished"] = "StatsReportPublished"
+    creates: ClassVar[tuple[str, ...]] = ("report_id",)
     as_of: WorldDate
     report: dict[str, Any] = Field(description="The report in its documented JSON form")
     corrects: tuple[Id, ...] = Field(

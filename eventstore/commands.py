@@ -6,11 +6,17 @@ the service's pure decider. The executor seals personal data, appends with the e
 sequences, reloads and retries on a conflict, and makes retries idempotent: every event
 records the command that caused it, so a command sent again finds its events in the
 history it loads and gets the original reply, and nothing new is appended.
+
+The idempotency key is (sender agency, ``command_id``): another agency's command with the
+same id is its own command. Every event also carries the command's fingerprint
+(``command_fingerprint``), so the same key resent with another body or type is refused
+(``command_id_reused``) instead of silently answered with the first command's reply.
 """
 
 from __future__ import annotations
 
 import asyncio
+import hmac
 import json
 import random
 import time
@@ -30,7 +36,14 @@ from contracts.directory import AgencyRegistered, AgencyRetired, AgencyUpdated
 from contracts.envelope import Envelope
 from eventstore.codec import new_envelope
 from eventstore.crypto import KeyRing
-from eventstore.errors import ConcurrencyConflict, DomainError, Forbidden, InvalidInput
+from eventstore.errors import (
+    CommandIdReused,
+    ConcurrencyConflict,
+    DomainError,
+    Forbidden,
+    InvalidInput,
+)
+from eventstore.idempotency import fingerprint, fingerprint_key_id
 from eventstore.store import EventStore, History
 
 log = structlog.get_logger("tsunagu.commands")
@@ -61,6 +74,7 @@ class Session:
             for h in self.loaded.values()
             for s in h.events
             if s.envelope.causation_id == self.command.command_id
+            and s.envelope.actor.agency_id == self.agency_id
         ]
         return sorted(found, key=lambda pair: pair[0])
 
@@ -72,10 +86,30 @@ class Session:
 Handler = Callable[[Session, Any], Awaitable[list[DomainEvent]]]
 
 
-def reply_ok(command: Command, stored: list[tuple[int, Envelope]], replayed: bool) -> dict:
-    ids: dict[str, str] = {}
+def reply_ids(stored: list[tuple[int, Envelope]]) -> dict[str, str | list[str]]:
+    """Every created id by kind (``creates`` of each event): ``<kind>_ids`` lists them all,
+    ``<kind>_id`` names it when there is exactly one. Then, as before, ``<aggregate>_id``
+    for the first record of each aggregate the command touched (and the aggregate's own id
+    field, e.g. ``case_id`` for consent events), unless a created id already took the key."""
+    created: dict[str, list[str]] = {}
     for _, env in stored:
-        ids.setdefault(f"{env.aggregate}_id", env.aggregate_id)
+        for name in type(env.event).creates:
+            value = getattr(env.event, name, None)
+            if value is not None and str(value) not in created.setdefault(name, []):
+                created[name].append(str(value))
+    ids: dict[str, str | list[str]] = {}
+    for name, values in created.items():
+        ids[f"{name.removesuffix('_id')}_ids"] = values
+        if len(values) == 1:
+            ids[name] = values[0]
+    for _, env in stored:
+        key = f"{env.aggregate}_id"
+        ids.setdefault(key, str(getattr(env.event, key, None) or env.aggregate_id))
+        ids.setdefault(env.event.id_field, env.aggregate_id)
+    return ids
+
+
+def reply_ok(command: Command, stored: list[tuple[int, Envelope]], replayed: bool) -> dict:
     return {
         "ok": True,
         "command_id": command.command_id,
@@ -89,7 +123,7 @@ def reply_ok(command: Command, stored: list[tuple[int, Envelope]], replayed: boo
             }
             for seq, e in stored
         ],
-        "ids": ids,
+        "ids": reply_ids(stored),
     }
 
 
@@ -127,12 +161,12 @@ class Executor:
             except DomainError:
                 done = session.caused_by_command()
                 if done:  # a retry of a command that already succeeded
-                    return reply_ok(command, done, replayed=True)
+                    return await self._replay(agency_id, command, done)
                 raise
             done = session.caused_by_command()
             if done:
-                return reply_ok(command, done, replayed=True)
-            envelopes = await self._envelopes(session, command, events)
+                return await self._replay(agency_id, command, done)
+            envelopes = await self._stamp(command, await self._envelopes(session, command, events))
             for env in envelopes:
                 if (env.aggregate, env.aggregate_id) not in session.loaded:
                     raise RuntimeError(f"handler appends to {env.aggregate} it did not load")
@@ -148,6 +182,40 @@ class Executor:
             f"{command.type}: the record kept changing under this command; try again",
             details={"attempts": MAX_ATTEMPTS},
         )
+
+    async def _replay(
+        self, agency_id: str, command: Command, done: list[tuple[int, Envelope]]
+    ) -> dict:
+        """The original reply, if this is the same command; refused if the key is reused."""
+        envs = [env for _, env in done]
+        stored = next((e.command_fingerprint for e in envs if e.command_fingerprint), None)
+        key_id = fingerprint_key_id(envs)
+        key = await self.keyring.get(key_id) if key_id else None
+        # Events stored before fingerprints existed, or whose person was erased since (the
+        # key is gone), cannot be compared: the original reply, nothing appended.
+        if stored is None or (key_id is not None and key is None):
+            return reply_ok(command, done, replayed=True)
+        if hmac.compare_digest(stored, fingerprint(command, key)):
+            return reply_ok(command, done, replayed=True)
+        raise CommandIdReused(
+            f"command_id {command.command_id!r} was already used by {agency_id} for another "
+            f"command (a different type or body); a new command needs a new command_id",
+            details={
+                "command_id": command.command_id,
+                "agency_id": agency_id,
+                "type": command.type,
+                "first_events": [
+                    {"seq": seq, "type": env.type, "aggregate_id": env.aggregate_id}
+                    for seq, env in done
+                ],
+            },
+        )
+
+    async def _stamp(self, command: Command, envelopes: list[Envelope]) -> list[Envelope]:
+        key_id = fingerprint_key_id(envelopes)
+        key = await self.keyring.get(key_id) if key_id else None
+        digest = fingerprint(command, key)
+        return [env.model_copy(update={"command_fingerprint": digest}) for env in envelopes]
 
     async def _envelopes(
         self, session: Session, command: Command, events: list[DomainEvent]

@@ -42,5 +42,11 @@ class ConcurrencyConflict(DomainError):
     code = "conflict"
 
 
+class CommandIdReused(DomainError):
+    """The sender already used this command_id for a command with another type or body."""
+
+    code = "command_id_reused"
+
+
 class DecodeError(Exception):
     """A stored message that is not a valid envelope of a known event type."""

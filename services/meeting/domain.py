@@ -63,7 +63,8 @@ _NS = uuid.UUID("6d1c1f0e-3a55-4c61-9a57-7473756e6167")
 
 
 def derived_id(prefix: str, *parts: str) -> str:
-    """A stable id from the command (a retried command lands on the same aggregate)."""
+    """A stable id from the command (a retried command lands on the same aggregate). Ids
+    from a command id take the sender too: two agencies' command ids never collide."""
     return f"{prefix}-{uuid.uuid5(_NS, '/'.join(parts)).hex[:16]}"
 
 
@@ -543,7 +544,7 @@ def resource_gap(cmd: RecordResourceGap, m: Meeting, agency_id: str) -> list[Dom
     if m.kind is not MeetingKind.support_plan:
         raise InvalidInput("meeting_id: gaps in local resources are items of a 重層的支援会議",
                            details={"field": "meeting_id"})
-    gap_id = derived_id("gap", m.meeting_id, cmd.command_id)
+    gap_id = derived_id("gap", m.meeting_id, agency_id, cmd.command_id)
     return [ResourceGapRecorded(meeting_id=m.meeting_id, gap_id=gap_id,
                                 description=cmd.description)]
 
@@ -587,7 +588,7 @@ def material(cmd: ShareMaterial, m: Meeting, agency_id: str) -> list[DomainEvent
     if cmd.item_id is not None and item is None:
         raise NotFound(f"item_id: {cmd.item_id} is not on the agenda", code="not_on_agenda",
                        details={"field": "item_id"})
-    material_id = derived_id("mat", m.meeting_id, cmd.command_id)
+    material_id = derived_id("mat", m.meeting_id, agency_id, cmd.command_id)
     # With an item, case_id makes it sealed with the case's key: erasure shreds it.
     return [MaterialShared(meeting_id=m.meeting_id, material_id=material_id, item_id=cmd.item_id,
                            case_id=item.case_id if item else None, shared_by=agency_id,

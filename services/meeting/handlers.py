@@ -110,13 +110,15 @@ class MeetingHandlers:
             domain.require_active(await load_agency(session, agency_id), field)
 
     async def schedule(self, session: Session, cmd: ScheduleMeeting) -> list[DomainEvent]:
-        meeting = await load_meeting(session, domain.derived_id("mtg", cmd.command_id))
+        meeting_id = domain.derived_id("mtg", session.agency_id, cmd.command_id)
+        meeting = await load_meeting(session, meeting_id)
         convener = await self._coordinator(session)
         await self._members(session, cmd.members, "members")
         return domain.schedule(cmd, meeting, convener, session.now)
 
     async def start_series(self, session: Session, cmd: StartMeetingSeries) -> list[DomainEvent]:
-        series = await load_series(session, domain.derived_id("ser", cmd.command_id))
+        series_id = domain.derived_id("ser", session.agency_id, cmd.command_id)
+        series = await load_series(session, series_id)
         if series.started and series.first_meeting_id:  # a retry: its own first occurrence
             await load_meeting(session, series.first_meeting_id)
             when = session.now

@@ -57,3 +57,16 @@ def test_a_confidential_meeting_may_be_asked_anything_but_a_plan():
 
 def test_jst_dates_are_fixed_offset():
     assert datetime(2025, 6, 30, 15, 0, tzinfo=UTC).astimezone(JST).date() == date(2025, 7, 1)
+
+
+def test_ids_derived_from_a_command_id_include_the_sender():
+    from contracts.commands_meeting import ShareMaterial
+    from services.meeting import domain
+    from services.meeting.state import Meeting
+
+    held = Meeting("mtg-1", status="held", kind=MeetingKind.support_plan,
+                   members=frozenset({"police", "school"}))
+    cmd = ShareMaterial(command_id="c1", meeting_id="mtg-1", title="資料", text="…")
+    by_police = domain.material(cmd, held, "police")[0]
+    by_school = domain.material(cmd, held, "school")[0]
+    assert by_police.material_id != by_school.material_id  # type: ignore[attr-defined]
