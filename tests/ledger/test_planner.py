@@ -8,7 +8,7 @@ from pathlib import Path
 
 from tests.ledger import small
 from tsunagu.ledger.load import load_ledger
-from tsunagu.ledger.planner import Ref, Step, person_id_for, plan_steps
+from tsunagu.ledger.planner import Ref, Step, person_id_for
 
 
 def steps_of(tmp_path: Path, data: dict | None = None) -> list[Step]:
