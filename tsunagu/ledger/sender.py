@@ -29,7 +29,7 @@ COLUMNS: dict[str, str] = {
     "ended_on": "終了日", "joined_on": "連携日", "agency_id": "機関ID",
     "applied_on": "申込日", "consent.given_on": "申込日", "assessed_on": "アセスメント日",
     "drafted_on": "作成日", "roles": "役割機関", "held_on": "開催日", "attendees": "出席機関",
-    "members": "出席機関", "case_id": "相談者番号", "program": "事業",
+    "members": "出席機関", "case_id": "相談者番号", "program": "事業", "scheduled_for": "開催日",
 }
 
 
