@@ -26,7 +26,7 @@ SAMPLE = Path(__file__).parents[2] / "docs" / "examples"
 SERVICES = ("referral", "casefile", "meeting", "stats")
 
 
-def cli_for(settings: Any, prefix: str, tmp_path: Path):  # noqa: ANN201
+def cli_for(settings: Any, prefix: str, tmp_path: Path):
     runner = CliRunner()
     base = ["--nats-url", settings.nats_url, "--data-dir", str(tmp_path)]
 
