@@ -34,6 +34,7 @@ from pydantic import ValidationError
 from contracts.base import Actor, Command, DomainEvent, utcnow
 from contracts.directory import AgencyRegistered, AgencyRetired, AgencyUpdated
 from contracts.envelope import Envelope
+from contracts.worldtime import DatingPolicy, Role, dating_problem, world_time
 from eventstore.codec import new_envelope
 from eventstore.crypto import KeyRing
 from eventstore.errors import (
@@ -54,13 +55,24 @@ MAX_ATTEMPTS = 8
 
 @dataclass
 class Session:
-    """One attempt at a command: what was loaded, at which sequence."""
+    """One attempt at a command: what was loaded, at which sequence.
+
+    ``now`` is the real time (the events' ``recorded_at``); ``world`` is when the command
+    says its fact happened (``contracts.worldtime``), which deciders compare with the world
+    dates of the facts it depends on. ``role`` is ``agency`` on the ordinary command subjects,
+    ``migration`` on ``<prefix>.migrate.…``, ``reaction`` for the platform's own reactions.
+    """
 
     store: EventStore
     agency_id: str
     command: Command
     now: datetime = field(default_factory=utcnow)
     loaded: dict[tuple[str, str], History] = field(default_factory=dict)
+    role: Role = "agency"
+
+    @property
+    def world(self) -> datetime:
+        return world_time(self.command, self.now)
 
     async def load(self, aggregate: str, aggregate_id: str) -> History:
         key = (aggregate, aggregate_id)
@@ -152,10 +164,13 @@ async def require_active_agency(session: Session, agency_id: str, role: str = "s
 class Executor:
     store: EventStore
     keyring: KeyRing
+    policy: DatingPolicy = field(default_factory=DatingPolicy)
 
-    async def execute(self, agency_id: str, command: Command, handler: Handler) -> dict:
+    async def execute(
+        self, agency_id: str, command: Command, handler: Handler, role: Role = "agency"
+    ) -> dict:
         for attempt in range(1, MAX_ATTEMPTS + 1):
-            session = Session(self.store, agency_id, command)
+            session = Session(self.store, agency_id, command, role=role)
             try:
                 events = await handler(session, command)
             except DomainError:
@@ -166,6 +181,7 @@ class Executor:
             done = session.caused_by_command()
             if done:
                 return await self._replay(agency_id, command, done)
+            self._check_dating(session)
             envelopes = await self._stamp(command, await self._envelopes(session, command, events))
             for env in envelopes:
                 if (env.aggregate, env.aggregate_id) not in session.loaded:
@@ -217,6 +233,14 @@ class Executor:
         digest = fingerprint(command, key)
         return [env.model_copy(update={"command_fingerprint": digest}) for env in envelopes]
 
+    def _check_dating(self, session: Session) -> None:
+        """Checked once the command is known not to be a retry: a command accepted on time
+        and resent later still gets its original reply."""
+        problem = dating_problem(session.command, session.now, session.role, self.policy)
+        if problem is not None:
+            raise InvalidInput(problem.message, code=problem.code,
+                               details={"field": problem.field, "role": session.role})
+
     async def _envelopes(
         self, session: Session, command: Command, events: list[DomainEvent]
     ) -> list[Envelope]:
@@ -228,7 +252,7 @@ class Executor:
                 new_envelope(
                     sealed,
                     actor,
-                    occurred_at=command.occurred_at or session.now,
+                    occurred_at=session.world,
                     correlation_id=command.command_id,
                     causation_id=command.command_id,
                 )

@@ -26,6 +26,7 @@ from nats.js.errors import BucketNotFoundError, NotFoundError
 from sqlalchemy import Engine
 
 from contracts.base import Command
+from contracts.worldtime import DatingPolicy, Role
 from eventstore.commands import Executor, Handler, parse_command
 from eventstore.crypto import KeyRing
 from eventstore.db import in_thread, make_engine
@@ -87,7 +88,8 @@ class Runtime:
                 "provisioned on this NATS: start the platform with `tsunagu up`, or run "
                 "`tsunagu cluster provision` once against it"
             ) from exc
-        self.executor = Executor(self.store, self.keyring)
+        self.executor = Executor(self.store, self.keyring,
+                                 DatingPolicy(agency_days=self.settings.backdate_days))
         for projection in self.spec.projections:
             self.runners[projection.name] = ProjectionRunner(
                 nc, self.topology, projection, self.engine,
@@ -131,13 +133,15 @@ class Runtime:
                 task.add_done_callback(self._command_tasks.discard)
 
             await nc.subscribe(self.topology.command_listen(name), queue=queue, cb=on_message)
+            await nc.subscribe(self.topology.migrate_listen(name), queue=queue, cb=on_message)
 
     async def _handle_command(self, msg: Msg, cls: type[Command], handler: Handler) -> None:
         agency = _agency_of(msg.subject)
         try:
             command = parse_command(cls, msg.data)
             assert self.executor is not None
-            reply = await self.executor.execute(agency, command, handler)
+            role: Role = "migration" if self.topology.is_migration(msg.subject) else "agency"
+            reply = await self.executor.execute(agency, command, handler, role)
             log.info("command ok", command=command.type, agency=agency,
                      command_id=command.command_id, replayed=reply["replayed"])
         except Exception as exc:

@@ -36,6 +36,9 @@ class Settings(BaseSettings):
     # Abuse routing: referrals flagged as suspected abuse go to the abuse-response process.
     route_abuse: bool = True
     extra_agency_categories: tuple[str, ...] = ()
+    #: How many days back an agency may date a record (contracts.worldtime.DatingPolicy);
+    #: the migration subjects (<prefix>.migrate.…) have no limit.
+    backdate_days: int = Field(default=90, ge=0)
 
     @property
     def topology(self) -> Topology:

@@ -65,6 +65,17 @@ class Topology:
     def command_listen(self, command: str) -> str:
         return f"{self.prefix}.cmd.*.{command}"
 
+    # Migration (ledger import, demo): the same commands under the migration role, which may
+    # date records without the agencies' backdating limit. Only operators may publish here.
+    def migrate_subject(self, agency_id: str, command: str) -> str:
+        return f"{self.prefix}.migrate.{agency_id}.{command}"
+
+    def migrate_listen(self, command: str) -> str:
+        return f"{self.prefix}.migrate.*.{command}"
+
+    def is_migration(self, subject: str) -> bool:
+        return subject.startswith(f"{self.prefix}.migrate.")
+
     # Liveness of services.
     def heartbeat_subject(self, service: str) -> str:
         return f"{self.prefix}.heartbeat.{service}"

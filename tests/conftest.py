@@ -23,6 +23,7 @@ from eventstore.store import EventStore
 from eventstore.topology import Topology
 
 POSTGRES_ENV = "TSUNAGU_TEST_POSTGRES_URL"
+TEST_BACKDATE_DAYS = 3650
 
 # As in production: structured lines, plain tracebacks (never locals, which may be personal).
 configure_logging("console", "info")
@@ -96,7 +97,10 @@ def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
 
 @pytest.fixture
 def settings(nats_server: NatsServer, topology: Topology, tmp_path: Path) -> Settings:
-    return Settings(nats_url=nats_server.url, prefix=topology.prefix, data_dir=tmp_path / "data")
+    # Test histories are dated on fixed days of 2025–2026; the agencies' 90-day backdating
+    # limit itself is proven with the default setting (tests/kit/test_world_time.py).
+    return Settings(nats_url=nats_server.url, prefix=topology.prefix, data_dir=tmp_path / "data",
+                    backdate_days=TEST_BACKDATE_DAYS)
 
 
 #: Where ``services`` leaves its stop function, for ``service_db`` (see there).

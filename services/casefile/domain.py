@@ -95,6 +95,9 @@ class PlanVersion:
 class CaseState:
     case_id: str
     opened: bool = False
+    #: World dates: when the case was opened, and since when it has its current status.
+    opened_on: date | None = None
+    status_since: date | None = None
     subject: SubjectRef | None = None
     coordinator: str | None = None
     origin: CaseOrigin | None = None
@@ -153,7 +156,8 @@ def evolve(state: CaseState, event: DomainEvent) -> CaseState:
         case CaseOpened():
             return replace(
                 state, opened=True, subject=event.subject, coordinator=event.coordinator,
-                origin=event.origin, status=Status.open,
+                origin=event.origin, status=Status.open, opened_on=event.opened_on,
+                status_since=event.opened_on,
             )
         case EnrollmentStarted():
             e = Enrollment(event.enrollment_id, event.program, event.subject, event.started_on)
@@ -197,16 +201,17 @@ def evolve(state: CaseState, event: DomainEvent) -> CaseState:
             return replace(state, lead=event.agency_id,
                            decisions=state.decisions | {event.decision_id})
         case CaseClosed():
-            return replace(state, status=Status.closed,
+            return replace(state, status=Status.closed, status_since=event.closed_on,
                            decisions=state.decisions | {event.decision_id})
         case CaseSuspended():
-            return replace(state, status=Status.suspended,
+            return replace(state, status=Status.suspended, status_since=event.suspended_on,
                            decisions=state.decisions | {event.decision_id})
         case CaseReturnedToComprehensive():
             return replace(state, status=Status.returned, lead=event.lead_agency,
+                           status_since=event.returned_on,
                            decisions=state.decisions | {event.decision_id})
         case CaseReopened():
-            return replace(state, status=Status.open)
+            return replace(state, status=Status.open, status_since=event.reopened_on)
         case DecisionNotApplied():
             return replace(state, decisions=state.decisions | {event.decision_id})
     return state
@@ -253,6 +258,12 @@ def _not_before(value: date, floor: date, field_name: str, what: str) -> None:
             f"{field_name} {value.isoformat()} is before {what} ({floor.isoformat()})",
             details={"field": field_name},
         )
+
+
+def not_before_opening(state: CaseState, value: date, field_name: str) -> None:
+    """A fact about a case is not dated before the case was opened (world dates)."""
+    if state.opened_on is not None:
+        _not_before(value, state.opened_on, field_name, "the case was opened")
 
 
 # ---- commands from agencies --------------------------------------------------------------
@@ -314,6 +325,7 @@ def decide_assessment(
 ) -> list[DomainEvent]:
     require_member(state, agency_id)
     require_open(state, "an intake assessment")
+    not_before_opening(state, cmd.assessed_on, "assessed_on")
     check_national_items(cmd.national_items)
     if cmd.personal is None and cmd.attachment is None:
         raise InvalidInput(
@@ -333,6 +345,7 @@ def decide_draft_plan(
 ) -> list[DomainEvent]:
     require_member(state, agency_id)
     require_open(state, "a plan")
+    not_before_opening(state, cmd.drafted_on, "drafted_on")
     if not state.assessments:
         raise DomainError(
             f"case {state.case_id!r} has no intake assessment yet: a plan is drafted after it",
@@ -386,6 +399,7 @@ def decide_monitoring(
 ) -> list[DomainEvent]:
     require_member(state, agency_id)
     require_open(state, "monitoring")
+    not_before_opening(state, cmd.recorded_on, "recorded_on")
     if cmd.program not in state.approved:
         raise DomainError(
             f"program: case {state.case_id!r} has no approved {cmd.program.value} plan; "
@@ -406,6 +420,7 @@ def decide_start_enrollment(
 ) -> list[DomainEvent]:
     require_member(state, agency_id)
     require_open(state, "an enrollment")
+    not_before_opening(state, cmd.started_on, "started_on")
     subject = cmd.subject or state.subject
     assert subject is not None
     if (subject.person_id is None) == (subject.agency_id is None):
@@ -451,6 +466,7 @@ def decide_end_enrollment(
 def decide_invite(state: CaseState, agency_id: str, cmd: InviteMember) -> list[DomainEvent]:
     require_member(state, agency_id)
     require_open(state, "inviting a member")
+    not_before_opening(state, cmd.joined_on, "joined_on")
     if cmd.agency_id in state.members:
         raise DomainError(f"agency_id: {cmd.agency_id!r} is already a member of case "
                           f"{state.case_id!r}", code="already_member",
@@ -464,6 +480,9 @@ def decide_reopen(state: CaseState, agency_id: str, cmd: ReopenCase) -> list[Dom
     if state.status is Status.open:
         raise DomainError(f"case {state.case_id!r} is open; only a closed, suspended or "
                           "returned case can be reopened", code="case_open")
+    if state.status_since is not None:
+        _not_before(cmd.reopened_on, state.status_since, "reopened_on",
+                    f"the case was {state.status.value}")
     events: list[DomainEvent] = [
         CaseReopened(case_id=state.case_id, reopened_on=cmd.reopened_on, reason=cmd.reason)
     ]

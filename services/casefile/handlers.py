@@ -31,7 +31,9 @@ JST = ZoneInfo("Asia/Tokyo")
 
 
 def today(session: Session) -> date:
-    """The municipality's date (consent validity is by calendar day in Japan)."""
+    """The municipality's date of writing the record (consent validity is by calendar day in
+    Japan): personal data is written now, so consent must hold now as well as on the fact's
+    own world date, which the deciders check separately."""
     return session.now.astimezone(JST).date()
 
 

@@ -102,10 +102,15 @@ def require_open(m: Meeting) -> None:
         )
 
 
-def require_future(when: datetime, now: datetime, field: str) -> None:
-    if when <= now:
+def require_future(when: datetime, world: datetime, field: str) -> None:
+    """A meeting is scheduled for a time to come as of when it was scheduled in the world
+    (the command's world time): an ad hoc meeting recorded after the fact says
+    ``occurred_at`` no later than the meeting itself."""
+    if when < world:
         raise InvalidInput(
-            f"{field}: {when.isoformat()} is in the past; a new meeting is for a time to come",
+            f"{field}: {when.isoformat()} is in the past as of the scheduling "
+            f"({world.isoformat()}); a meeting is scheduled for a time to come (to record "
+            "one after the fact, send occurred_at no later than the meeting)",
             code="in_past", details={"field": field},
         )
 

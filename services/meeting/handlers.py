@@ -114,25 +114,25 @@ class MeetingHandlers:
         meeting = await load_meeting(session, meeting_id)
         convener = await self._coordinator(session)
         await self._members(session, cmd.members, "members")
-        return domain.schedule(cmd, meeting, convener, session.now)
+        return domain.schedule(cmd, meeting, convener, session.world)
 
     async def start_series(self, session: Session, cmd: StartMeetingSeries) -> list[DomainEvent]:
         series_id = domain.derived_id("ser", session.agency_id, cmd.command_id)
         series = await load_series(session, series_id)
         if series.started and series.first_meeting_id:  # a retry: its own first occurrence
             await load_meeting(session, series.first_meeting_id)
-            when = session.now
+            when = session.world
         else:
-            when = domain.first_occurrence(cmd, session.now)
+            when = domain.first_occurrence(cmd, session.world)
         first = await load_meeting(session, occurrence_id(series.series_id, when))
         convener = await self._coordinator(session)
         await self._members(session, cmd.members, "members")
-        return domain.start_series(cmd, series, first, convener, session.now, when)
+        return domain.start_series(cmd, series, first, convener, session.world, when)
 
     async def end_series(self, session: Session, cmd: EndMeetingSeries) -> list[DomainEvent]:
         series = await load_series(session, cmd.series_id)
         await require_active_agency(session, session.agency_id)
-        return domain.end_series(cmd, series, session.agency_id, session.now)
+        return domain.end_series(cmd, series, session.agency_id, session.world)
 
     async def _then_next(self, session: Session, meeting: Meeting) -> list[DomainEvent]:
         """定例: once an occurrence is held or cancelled, the next one is scheduled."""
@@ -148,7 +148,7 @@ class MeetingHandlers:
     async def reschedule(self, session: Session, cmd: RescheduleMeeting) -> list[DomainEvent]:
         meeting = await load_meeting(session, cmd.meeting_id)
         await require_active_agency(session, session.agency_id)
-        return domain.reschedule(cmd, meeting, session.agency_id, session.now)
+        return domain.reschedule(cmd, meeting, session.agency_id, session.world)
 
     async def cancel(self, session: Session, cmd: CancelMeeting) -> list[DomainEvent]:
         meeting = await load_meeting(session, cmd.meeting_id)
@@ -167,7 +167,7 @@ class MeetingHandlers:
     ) -> list[DomainEvent]:
         meeting = await load_meeting(session, cmd.meeting_id)
         await require_active_agency(session, session.agency_id)
-        return domain.acknowledge(cmd, meeting, session.agency_id, local_date(session.now),
+        return domain.acknowledge(cmd, meeting, session.agency_id, local_date(session.world),
                                   cmd.staff)
 
     async def table(self, session: Session, cmd: TableCase) -> list[DomainEvent]:

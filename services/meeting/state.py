@@ -66,7 +66,8 @@ class Meeting:
     regular: bool = False
     series_id: str | None = None
     scheduled_for: datetime | None = None
-    #: The Japanese calendar day the meeting was first put on record (held_on cannot precede it).
+    #: The Japanese calendar day the meeting was scheduled in the world (its occurred_at):
+    #: held_on cannot precede it.
     planned_on: date | None = None
     convened_by: str = ""
     members: frozenset[str] = frozenset()
@@ -170,7 +171,7 @@ def evolve(m: Meeting, event: DomainEvent, recorded_on: date) -> Meeting:
 def fold_meeting(meeting_id: str, envelopes: Iterable[Envelope]) -> Meeting:
     state = Meeting(meeting_id)
     for env in envelopes:
-        state = evolve(state, env.event, local_date(env.recorded_at))
+        state = evolve(state, env.event, local_date(env.occurred_at))
     return state
 
 

@@ -46,7 +46,7 @@ class Deps:
 
 
 def today(session: Session) -> Any:
-    return domain.world_date(session.now)
+    return domain.world_date(session.world)
 
 
 def events_of(history: History) -> list[DomainEvent]:
@@ -136,7 +136,7 @@ async def triage_referral(deps: Deps, session: Session, cmd: TriageReferral) -> 
         assigned_active = (await agency_state(session, cmd.assigned_agency)).active
     if cmd.triaged_on is None:
         cmd = cmd.model_copy(
-            update={"triaged_on": domain.world_date(cmd.occurred_at or session.now)}
+            update={"triaged_on": domain.world_date(session.world)}
         )
     facts = domain.TriageFacts(
         agency_id=session.agency_id,
