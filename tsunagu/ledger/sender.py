@@ -34,7 +34,7 @@ COLUMNS: dict[str, str] = {
 
 
 def migration_subject(topology: Topology, agency: str, command: str) -> str:
-    return f"{topology.prefix}.migrate.{agency}.{command}"
+    return topology.migrate_subject(agency, command)
 
 
 class MissingId(LookupError):
@@ -84,7 +84,8 @@ class Result:
 def refusal(step: Step, reply: dict[str, Any]) -> LedgerError:
     err = reply.get("error") or {}
     details = err.get("details")
-    fields = [details.get("field")] if isinstance(details, dict) else []
+    # Deciders name the field in ``details.field`` (or, for directory checks, as a key).
+    fields = [details.get("field"), *details] if isinstance(details, dict) else []
     if isinstance(details, list):
         fields = [d.get("field") for d in details if isinstance(d, dict)]
     column = next((COLUMNS[f] for f in fields if f in COLUMNS), "")
