@@ -37,17 +37,23 @@ def cli_for(settings: Any, prefix: str, tmp_path: Path):
 
 
 async def settle(nc: Any, topology: Any, runtimes: dict[str, Any]) -> int:
-    """Wait until every projection and reactor has applied the whole stream, including what
-    the reactors appended meanwhile (plan approvals follow the meetings' decisions)."""
+    """Wait until every projection and reactor has applied all it reads of the stream,
+    including what the reactors appended meanwhile (plan approvals follow the meetings'
+    decisions). Filtered consumers never see the last sequence, so each is asked how far it
+    was delivered and that much is awaited as committed."""
     js = nc.jetstream()
+    stream = topology.events_stream
     while True:
-        last = (await js.stream_info(topology.events_stream)).state.last_seq
+        last = (await js.stream_info(stream)).state.last_seq
+        busy = False
         for rt in runtimes.values():
-            for name, runner in rt.runners.items():
-                if name != "casefile_shredder":  # reads person events only
-                    await runner.wait_for(last, timeout=120)
-        if (await js.stream_info(topology.events_stream)).state.last_seq == last:
+            for runner in rt.runners.values():
+                info = await js.consumer_info(stream, runner.durable)
+                busy = busy or bool(info.num_pending or info.num_ack_pending)
+                await runner.wait_for(info.delivered.stream_seq or 0, timeout=120)
+        if not busy and (await js.stream_info(stream)).state.last_seq == last:
             return int(last)
+        await asyncio.sleep(0.2)
 
 
 def check_tables(report: dict[str, Any], truth: seedbook.Truth) -> None:
