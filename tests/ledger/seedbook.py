@@ -112,7 +112,8 @@ class Book:
         referrer = REFERRER if program is Program.multi_agency else None
         self.rows[s.PERSONS.name].append([
             key, "本人", None, COORDINATOR, referrer, f"相談者{self.n}", SEX_WORDS[sex], birth,
-            written_band, "生活に関する相談", "収入", None, None, None, None, None, None, None,
+            written_band, *(("生活に関する相談", "収入") if referrer else (None, None)),
+            None, None, None, None, None, None, None,
         ])
         self.add_uses(key, program, uses)
 
@@ -164,6 +165,7 @@ class Planner:
         if row[12] is None:
             row[11], row[12] = case.opened, "あり" if given else "なし"
         if given:
+            row[10] = row[10] or "収入"
             row[13], row[14], row[15], row[16] = case.opened, "単身", "関係機関", "中"
 
     def plans(self, program: Program, w: tuple[date, date], count: int) -> None:

@@ -98,7 +98,11 @@ def read_csv(raw: bytes) -> tuple[dict[str, Table], list[LedgerError]]:
     sections: dict[str, tuple[list[Any], list[tuple[int, list[Any]]]]] = {}
     errors: list[LedgerError] = []
     current: str | None = None
-    for line, values in enumerate(csv.reader(io.StringIO(decode(raw))), start=1):
+    try:
+        lines = list(enumerate(csv.reader(io.StringIO(decode(raw))), start=1))
+    except csv.Error as exc:  # a NUL byte, a cell beyond the csv module's field limit
+        raise ValueError(f"not a readable CSV file: {exc}") from exc
+    for line, values in lines:
         if line > MAX_ROWS:
             errors.append(LedgerError("", line, "", f"more than {MAX_ROWS} lines"))
             break

@@ -79,6 +79,7 @@ class Checker:
                           "first use of a program")
                 continue
             first = opened_on(uses)
+            self.check_unused(p, first)
             if p.subject_agency and any(u.program is not Program.participation for u in uses):
                 bad = next(u for u in uses if u.program is not Program.participation)
                 self.fail(s.USES, bad.row, "program", "a 関係機関 subject uses 参加支援 only")
@@ -87,6 +88,26 @@ class Checker:
                           "多機関協働, which a つなぐシート from this agency opens")
             self.check_periods(uses)
             self.check_after_open(p, first.start)
+
+    def check_unused(self, p: PersonRow, first: UseRow) -> None:
+        """Nothing written in the ledger may be dropped on the way in."""
+        by_referral = first.program is Program.multi_agency
+        if p.referrer and not by_referral:
+            self.fail(s.PERSONS, p.row, "referrer", "only a case that starts in 多機関協働 "
+                      "comes by a つなぐシート (its first 事業の利用 is not 多機関協働)")
+        if p.summary and not by_referral:
+            self.fail(s.PERSONS, p.row, "summary", "相談の概要 goes on the つなぐシート: only "
+                      "for a case that starts in 多機関協働")
+        if p.concern and not by_referral and p.assessed_on is None:
+            self.fail(s.PERSONS, p.row, "concern", "主訴 goes on the つなぐシート or the "
+                      "intake assessment: this case has neither")
+        if p.subject_agency:
+            for fld in ("name", "birth_date", "summary"):
+                if getattr(p, fld):
+                    self.fail(s.PERSONS, p.row, fld, "a 関係機関 subject carries no personal "
+                              "data (no person is identified yet)")
+            if p.sex.value != "unknown" or p.age_band.value != "unknown":
+                self.fail(s.PERSONS, p.row, "sex", "a 関係機関 subject has no 性別 or 年代")
 
     def check_periods(self, uses: list[UseRow]) -> None:
         by_program: dict[Program, list[UseRow]] = defaultdict(list)
