@@ -117,3 +117,26 @@ def test_the_shipped_sample_is_seed_004s_year_in_both_forms() -> None:
     _, from_csv, errors = load_ledger(SAMPLE / "ledger-sample.csv")
     assert not errors
     assert [x.payload for x in steps] == [x.payload for x in from_csv]
+
+
+def test_a_cell_the_import_would_drop_is_an_error(tmp_path: Path) -> None:
+    data = small.rows()
+    data["相談者"][1][4] = "houkatsu-1"  # A-2 starts in アウトリーチ: no つなぐシート
+    data["相談者"][1][9] = "近所の方から"  # so no 相談の概要 either
+    data["相談者"][2][5] = "ある方"  # A-3 is a 関係機関 subject: no personal data
+    _, _, errors = load_ledger(small.write(tmp_path / "l.xlsx", data))
+    assert [str(e) for e in errors] == [
+        "相談者 row 3 column 紹介元機関: only a case that starts in 多機関協働 comes by a "
+        "つなぐシート (its first 事業の利用 is not 多機関協働)",
+        "相談者 row 3 column 相談の概要: 相談の概要 goes on the つなぐシート: only for a case "
+        "that starts in 多機関協働",
+        "相談者 row 4 column 氏名: a 関係機関 subject carries no personal data (no person is "
+        "identified yet)",
+    ]
+
+
+def test_a_broken_csv_is_refused_with_a_message(tmp_path: Path) -> None:
+    path = tmp_path / "huge.csv"
+    path.write_text("[相談者]\n相談者番号\n\"" + "x" * 200_000 + "\"\n", encoding="utf-8")
+    code, _, err = cli("ledger", "import", str(path), "--check")
+    assert code == 2 and "not a readable CSV file" in err

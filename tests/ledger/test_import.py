@@ -139,3 +139,11 @@ async def test_a_row_the_deciders_refuse_is_named_and_the_rows_before_it_stay(
     summary = json.loads(fixed.stdout)
     assert summary["replayed"] > 0 and summary["created"] > 0
     assert summary["replayed"] + summary["created"] == summary["commands"]
+    # A row changed after it went in is not silently ignored: its command id is taken.
+    changed = small.rows()
+    changed["事業の利用"][1][4] = "別の理由"  # A-2's outreach ended for another reason
+    result = await asyncio.to_thread(cli, "ledger", "import",
+                                     str(small.write(tmp_path / "changed.xlsx", changed)))
+    assert result.exit_code == 1
+    assert "事業の利用 row 3: end_enrollment refused (事業の利用 A-2 outreach 2025-05-01): " \
+           "command_id_reused" in result.stderr

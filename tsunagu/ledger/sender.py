@@ -81,12 +81,16 @@ class Result:
                 "error": str(self.error) if self.error else None}
 
 
-def refusal(step: Step, reply: dict[str, Any]) -> LedgerError:
+def refusal(step: Step, payload: dict[str, Any], reply: dict[str, Any]) -> LedgerError:
     err = reply.get("error") or {}
     details = err.get("details")
-    # Deciders name the field in ``details.field`` (or, for directory checks, as a key).
-    fields = [details.get("field"), *details] if isinstance(details, dict) else []
-    if isinstance(details, list):
+    fields: list[Any] = []
+    if isinstance(details, dict):
+        # Deciders name the field in ``details.field``, or (directory checks) as a key whose
+        # value is the one the command sent in that field.
+        fields = [details.get("field"),
+                  *(k for k, v in details.items() if k in payload and payload[k] == v)]
+    elif isinstance(details, list):
         fields = [d.get("field") for d in details if isinstance(d, dict)]
     column = next((COLUMNS[f] for f in fields if f in COLUMNS), "")
     return LedgerError(step.sheet, step.row, column,
@@ -102,7 +106,8 @@ async def send_steps(
     ids: dict[Ref, str] = {}
     for step in steps:
         try:
-            body = json.dumps(resolve(step.payload, ids), default=str, ensure_ascii=False)
+            payload = resolve(step.payload, ids)
+            body = json.dumps(payload, default=str, ensure_ascii=False)
             msg = await request_patiently(
                 nc, migration_subject(topology, step.agency, step.command), body.encode(),
                 timeout=timeout)
@@ -115,7 +120,7 @@ async def send_steps(
         reply = json.loads(msg.data)
         result.sent += 1
         if not reply.get("ok"):
-            result.error = refusal(step, reply)
+            result.error = refusal(step, payload, reply)
             return result
         result.by_command[step.command] += 1
         if reply.get("replayed"):
