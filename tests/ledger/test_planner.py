@@ -88,3 +88,13 @@ def test_command_ids_come_from_the_ledger_keys_not_the_row_order(tmp_path: Path)
     again = {s.payload["command_id"]: s.command for s in steps_of(tmp_path, data)}
     assert again == first
     assert len(first) == len(steps_of(tmp_path))  # no two steps share an id
+
+
+def test_each_step_goes_in_the_lanes_of_its_case_and_its_meeting(tmp_path: Path) -> None:
+    steps = steps_of(tmp_path)
+    lanes = {(s.command, s.label): s.lanes for s in steps}
+    assert lanes["submit_referral", "相談者 A-1"] == ("case:A-1",)
+    assert lanes["invite_case_member", "連携機関 A-1 hw-1"] == ("case:A-1",)
+    assert lanes["schedule_meeting", "会議 M-1"] == ("meeting:M-1",)
+    assert lanes["table_case", "会議 M-1 A-1"] == ("meeting:M-1", "case:A-1")
+    assert lanes["acknowledge_confidentiality", "会議 C-1 houkatsu-1"] == ("meeting:C-1",)

@@ -68,10 +68,25 @@ async def test_the_first_refusal_stops_the_import_naming_the_row(
     stand_in = StandIn(refuse="invite_case_member")
     sub = await nc.subscribe(f"{topology.prefix}.migrate.>", cb=stand_in.handle)
     _, steps, _ = load_ledger(small.write(tmp_path / "l.xlsx"))
-    result = await send_steps(nc, topology, steps)
+    result = await send_steps(nc, topology, steps, parallel=1)
     await sub.unsubscribe()
     assert result.error is not None
     assert str(result.error) == ("連携機関 row 2 column 機関ID: invite_case_member refused "
                                  "(連携機関 A-1 hw-1): unknown_agency: not in the directory")
     assert stand_in.seen[-1][0] == "shakyo.invite_case_member"  # nothing sent after it
     assert result.sent == len(stand_in.seen) < len(steps)
+
+
+async def test_lanes_run_side_by_side_and_a_refusal_stops_its_lane_and_new_starts(
+    nc: Client, topology: Topology, tmp_path: Path
+) -> None:
+    stand_in = StandIn(refuse="open_case")  # cannot open
+    sub = await nc.subscribe(f"{topology.prefix}.migrate.>", cb=stand_in.handle)
+    _, steps, _ = load_ledger(small.write(tmp_path / "l.xlsx"))
+    result = await send_steps(nc, topology, steps, parallel=8)
+    await sub.unsubscribe()
+    assert result.error is not None and result.error.sheet == "相談者"
+    assert result.error.row in (3, 4)  # the earlier of the two in the ledger's order
+    sent = [k for k, _ in stand_in.seen]
+    # Nothing that needs the unopened cases was sent (no enrollment, no agenda item for A-2).
+    assert "shakyo.start_enrollment" not in sent and "shakyo.end_enrollment" not in sent

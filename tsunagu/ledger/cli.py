@@ -63,6 +63,9 @@ def import_cmd(
     file: Annotated[Path, typer.Argument(help="The ledger: .xlsx, or the sectioned .csv")],
     check: Annotated[bool, typer.Option("--check", help="Validate only; send nothing")] = False,
     timeout: Annotated[float, typer.Option(help="Seconds to wait for each reply")] = 30.0,
+    parallel: Annotated[int, typer.Option(
+        min=1, max=64, help="Commands in flight at once (cases and meetings side by side; "
+        "each one's own rows always in order)")] = 8,
     json_out: JsonOut = False,
     nats_url: NatsUrl = None,
     data_dir: DataDir = Path("data"),
@@ -84,11 +87,12 @@ def import_cmd(
         _finish(report, None, json_out, checked=True)
         return
     settings = settings_from(nats_url, data_dir)
-    result = run_async(lambda: _send(settings, steps, timeout, json_out))
+    result = run_async(lambda: _send(settings, steps, timeout, parallel, json_out))
     _finish(report, result, json_out, checked=False)
 
 
-async def _send(settings: Any, steps: list[Step], timeout: float, quiet: bool) -> Result:
+async def _send(settings: Any, steps: list[Step], timeout: float, parallel: int,
+                quiet: bool) -> Result:
     progress = Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
                         TimeElapsedColumn(), console=err_console, disable=quiet)
     nc = await connect(settings)
@@ -96,6 +100,7 @@ async def _send(settings: Any, steps: list[Step], timeout: float, quiet: bool) -
         with progress:
             task = progress.add_task("importing", total=len(steps))
             return await send_steps(nc, settings.topology, steps, timeout=timeout,
+                                    parallel=parallel,
                                     on_step=lambda _: progress.advance(task))
     finally:
         await nc.close()

@@ -55,6 +55,18 @@ class Step:
     at: datetime
     captures: tuple[Ref, ...] = ()
     label: str = ""
+    #: What must go in order with it: its case (``case:<key>``), its meeting.
+    lanes: tuple[str, ...] = ()
+
+
+def refs_in(value: Any) -> list[Ref]:
+    if isinstance(value, Ref):
+        return [value]
+    if isinstance(value, dict):
+        return [r for v in value.values() for r in refs_in(v)]
+    if isinstance(value, list | tuple):
+        return [r for v in value for r in refs_in(v)]
+    return []
 
 
 def command_id(*parts: str) -> str:
@@ -77,12 +89,17 @@ class Planner:
 
     def add(self, sheet: s.Sheet, row: int, agency: str, command: str, day: date,
             payload: dict[str, Any], key: tuple[str, ...], captures: tuple[Ref, ...] = (),
-            when: datetime | None = None) -> None:
-        moment = when or at(day, command)
+            ) -> None:
+        moment = at(day, command)
         body = {"command_id": command_id(sheet.name, *key, command),
                 "occurred_at": moment.isoformat(), **payload}
+        # A step goes after the earlier steps of every case and meeting it names.
+        lanes = tuple(dict.fromkeys(f"{r.kind}:{r.key}" for r in refs_in(payload)
+                                    if r.kind in ("case", "meeting")))
+        if sheet is s.PERSONS or not lanes:
+            lanes = (f"case:{key[0]}",) if sheet is not s.MEETINGS else (f"meeting:{key[0]}",)
         self.steps.append(Step(sheet.name, row, agency, command, body, moment, captures,
-                               f"{sheet.name} {' '.join(key)}"))
+                               f"{sheet.name} {' '.join(key)}", lanes))
 
     def run(self) -> list[Step]:
         uses: dict[str, list[UseRow]] = {}

@@ -9,6 +9,7 @@ Usage::
 
 from __future__ import annotations
 
+import asyncio
 import json
 from collections import Counter
 from collections.abc import Callable
@@ -98,42 +99,99 @@ def refusal(step: Step, payload: dict[str, Any], reply: dict[str, Any]) -> Ledge
                        f"{err.get('message')}")
 
 
-async def send_steps(
-    nc: Client, topology: Topology, steps: list[Step], *, timeout: float = 30.0,
-    on_step: Callable[[Step], None] | None = None,
-) -> Result:
-    result = Result(steps=len(steps))
-    ids: dict[Ref, str] = {}
-    for step in steps:
+def lanes_in_order(steps: list[Step]) -> list[list[int]]:
+    """For each step, the steps it waits for: the previous step of each of its lanes (a case,
+    a meeting). Steps of one lane go in the ledger's world-time order; lanes run side by
+    side."""
+    last: dict[str, int] = {}
+    deps = []
+    for i, step in enumerate(steps):
+        deps.append([last[lane] for lane in step.lanes if lane in last])
+        for lane in step.lanes:
+            last[lane] = i
+    return deps
+
+
+class Sending:
+    """One import run: replies, ids and the first refusal, shared by the lanes' tasks."""
+
+    def __init__(self, nc: Client, topology: Topology, steps: list[Step], timeout: float,
+                 on_step: Callable[[Step], None] | None) -> None:
+        self.nc, self.topology, self.steps, self.timeout = nc, topology, steps, timeout
+        self.on_step = on_step
+        self.result = Result(steps=len(steps))
+        self.ids: dict[Ref, str] = {}
+        self.errors: dict[int, LedgerError] = {}
+        self.fatal: Exception | None = None
+
+    def stopped(self) -> bool:
+        return bool(self.errors) or self.fatal is not None
+
+    async def send(self, i: int) -> bool:
+        step, result = self.steps[i], self.result
         try:
-            payload = resolve(step.payload, ids)
+            payload = resolve(step.payload, self.ids)
             body = json.dumps(payload, default=str, ensure_ascii=False)
             msg = await request_patiently(
-                nc, migration_subject(topology, step.agency, step.command), body.encode(),
-                timeout=timeout)
+                self.nc, migration_subject(self.topology, step.agency, step.command),
+                body.encode(), timeout=self.timeout)
+            reply = json.loads(msg.data)
         except MissingId as exc:
-            result.error = LedgerError(step.sheet, step.row, "", str(exc))
-            return result
-        except nats.errors.NoRespondersError as exc:
-            raise RuntimeError(f"no service answers {step.command}: is the platform "
-                               "running (and this version able to migrate)?") from exc
-        reply = json.loads(msg.data)
+            self.errors[i] = LedgerError(step.sheet, step.row, "", str(exc))
+            return False
+        except nats.errors.NoRespondersError:
+            self.fatal = RuntimeError(f"no service answers {step.command}: is the platform "
+                                      "running (and this version able to migrate)?")
+            return False
+        except nats.errors.TimeoutError:
+            self.fatal = RuntimeError(f"no reply to {step.command} ({step.label}) within "
+                                      f"{self.timeout}s; run the import again to resume")
+            return False
         result.sent += 1
         if not reply.get("ok"):
-            result.error = refusal(step, payload, reply)
-            return result
-        result.by_command[step.command] += 1
-        if reply.get("replayed"):
-            result.replayed += 1
-        else:
-            result.created += 1
+            self.errors[i] = refusal(step, payload, reply)
+            return False
         try:
             for ref in step.captures:
-                ids[ref] = reply_id(reply, ref.kind)
+                self.ids[ref] = reply_id(reply, ref.kind)
         except MissingId as exc:
-            result.error = LedgerError(step.sheet, step.row, "", f"{step.command}: {exc}")
-            return result
-        if on_step is not None:
-            on_step(step)
-    return result
+            self.errors[i] = LedgerError(step.sheet, step.row, "", f"{step.command}: {exc}")
+            return False
+        result.by_command[step.command] += 1
+        result.replayed += 1 if reply.get("replayed") else 0
+        result.created += 0 if reply.get("replayed") else 1
+        if self.on_step is not None:
+            self.on_step(step)
+        return True
 
+
+async def send_steps(
+    nc: Client, topology: Topology, steps: list[Step], *, timeout: float = 30.0,
+    on_step: Callable[[Step], None] | None = None, parallel: int = 8,
+) -> Result:
+    """Send every step, ``parallel`` at a time across lanes; after a refusal nothing new is
+    started, and the earliest refusal (in the ledger's order) is the result's error."""
+    run = Sending(nc, topology, steps, timeout, on_step)
+    deps = lanes_in_order(steps)
+    done = [asyncio.Event() for _ in steps]
+    ok = [False] * len(steps)
+    gate = asyncio.Semaphore(max(1, parallel))
+
+    async def one(i: int) -> None:
+        try:
+            for d in deps[i]:
+                await done[d].wait()
+            if run.stopped() or not all(ok[d] for d in deps[i]):
+                return
+            async with gate:
+                if not run.stopped():
+                    ok[i] = await run.send(i)
+        finally:
+            done[i].set()
+
+    await asyncio.gather(*(one(i) for i in range(len(steps))))
+    if run.fatal is not None:
+        raise run.fatal
+    if run.errors:
+        run.result.error = run.errors[min(run.errors)]
+    return run.result
