@@ -140,3 +140,14 @@ def test_a_broken_csv_is_refused_with_a_message(tmp_path: Path) -> None:
     path.write_text("[相談者]\n相談者番号\n\"" + "x" * 200_000 + "\"\n", encoding="utf-8")
     code, _, err = cli("ledger", "import", str(path), "--check")
     assert code == 2 and "not a readable CSV file" in err
+
+
+def test_a_sheet_wider_than_the_layout_allows_is_refused(tmp_path: Path) -> None:
+    from openpyxl import load_workbook as open_book
+
+    path = small.write(tmp_path / "wide.xlsx")
+    wb = open_book(path)
+    wb["連携機関"].cell(row=2, column=70, value="メモ")
+    wb.save(path)
+    _, _, errors = load_ledger(path)
+    assert "連携機関 row 1: more than 64 columns (see the template)" in [str(e) for e in errors]

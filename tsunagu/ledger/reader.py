@@ -24,6 +24,7 @@ from tsunagu.ledger.rows import LedgerError
 
 MAX_BYTES = 50 * 1024 * 1024
 MAX_ROWS = 100_000
+MAX_COLUMNS = 64
 _SECTION = re.compile(r"^\[(.+)\]$")
 
 
@@ -79,7 +80,11 @@ def read_xlsx(raw: bytes) -> tuple[dict[str, Table], list[LedgerError]]:
             errors.append(LedgerError(sheet.name, 0, "", "sheet is missing (see the template)"))
             continue
         ws = wb[sheet.name]
-        rows = ws.iter_rows(values_only=True)
+        if (ws.max_column or 0) > MAX_COLUMNS:
+            errors.append(LedgerError(sheet.name, 1, "", f"more than {MAX_COLUMNS} columns "
+                                      "(see the template)"))
+        # Bounded: a sheet that declares a huge range is not padded out in memory.
+        rows = ws.iter_rows(values_only=True, max_col=MAX_COLUMNS)
         header = list(next(rows, ()) or ())
         body = []
         for n, values in enumerate(rows, start=2):
@@ -92,40 +97,47 @@ def read_xlsx(raw: bytes) -> tuple[dict[str, Table], list[LedgerError]]:
     return tables, errors
 
 
+Section = tuple[list[Any], list[tuple[int, list[Any]]]]  # header, numbered rows
+
+
+def _split_sections(lines: list[tuple[int, list[str]]], errors: list[LedgerError]
+                    ) -> dict[str, Section]:
+    """Lines to sections; lines of an unknown or repeated section are left out (and said)."""
+    known = {sheet.name for sheet in s.SHEETS}
+    sections: dict[str, Section] = {}
+    current: Section | None = None
+    seen_marker = False
+    for line, values in lines:
+        m = _SECTION.match(_norm(values[0]) if values else "")
+        if m and all(_blank(v) for v in values[1:]):
+            name, seen_marker, current = m.group(1), True, None
+            if name not in known:
+                errors.append(LedgerError(name, line, "", "unknown sheet"))
+            elif name in sections:
+                errors.append(LedgerError(name, line, "", "section appears twice"))
+            else:
+                current = sections[name] = ([], [])
+        elif current is not None:
+            header, body = current
+            if header:
+                body.append((line, list(values)))
+            else:
+                header.extend(values or [""])
+        elif not seen_marker and any(not _blank(v) for v in values):
+            errors.append(LedgerError("", line, "", "text before the first [シート名] line"))
+    return sections
+
+
 def read_csv(raw: bytes) -> tuple[dict[str, Table], list[LedgerError]]:
     """Sections: a line ``[相談者]``, its header line, its rows; then the next section."""
-    by_name = {sheet.name: sheet for sheet in s.SHEETS}
-    sections: dict[str, tuple[list[Any], list[tuple[int, list[Any]]]]] = {}
     errors: list[LedgerError] = []
-    current: str | None = None
     try:
         lines = list(enumerate(csv.reader(io.StringIO(decode(raw))), start=1))
     except csv.Error as exc:  # a NUL byte, a cell beyond the csv module's field limit
         raise ValueError(f"not a readable CSV file: {exc}") from exc
-    for line, values in lines:
-        if line > MAX_ROWS:
-            errors.append(LedgerError("", line, "", f"more than {MAX_ROWS} lines"))
-            break
-        first = _norm(values[0]) if values else ""
-        m = _SECTION.match(first)
-        if m and all(_blank(v) for v in values[1:]):
-            current = m.group(1)
-            if current not in by_name:
-                errors.append(LedgerError(current, line, "", "unknown sheet"))
-            elif current in sections:
-                errors.append(LedgerError(current, line, "", "section appears twice"))
-            else:
-                sections[current] = ([], [])
-            continue
-        if current is None or current not in sections:
-            if any(not _blank(v) for v in values) and current is None:
-                errors.append(LedgerError("", line, "", "text before the first [シート名] line"))
-            continue
-        header, body = sections[current]
-        if not header:
-            header.extend(values or [""])
-        else:
-            body.append((line, list(values)))
+    if len(lines) > MAX_ROWS:
+        raise ValueError(f"more than {MAX_ROWS:,} lines")
+    sections = _split_sections(lines, errors)
     tables = {}
     for sheet in s.SHEETS:
         if sheet.name not in sections:
