@@ -31,7 +31,10 @@ MAX_TEXT = 200
 
 
 class Cells:
-    """One row's cells; each getter records an error and returns None when a cell is bad."""
+    """One row's cells; each getter records an error and returns None when a cell is bad.
+
+    ``Cells(s.PERSONS, 2, {"sex": "男性"}, errors).choice("sex", s.SEXES) is Sex.male``
+    """
 
     def __init__(self, sheet: s.Sheet, line: int, values: Mapping[str, Any],
                  errors: list[LedgerError]) -> None:

@@ -45,7 +45,10 @@ class Ref:
 
 @dataclass(frozen=True)
 class Step:
-    """One command: who sends it, what, when in the world, and which ids its reply gives."""
+    """One command: who sends it, what, when in the world, and which ids its reply gives.
+
+    ``Step("相談者", 2, "shakyo", "open_case", {...}, at, (Ref("case", "A-1"),))``
+    """
 
     sheet: str
     row: int
@@ -84,6 +87,8 @@ def person_id_for(key: str) -> str:
 
 @dataclass
 class Planner:
+    """Rows to steps, sorted by world time: ``steps = Planner(ledger).run()``."""
+
     ledger: Ledger
     steps: list[Step] = field(default_factory=list)
 

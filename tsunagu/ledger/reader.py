@@ -30,6 +30,9 @@ _SECTION = re.compile(r"^\[(.+)\]$")
 
 @dataclass
 class Table:
+    """One sheet's cells by field: ``tables, errors = read_file(path)`` then
+    ``for line, cells in tables["相談者"].rows: cells["key"]``."""
+
     sheet: str
     headers: dict[str, str] = field(default_factory=dict)  # field -> header as written
     rows: list[tuple[int, dict[str, Any]]] = field(default_factory=list)

@@ -27,6 +27,8 @@ class LedgerError:
 
 @dataclass(frozen=True)
 class PersonRow:
+    """A 相談者 row: ``PersonRow(row=2, key="A-1", intake="shakyo", sex=Sex.female)``."""
+
     row: int
     key: str
     intake: str
@@ -49,6 +51,8 @@ class PersonRow:
 
 @dataclass(frozen=True)
 class UseRow:
+    """A 事業の利用 row: ``UseRow(3, "A-1", Program.outreach, date(2025, 5, 1))``."""
+
     row: int
     key: str
     program: Program
@@ -59,6 +63,8 @@ class UseRow:
 
 @dataclass(frozen=True)
 class LinkRow:
+    """A 連携機関 row: ``LinkRow(2, "A-1", "hw-1", date(2025, 6, 3))``."""
+
     row: int
     key: str
     agency: str
@@ -68,6 +74,8 @@ class LinkRow:
 
 @dataclass(frozen=True)
 class PlanRow:
+    """A プラン row: ``PlanRow(2, "A-1", Program.multi_agency, date(2025, 5, 15), "M-1")``."""
+
     row: int
     key: str
     program: Program
@@ -81,6 +89,9 @@ class PlanRow:
 
 @dataclass(frozen=True)
 class MeetingRow:
+    """A 会議 row: ``MeetingRow(2, "M-1", MeetingKind.support_plan, day, "shakyo", ("shakyo",))``.
+    """
+
     row: int
     key: str
     kind: MeetingKind
@@ -92,6 +103,8 @@ class MeetingRow:
 
 @dataclass
 class Ledger:
+    """The typed rows of a ledger file: ``ledger, errors = parse(read_file(path)[0])``."""
+
     persons: list[PersonRow] = field(default_factory=list)
     uses: list[UseRow] = field(default_factory=list)
     links: list[LinkRow] = field(default_factory=list)

@@ -39,7 +39,7 @@ def migration_subject(topology: Topology, agency: str, command: str) -> str:
 
 
 class MissingId(LookupError):
-    pass
+    """An id a step needs that no reply gave: ``raise MissingId("no case id for A-1")``."""
 
 
 def resolve(value: Any, ids: dict[Ref, str], default: str | None = None) -> Any:
@@ -69,6 +69,8 @@ def reply_id(reply: dict[str, Any], kind: str) -> str:
 
 @dataclass
 class Result:
+    """What an import did: ``(await send_steps(nc, topo, steps)).summary()["created"]``."""
+
     steps: int = 0
     sent: int = 0
     created: int = 0
@@ -113,7 +115,10 @@ def lanes_in_order(steps: list[Step]) -> list[list[int]]:
 
 
 class Sending:
-    """One import run: replies, ids and the first refusal, shared by the lanes' tasks."""
+    """One import run: replies, ids and the first refusal, shared by the lanes' tasks.
+
+    ``ok = await Sending(nc, topology, steps, 30.0, None).send(0)``
+    """
 
     def __init__(self, nc: Client, topology: Topology, steps: list[Step], timeout: float,
                  on_step: Callable[[Step], None] | None) -> None:

@@ -14,6 +14,8 @@ from contracts.meeting import MeetingKind
 
 @dataclass(frozen=True)
 class Column:
+    """One column of a sheet: ``Column("性別", "sex", note="男性 / 女性 / 不明")``."""
+
     header: str
     field: str
     required: bool = False
@@ -22,6 +24,8 @@ class Column:
 
 @dataclass(frozen=True)
 class Sheet:
+    """One sheet of the ledger: ``PERSONS.header("key") == "相談者番号"``."""
+
     name: str
     columns: tuple[Column, ...]
     note: str

@@ -23,6 +23,8 @@ def opened_on(uses: list[UseRow]) -> UseRow:
 
 
 class Checker:
+    """The rules across sheets, all errors at once: ``errors = Checker(ledger).run()``."""
+
     def __init__(self, ledger: Ledger) -> None:
         self.ledger = ledger
         self.errors: list[LedgerError] = []
