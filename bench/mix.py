@@ -269,9 +269,8 @@ class World:
             "opened_on": today().isoformat(), "reason": "関係機関からの相談（本人未特定）",
         }, "open_case/participation", first=True)
         if self.rng.random() < 0.5:
-            case_id = reply["ids"]["case_id"]
             await self.send("ag-shakyo", "end_enrollment", {
-                "case_id": case_id, "enrollment_id": f"{case_id}-e1",
+                "case_id": reply["ids"]["case_id"], "enrollment_id": reply["ids"]["enrollment_id"],
                 "ended_on": today().isoformat(), "reason": "地域の居場所につないだため"})
 
     # ----- a case ---------------------------------------------------------------------------------

@@ -25,7 +25,7 @@ class Envelope(Contract):
     causation_id: str = Field(max_length=128, description="Command id or event id that caused it")
     command_fingerprint: str | None = Field(
         default=None,
-        pattern=r"^(sha256|hmac-sha256):[0-9a-f]{64}$",
+        pattern=r"^(sha256|hmac-sha256:[A-Za-z0-9][A-Za-z0-9_-]{0,63}):[0-9a-f]{64}$",
         description="Digest of the command's body, so a resent command_id with another body "
         "is refused (command_id_reused); absent in events stored before it existed",
     )

@@ -20,6 +20,30 @@ from pydantic import BaseModel
 from contracts.catalog import command_types, event_types
 from contracts.envelope import Envelope
 
+
+def reply_ids_schema() -> dict[str, Any]:
+    """``ids`` of a command's reply: every created record by kind (the fields events
+    declare in ``creates``), then the first record of each aggregate the command touched."""
+    props: dict[str, Any] = {}
+    for name, cls in sorted(event_types().items()):
+        for field in cls.creates:
+            kind = field.removesuffix("_id")
+            props[field] = {"type": "string",
+                            "description": f"The {kind} created, when exactly one was ({name})"}
+            props[f"{kind}_ids"] = {"type": "array", "items": {"type": "string"},
+                                    "description": f"Every {kind} created, in order ({name})"}
+    return {
+        "type": "object",
+        "description": "What the command created, by kind: `<kind>_ids` lists every created "
+        "id of a kind, `<kind>_id` names it when exactly one was created. A key not taken by "
+        "a created id names the first record of each aggregate the command touched "
+        "(`<aggregate>_id`, e.g. `case_id`, `meeting_series_id`, `stats_id`). A replayed "
+        "reply carries the same ids.",
+        "properties": props,
+        "additionalProperties": {"type": "string"},
+    }
+
+
 OK_REPLY: dict[str, Any] = {
     "title": "CommandOk",
     "type": "object",
@@ -40,7 +64,7 @@ OK_REPLY: dict[str, Any] = {
                 },
             },
         },
-        "ids": {"type": "object", "additionalProperties": {"type": "string"}},
+        "ids": reply_ids_schema(),
     },
 }
 ERROR_REPLY: dict[str, Any] = {
@@ -56,7 +80,9 @@ ERROR_REPLY: dict[str, Any] = {
                 "code": {
                     "type": "string",
                     "description": "Stable machine code: invalid, too_large, forbidden, "
-                    "not_found, conflict, unknown_command, or a rule's own code",
+                    "not_found, conflict, unknown_command, command_id_reused (this agency "
+                    "already sent this command_id with another type or body: nothing was "
+                    "stored; a new command needs a new command_id), or a rule's own code",
                 },
                 "message": {"type": "string", "description": "What is wrong, for a person"},
                 "details": {"description": "Field-level details where there are any"},
@@ -212,6 +238,9 @@ def asyncapi(prefix: str = "tsunagu") -> dict[str, Any]:
             "description": "Inter-agency messaging for the 重層的支援体制整備事業. Commands are "
             "NATS request/reply; every command carries a sender-chosen command_id, and sending "
             "the same command again returns the original reply without appending anything. "
+            "The key is (agency, command_id): the same id from another agency is another "
+            "command, and the same id with another type or body is refused "
+            "(command_id_reused). A reply's `ids` names every record the command created. "
             "Fields marked `x-personal` are personal data: encrypted in stored events with a "
             "per-subject key (crypto-shredding) and masked in views that consent does not cover.",
         },

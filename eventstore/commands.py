@@ -9,14 +9,14 @@ history it loads and gets the original reply, and nothing new is appended.
 
 The idempotency key is (sender agency, ``command_id``): another agency's command with the
 same id is its own command. Every event also carries the command's fingerprint
-(``command_fingerprint``), so the same key resent with another body or type is refused
-(``command_id_reused``) instead of silently answered with the first command's reply.
+(``command_fingerprint``), and a receipt is kept per key (``eventstore/idempotency.py``), so
+the same key resent with another body or type is refused (``command_id_reused``) instead of
+silently answered with the first command's reply.
 """
 
 from __future__ import annotations
 
 import asyncio
-import hmac
 import json
 import random
 import time
@@ -37,14 +37,15 @@ from contracts.envelope import Envelope
 from contracts.worldtime import DatingPolicy, Role, dating_problem, world_time
 from eventstore.codec import new_envelope
 from eventstore.crypto import KeyRing
-from eventstore.errors import (
-    CommandIdReused,
-    ConcurrencyConflict,
-    DomainError,
-    Forbidden,
-    InvalidInput,
+from eventstore.errors import ConcurrencyConflict, DomainError, Forbidden, InvalidInput
+from eventstore.idempotency import (
+    Receipt,
+    Receipts,
+    fingerprint,
+    fingerprint_key_id,
+    same_command,
 )
-from eventstore.idempotency import fingerprint, fingerprint_key_id
+from eventstore.replies import reply_ids
 from eventstore.store import EventStore, History
 
 log = structlog.get_logger("tsunagu.commands")
@@ -98,29 +99,6 @@ class Session:
 Handler = Callable[[Session, Any], Awaitable[list[DomainEvent]]]
 
 
-def reply_ids(stored: list[tuple[int, Envelope]]) -> dict[str, str | list[str]]:
-    """Every created id by kind (``creates`` of each event): ``<kind>_ids`` lists them all,
-    ``<kind>_id`` names it when there is exactly one. Then, as before, ``<aggregate>_id``
-    for the first record of each aggregate the command touched (and the aggregate's own id
-    field, e.g. ``case_id`` for consent events), unless a created id already took the key."""
-    created: dict[str, list[str]] = {}
-    for _, env in stored:
-        for name in type(env.event).creates:
-            value = getattr(env.event, name, None)
-            if value is not None and str(value) not in created.setdefault(name, []):
-                created[name].append(str(value))
-    ids: dict[str, str | list[str]] = {}
-    for name, values in created.items():
-        ids[f"{name.removesuffix('_id')}_ids"] = values
-        if len(values) == 1:
-            ids[name] = values[0]
-    for _, env in stored:
-        key = f"{env.aggregate}_id"
-        ids.setdefault(key, str(getattr(env.event, key, None) or env.aggregate_id))
-        ids.setdefault(env.event.id_field, env.aggregate_id)
-    return ids
-
-
 def reply_ok(command: Command, stored: list[tuple[int, Envelope]], replayed: bool) -> dict:
     return {
         "ok": True,
@@ -164,11 +142,19 @@ async def require_active_agency(session: Session, agency_id: str, role: str = "s
 class Executor:
     store: EventStore
     keyring: KeyRing
+    #: Receipts by (agency, command_id). Without them (pure tests) a key is recognised only
+    #: in the histories the handler loads.
+    receipts: Receipts | None = None
     policy: DatingPolicy = field(default_factory=DatingPolicy)
 
     async def execute(
         self, agency_id: str, command: Command, handler: Handler, role: Role = "agency"
     ) -> dict:
+        receipt = await self.receipts.get(agency_id, command.command_id) if self.receipts else None
+        if receipt is not None:  # the key was used: the same command again, or refused
+            await same_command(self.keyring, agency_id, command, receipt.fingerprint,
+                               receipt.reply["events"], receipt.type)
+            return {**receipt.reply, "replayed": True}
         for attempt in range(1, MAX_ATTEMPTS + 1):
             session = Session(self.store, agency_id, command, role=role)
             try:
@@ -193,7 +179,9 @@ class Executor:
                 # Jitter so that writers racing on one record do not collide in lockstep.
                 await asyncio.sleep(random.uniform(0, 0.004 * attempt))
                 continue
-            return reply_ok(command, list(zip(seqs, envelopes, strict=True)), replayed=False)
+            reply = reply_ok(command, list(zip(seqs, envelopes, strict=True)), replayed=False)
+            await self._remember(agency_id, command, envelopes, reply)
+            return reply
         raise ConcurrencyConflict(
             f"{command.type}: the record kept changing under this command; try again",
             details={"attempts": MAX_ATTEMPTS},
@@ -205,32 +193,31 @@ class Executor:
         """The original reply, if this is the same command; refused if the key is reused."""
         envs = [env for _, env in done]
         stored = next((e.command_fingerprint for e in envs if e.command_fingerprint), None)
-        key_id = fingerprint_key_id(envs)
-        key = await self.keyring.get(key_id) if key_id else None
-        # Events stored before fingerprints existed, or whose person was erased since (the
-        # key is gone), cannot be compared: the original reply, nothing appended.
-        if stored is None or (key_id is not None and key is None):
-            return reply_ok(command, done, replayed=True)
-        if hmac.compare_digest(stored, fingerprint(command, key)):
-            return reply_ok(command, done, replayed=True)
-        raise CommandIdReused(
-            f"command_id {command.command_id!r} was already used by {agency_id} for another "
-            f"command (a different type or body); a new command needs a new command_id",
-            details={
-                "command_id": command.command_id,
-                "agency_id": agency_id,
-                "type": command.type,
-                "first_events": [
-                    {"seq": seq, "type": env.type, "aggregate_id": env.aggregate_id}
-                    for seq, env in done
-                ],
-            },
-        )
+        reply = reply_ok(command, done, replayed=False)
+        await same_command(self.keyring, agency_id, command, stored, reply["events"])
+        if stored is not None:  # its receipt was lost (a crash after the append): again
+            await self._remember(agency_id, command, envs, reply)
+        return {**reply, "replayed": True}
+
+    async def _remember(
+        self, agency_id: str, command: Command, envelopes: list[Envelope], reply: dict
+    ) -> None:
+        digest = envelopes[0].command_fingerprint if envelopes else None
+        if self.receipts is None or digest is None:
+            return  # a command that stored nothing has nothing to be idempotent about
+        receipt = Receipt(command.type, digest, reply)
+        try:
+            await self.receipts.put(agency_id, command.command_id, receipt)
+        except Exception as exc:
+            # The events are stored, so the reply stands; a retry is still recognised in
+            # their histories (only a reuse on other records would go unnoticed).
+            log.warning("command receipt not stored", command=command.type,
+                        error=type(exc).__name__)
 
     async def _stamp(self, command: Command, envelopes: list[Envelope]) -> list[Envelope]:
         key_id = fingerprint_key_id(envelopes)
         key = await self.keyring.get(key_id) if key_id else None
-        digest = fingerprint(command, key)
+        digest = fingerprint(command, key_id, key)
         return [env.model_copy(update={"command_fingerprint": digest}) for env in envelopes]
 
     def _check_dating(self, session: Session) -> None:

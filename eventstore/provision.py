@@ -103,6 +103,19 @@ async def provision(nc: Client, topology: Topology, policy: StreamPolicy | None 
                 replicas=policy.replicas,
             )
         )
+    try:
+        await js.key_value(topology.command_bucket)
+    except BucketNotFoundError:
+        await js.create_key_value(
+            KeyValueConfig(
+                bucket=topology.command_bucket,
+                description="Receipts of executed commands by (agency, command_id): "
+                "fingerprint and reply. No personal data. Services only.",
+                history=1,
+                storage=StorageType.FILE,
+                replicas=policy.replicas,
+            )
+        )
     # Unlike the event stream, the bucket's stream allows purge: erasing a person deletes
     # their documents (services.casefile.shred_attachments).
     try:

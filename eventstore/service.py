@@ -31,6 +31,7 @@ from eventstore.commands import Executor, Handler, parse_command
 from eventstore.crypto import KeyRing
 from eventstore.db import in_thread, make_engine
 from eventstore.errors import DomainError, InvalidInput
+from eventstore.idempotency import Receipts
 from eventstore.projection import Projection, ProjectionRunner, RunnerOptions
 from eventstore.reactor import Reactor, ReactorRunner
 from eventstore.settings import Settings
@@ -82,13 +83,14 @@ class Runtime:
         try:
             await nc.jetstream().stream_info(self.topology.events_stream)
             self.keyring = await KeyRing.open(nc, self.topology)
+            receipts = await Receipts.open(nc, self.topology)
         except (NotFoundError, BucketNotFoundError) as exc:
             raise RuntimeError(
-                f"the event stream {self.topology.events_stream} (or its key bucket) is not "
+                f"the event stream {self.topology.events_stream} (or a bucket) is not "
                 "provisioned on this NATS: start the platform with `tsunagu up`, or run "
                 "`tsunagu cluster provision` once against it"
             ) from exc
-        self.executor = Executor(self.store, self.keyring,
+        self.executor = Executor(self.store, self.keyring, receipts,
                                  DatingPolicy(agency_days=self.settings.backdate_days))
         for projection in self.spec.projections:
             self.runners[projection.name] = ProjectionRunner(

@@ -89,5 +89,10 @@ class Topology:
     def attachment_bucket(self) -> str:
         return f"{self._stem}_ATTACHMENTS"
 
+    @property
+    def command_bucket(self) -> str:
+        """Receipts of executed commands by (agency, command_id): exact idempotency."""
+        return f"{self._stem}_COMMANDS"
+
     def durable(self, projection: str) -> str:
         return f"{self._stem}_{projection.upper()}"

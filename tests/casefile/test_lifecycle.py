@@ -169,7 +169,8 @@ async def test_an_outreach_case_opens_without_a_referral_and_participation_accep
         "started_on": "2026-05-01"})
     assert started["ok"], started
     ended = await world.send("hokatsu", "end_enrollment", {
-        "command_id": "e3", "case_id": case_id, "enrollment_id": f"{case_id}-e2",
+        "command_id": "e3", "case_id": case_id,
+        "enrollment_id": started["ids"]["enrollment_id"],
         "ended_on": "2026-06-01", "reason": "就労につながった"})
     assert ended["ok"], ended
     by_agency = await world.send("shakyo", "open_case", {

@@ -119,9 +119,12 @@ async def test_agency_a_may_not_read_the_event_stream(connect: Connect, provisio
         await refused(probe, action, subject)
 
 
-async def test_agency_a_may_not_read_the_key_store(connect: Connect, provisioned: Secured):
+@pytest.mark.parametrize("which", ["key_bucket", "command_bucket"])
+async def test_agency_a_may_not_read_the_key_store_or_command_receipts(
+    connect: Connect, provisioned: Secured, which: str
+):
     topo = provisioned.topology
-    bucket = topo.key_bucket
+    bucket = getattr(topo, which)
     nc, probe = await connect("agency", "A")
     js = nc.jetstream(timeout=5)
     await refused(probe, lambda: js.key_value(bucket), f"$JS.API.STREAM.INFO.KV_{bucket}")

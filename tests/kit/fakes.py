@@ -105,7 +105,7 @@ class _Entry:
 
 @dataclass
 class MemoryKV:
-    """The three calls KeyRing makes on its JetStream KV bucket."""
+    """The calls KeyRing and Receipts make on their JetStream KV buckets."""
 
     data: dict[str, bytes] = field(default_factory=dict)
 
@@ -113,6 +113,9 @@ class MemoryKV:
         if key not in self.data:
             raise KeyNotFoundError
         return _Entry(self.data[key])
+
+    async def put(self, key: str, value: bytes) -> None:
+        self.data[key] = value
 
     async def update(self, key: str, value: bytes, last: int) -> None:
         if key in self.data:

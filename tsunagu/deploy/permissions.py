@@ -75,13 +75,14 @@ def _streams(topology: Topology) -> tuple[str, ...]:
         topology.dlq_stream,
         topology.feed_stream,
         f"KV_{topology.key_bucket}",
+        f"KV_{topology.command_bucket}",
         f"OBJ_{topology.attachment_bucket}",
     )
 
 
 def service(topology: Topology, name: str) -> Permissions:
     """What a service process needs: its prefix's subjects, the JetStream API on the
-    platform's own streams (read, consume, direct get) and the two buckets. No stream
+    platform's own streams (read, consume, direct get) and the three buckets. No stream
     create/update/delete: provisioning is the admin's job. Purge only where erasure needs it
     (a case's feed snapshots, a person's attachment objects); the event stream denies it."""
     p = topology.prefix
@@ -105,7 +106,8 @@ def service(topology: Topology, name: str) -> Permissions:
         ]
     js += [f"{JS}.STREAM.PURGE.{topology.feed_stream}",
            f"{JS}.STREAM.PURGE.OBJ_{topology.attachment_bucket}"]
-    buckets = (f"$KV.{topology.key_bucket}.>", f"$O.{topology.attachment_bucket}.>")
+    buckets = (f"$KV.{topology.key_bucket}.>", f"$KV.{topology.command_bucket}.>",
+               f"$O.{topology.attachment_bucket}.>")
     return Permissions(
         publish=(f"{p}.>", *js, *buckets),
         subscribe=(f"{p}.>", "_INBOX.>", *buckets),
