@@ -44,6 +44,7 @@ from eventstore.codec import new_envelope
 from eventstore.store import EventStore
 from eventstore.topology import Topology
 from tsunagu.ops.demo_world import AGENCIES
+from tsunagu.ops.verify import verify_stream
 
 SERVICES = ("referral", "casefile", "meeting", "stats")
 STAND_IN_AGENCY = "bench-hq"
@@ -52,7 +53,7 @@ REPLY_TIMEOUT = 10.0
 #: comes about this long after the last one, whatever the rate, so the warm-up brings the
 #: flows to every stage. More start when no step of theirs is due (open loop).
 POOL_SECONDS = 0.4
-MUST_BE_ZERO = ("DecisionNotApplied", "dead letters")
+MUST_BE_ZERO = ("DecisionNotApplied", "dead letters", "forbidden events (tsunagu verify)")
 #: The last run's stored events by type (reported with "events in stream").
 EVENT_TYPES: dict[str, int] = {}
 
@@ -330,6 +331,8 @@ async def _health(nc: Client, topo: Topology) -> dict[str, float]:
         out["DecisionNotApplied"] = sum(subjects.values())
     with contextlib.suppress(Exception):
         out["dead letters"] = (await js.stream_info(topo.dlq_stream)).state.messages
+    with contextlib.suppress(Exception):  # history no decider would accept
+        out["forbidden events (tsunagu verify)"] = len((await verify_stream(nc, topo)).findings)
     with contextlib.suppress(Exception):
         out["events in stream"] = (await js.stream_info(topo.events_stream)).state.messages
     with contextlib.suppress(Exception):  # events by type (extra in the JSON)

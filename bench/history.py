@@ -22,27 +22,52 @@ from __future__ import annotations
 import asyncio
 import heapq
 import marshal
+import random
 import time
+import uuid
 from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 from nats.aio.client import Client
 
-from contracts.base import PersonalData
+from contracts.base import Actor, PersonalData
 from contracts.directory import AgencyRegistered
+from contracts.envelope import Envelope
 from contracts.meeting import MeetingKind, MinutesPersonal, MinutesRecorded
 from contracts.referral import ReferralCorrected, ReferralSubmitted
-from eventstore.codec import encode
+from eventstore.codec import encode, new_envelope
 from eventstore.crypto import KeyRing, key_id_of, personal_fields
 from eventstore.store import MSG_ID
 from eventstore.topology import Topology
 from services.referral.projection import MATCH_KEY_ID
 from tsunagu.ops import demo_world as W
-from tsunagu.ops.demo import DemoWorld, Item, Meeting, at, envelopes
+from tsunagu.ops.demo import DemoWorld, Item, Meeting, at
+
+
+def _event_id(rng: random.Random, when: datetime) -> uuid.UUID:
+    """A UUIDv7 from the world time and the seeded random: time-ordered and repeatable."""
+    ms = int(when.timestamp() * 1000) & ((1 << 48) - 1)
+    value = (ms << 80) | (0x7 << 76) | (rng.getrandbits(12) << 64) | (0b10 << 62) \
+        | rng.getrandbits(62)
+    return uuid.UUID(int=value)
+
+
+def envelopes(items: list[Item], seed: int) -> list[Envelope]:
+    """The bench's synthetic stream (written straight to a bench stream, never the
+    platform's: the demo itself goes through the services' commands)."""
+    rng = random.Random(seed * 7919 + 1)
+    out = []
+    for it in items:
+        env = new_envelope(it.event, Actor(agency_id=it.actor, staff="デモ担当"),
+                           occurred_at=it.when, correlation_id=it.story)
+        eid = _event_id(rng, it.when)
+        out.append(env.model_copy(update={"event_id": eid, "causation_id": str(eid)}))
+    return out
+
 
 #: People per district: the demo's own size (≈3,440 events each).
 PEOPLE = 200
@@ -118,7 +143,7 @@ class District(DemoWorld):
         super().emit_meeting(mtg, year, month)
         if not _ITEM_MINUTES_SUPPORTED or mtg.held_on > W.END:
             return
-        for n, (_, tabled, _) in enumerate(mtg.items):
+        for n, tabled in enumerate(item.tabled for item in mtg.items):
             if self.rng.random() < ITEM_MINUTES:
                 self.emit(at(mtg.held_on, 17, 5 + n % 50), MinutesRecorded(
                     meeting_id=mtg.meeting_id, recorded_by="ag-fukushi-soudan",

@@ -5,6 +5,7 @@ event's id, so a reaction that runs twice (at-least-once) appends once."""
 from __future__ import annotations
 
 from typing import Any, Literal
+from uuid import UUID
 
 import structlog
 
@@ -28,8 +29,14 @@ class ApplyMeetingEvent(Command):
 
 
 def command_id(env: Envelope, case_id: str = "") -> str:
+    return reaction_command_id(env.event_id, case_id)
+
+
+def reaction_command_id(event_id: UUID, case_id: str = "") -> str:
+    """The reaction's command id: its events' causation, by which a waiting client (the
+    demo) sees that the reaction to a meeting event has been applied."""
     # One reaction per (event, case): MeetingHeld touches every case tabled at the meeting.
-    return f"m{env.event_id.hex}" + (f"-{case_id}"[:30] if case_id else "")
+    return f"m{event_id.hex}" + (f"-{case_id}"[:30] if case_id else "")
 
 
 async def _meeting_facts(
@@ -87,6 +94,7 @@ class DecisionReactor:
             command_id=command_id(env, case_id if isinstance(trigger, MeetingHeld) else ""),
             case_id=case_id, meeting_id=env.aggregate_id, occurred_at=env.occurred_at,
         )
-        reply = await self.executor.execute(env.actor.agency_id, cmd, handle)
+        # Reactions to facts already accepted: dated as the trigger, with no backdating limit.
+        reply = await self.executor.execute(env.actor.agency_id, cmd, handle, role="reaction")
         log.info("meeting event applied", trigger=env.type, events=len(reply["events"]),
                  replayed=reply["replayed"])

@@ -71,6 +71,14 @@ class ServiceProcess:
                 self.proc.wait()
 
 
+async def assert_verified(nc, topology) -> None:
+    """`tsunagu verify` over the whole stream: no event the rules would have refused."""
+    from tsunagu.ops.verify import verify_stream
+
+    report = await verify_stream(nc, topology)
+    assert report.events > 0 and report.ok, report.findings[:10]
+
+
 @pytest.fixture
 def service_process(settings: Settings, tmp_path: Path) -> Iterator[ServiceProcess]:
     proc = ServiceProcess(settings.resolved_nats_url(), settings.prefix, tmp_path / "svc")

@@ -72,3 +72,4 @@ def test_the_end_to_end_benchmark_drives_the_four_services_without_an_error():
     assert results["command → reply, p99"]["value"] > 0
     assert results["DecisionNotApplied"]["value"] == 0
     assert results["dead letters"]["value"] == 0
+    assert results["forbidden events (tsunagu verify)"]["value"] == 0

@@ -17,7 +17,7 @@ from eventstore.projection import Item, ProjectionRunner
 from eventstore.provision import provision
 from eventstore.store import MSG_ID, EventStore
 from eventstore.topology import Topology
-from tests.faults.conftest import snapshot, stream_last_seq
+from tests.faults.conftest import assert_verified, snapshot, stream_last_seq
 
 pytestmark = pytest.mark.timeout(60)
 
@@ -53,6 +53,7 @@ async def test_two_agencies_closing_and_suspending_one_case_at_once_exactly_one_
         terminal = [e.type for e in history.envelopes if e.type in ("CaseClosed", "CaseSuspended")]
         assert len(terminal) == 1  # never both, never an overwrite
     assert await stream_last_seq(store) == before + len(cases)
+    await assert_verified(nc, topology)
 
 
 async def test_two_appends_expecting_the_same_sequence_store_only_one(store):

@@ -27,7 +27,13 @@ from eventstore.projection import ProjectionRunner
 from eventstore.provision import provision
 from eventstore.store import EventStore
 from eventstore.topology import Topology
-from tests.faults.conftest import ServiceProcess, checkpoint_of, snapshot, stream_last_seq
+from tests.faults.conftest import (
+    ServiceProcess,
+    assert_verified,
+    checkpoint_of,
+    snapshot,
+    stream_last_seq,
+)
 from tests.helpers import register_agency
 
 pytestmark = pytest.mark.timeout(90)
@@ -164,6 +170,7 @@ async def test_killing_nats_mid_commands_loses_no_acknowledged_command_and_retri
         for i in range(n):
             assert per_case[f"case-{i}"] == 1, f"case-{i}: {per_case[f'case-{i}']} events"
             assert causes[f"case-{i}"] == f"cmd-{i}"
+        await assert_verified(nc, topology)
 
         # The projection: every command, once.
         last = await stream_last_seq(store)

@@ -1,4 +1,4 @@
-"""Operators' commands: status, tail, dlq, rebuild, demo, console."""
+"""Operators' commands: status, tail, dlq, rebuild, demo, verify, console."""
 
 from __future__ import annotations
 
@@ -37,6 +37,7 @@ def register(app: typer.Typer) -> None:
     app.command(name="tail")(tail_cmd)
     app.command()(rebuild)
     app.command()(demo)
+    app.command()(verify)
     app.command(name="console")(console_cmd)
     group = typer.Typer(help="Dead letters: events a projection could not apply.",
                         no_args_is_help=True)
@@ -362,19 +363,50 @@ def demo(
     nats_url: NatsUrl = None,
     data_dir: DataDir = Path("data"),
 ) -> None:
-    """Load a realistic demo data set (agencies, people at every stage, meetings, two
-    fiscal years) into a running platform. Running it again changes nothing."""
-    from tsunagu.ops.demo import load_demo
+    """Load a realistic demo story (agencies, people at every stage, meetings, two fiscal
+    years) into a running platform, as commands through its services (the migration role,
+    for the past dates). Running it again changes nothing."""
+    from tsunagu.ops.demo_send import load_demo
 
     settings = settings_from(nats_url, data_dir)
-    result = _run(settings, lambda nc: load_demo(nc, settings.topology, seed=seed, people=people))
+    with Progress(TextColumn("demo"), BarColumn(), TextColumn("{task.completed}/{task.total}"),
+                  TimeElapsedColumn(), console=err_console, disable=json_out) as bar:
+        task = bar.add_task("demo", total=None)
+
+        def step(done: int, total: int) -> None:
+            bar.update(task, completed=done, total=total)
+
+        result = _run(settings, lambda nc: load_demo(
+            nc, settings.topology, seed=seed, people=people, progress=step))
     if json_out:
         print_json(result)
     else:
         console.print(
-            f"demo: {result['appended']:,} events appended, {result['skipped']:,} already "
-            f"present ({result['agencies']} agencies, {result['people']} people, "
+            f"demo: {result['commands']:,} commands ({result['new']:,} new, "
+            f"{result['replayed']:,} already done), {result['appended']:,} events appended "
+            f"({result['agencies']} agencies, {result['people']} people, "
             f"{result['meetings']} meetings) in {result['elapsed_s']:.1f}s", highlight=False)
+
+
+def verify(json_out: JsonOut = False, nats_url: NatsUrl = None,
+           data_dir: DataDir = Path("data")) -> None:
+    """Check the whole event stream against the services' rules: report every event the
+    deciders would have refused where it stands (exit 1 if any)."""
+    from tsunagu.ops.verify import verify_stream
+
+    settings = settings_from(nats_url, data_dir)
+    report = _run(settings, lambda nc: verify_stream(nc, settings.topology))
+    if json_out:
+        print_json(report.as_dict())
+    else:
+        for f in report.findings:
+            console.print(f"seq {f.seq}  {f.aggregate} {f.aggregate_id}  {f.type}: {f.reason}",
+                          highlight=False, markup=False)
+        checked = ", ".join(f"{n:,} {a}" for a, n in sorted(report.checked.items()))
+        console.print(f"verify: {report.events:,} events read ({checked or 'none checked'}); "
+                      f"{len(report.findings)} forbidden", highlight=False)
+    if not report.ok:
+        raise typer.Exit(1)
 
 
 def console_cmd(

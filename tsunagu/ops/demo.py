@@ -1,25 +1,21 @@
-"""`tsunagu demo`: a realistic, deterministic demo history appended straight to the stream.
+"""`tsunagu demo`: a realistic, deterministic demo story over two fiscal years.
 
-Services are not involved (each builds its projections from the stream as usual): the
-demo writes well-formed contract events with the kit — personal blocks sealed, new
-aggregates appended with expected sequence 0, every batch atomic (≤ 1,000 events). The
-same seed gives the same events with the same ids, so a second run finds them present and
-appends nothing.
+``DemoWorld`` imagines what happened — agencies, people at every stage, monthly meetings —
+as the facts a service would record, in world order. ``tsunagu.ops.demo_send`` then tells
+that story to the running services as commands, through the deciders like any agency
+would (``load_demo``); nothing here writes to the stream. The same seed gives the same
+story and the same command ids, so a second run changes nothing.
 """
 
 from __future__ import annotations
 
 import random
-import time
-import uuid
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta, timezone
-from typing import Any
 
-from nats.aio.client import Client
-
-from contracts.base import Actor, DomainEvent
+from contracts.base import DomainEvent
 from contracts.case import (
+    NATIONAL_ASSESSMENT_ITEMS,
     AssessmentPersonal,
     CaseClosed,
     CaseOpened,
@@ -51,7 +47,6 @@ from contracts.consent import (
     ConsentWithdrawn,
 )
 from contracts.directory import AgencyRegistered
-from contracts.envelope import Envelope
 from contracts.meeting import (
     Ask,
     CaseMovedToSupportPlanMeeting,
@@ -76,11 +71,6 @@ from contracts.referral import (
     ReferralWithdrawn,
     TriageOutcome,
 )
-from eventstore.codec import new_envelope
-from eventstore.crypto import KeyRing
-from eventstore.errors import ConcurrencyConflict
-from eventstore.store import DuplicateAppend, EventStore
-from eventstore.topology import Topology
 from tsunagu.ops import demo_world as W
 
 JST = timezone(timedelta(hours=9))
@@ -100,13 +90,27 @@ class Item:
     story: str
 
 
+#: One ask of an agenda item: (ask, the decision that answers it, reason, lead agency).
+Asked = tuple[Ask, Decision, str, str | None]
+
+
+@dataclass
+class Agenda:
+    """An item: tabled at ``when`` (or moved in from a 支援会議), with its decisions."""
+
+    when: datetime
+    tabled: CaseTabled
+    decisions: list[DecisionRecorded]
+    moved_in: bool = False
+
+
 @dataclass
 class Meeting:
     meeting_id: str
     kind: MeetingKind
     held_on: date
     members: tuple[str, ...]
-    items: list[tuple[datetime, CaseTabled, DecisionRecorded]] = field(default_factory=list)
+    items: list[Agenda] = field(default_factory=list)
     invited: list[tuple[datetime, str]] = field(default_factory=list)
     moved: list[tuple[datetime, CaseMovedToSupportPlanMeeting]] = field(default_factory=list)
 
@@ -115,12 +119,15 @@ class DemoWorld:
     """Generates the whole history in memory, ordered by world time."""
 
     def __init__(self, seed: int = 7, people: int = 200) -> None:
+        self.seed = seed
         self.rng = random.Random(seed)
         self.people = people
         self.items: list[Item] = []
         self._order = 0
         self.meetings: dict[tuple[str, int, int], Meeting] = {}
         self.counts: dict[str, int] = {}
+        #: 支援会議 item id -> the agenda item it was moved to.
+        self.moved_items: dict[str, Agenda] = {}
 
     # ----- plumbing ------------------------------------------------------------------
     def emit(self, when: datetime, event: DomainEvent, actor: str, story: str) -> bool:
@@ -150,30 +157,38 @@ class DemoWorld:
         raise AssertionError("no meeting found")
 
     def table(
-        self, case_id: str, kind: MeetingKind, ready: date, ask: Ask, decision: Decision,
-        reason: str, *, plan: tuple[str, int] | None = None, lead: str | None = None,
-        program: Program | None = None, invite: tuple[str, ...] = (),
-    ) -> tuple[Meeting, CaseTabled, DecisionRecorded]:
+        self, case_id: str, kind: MeetingKind, ready: date, asks: list[Asked], *,
+        plan: tuple[str, int] | None = None, program: Program | None = None,
+        invite: tuple[str, ...] = (), moved: tuple[Meeting, str] | None = None,
+    ) -> tuple[Meeting, CaseTabled, list[DecisionRecorded]]:
+        """Put the case on the next meeting of ``kind`` (or move it there from the 支援会議
+        item ``moved``), asking ``asks``; each is answered by its decision when held."""
         mtg = self.next_meeting(kind, ready)
         n = len(mtg.items) + 1
         item_id = f"{mtg.meeting_id}-i{n:02d}"
+        plan_id, version = plan if plan else (None, None)
         tabled = CaseTabled(
-            meeting_id=mtg.meeting_id, item_id=item_id, case_id=case_id, asks=(ask,),
-            plan_id=plan[0] if plan else None, plan_version=plan[1] if plan else None,
+            meeting_id=mtg.meeting_id, item_id=item_id, case_id=case_id,
+            asks=tuple(a for a, _, _, _ in asks), plan_id=plan_id, plan_version=version,
             program=program,
         )
-        decided = DecisionRecorded(
-            meeting_id=mtg.meeting_id, decision_id=f"{item_id}-d", item_id=item_id,
+        decisions = [DecisionRecorded(
+            meeting_id=mtg.meeting_id, decision_id=f"{item_id}-d{k}", item_id=item_id,
             case_id=case_id, decision=decision, reason=reason, decided_on=mtg.held_on,
-            plan_id=plan[0] if plan else None, plan_version=plan[1] if plan else None,
-            lead_agency=lead, program=program,
-        )
+            plan_id=plan_id, plan_version=version, lead_agency=lead, program=program,
+        ) for k, (_, decision, reason, lead) in enumerate(asks, start=1)]
         when = at(ready + timedelta(days=1), 11, n % 60)
-        mtg.items.append((when, tabled, decided))
+        mtg.items.append(Agenda(when, tabled, decisions, moved_in=moved is not None))
+        if moved is not None:
+            source, source_item = moved
+            self.moved_items[source_item] = mtg.items[-1]
+            source.moved.append((when, CaseMovedToSupportPlanMeeting(
+                meeting_id=source.meeting_id, item_id=source_item, case_id=case_id,
+                to_meeting_id=mtg.meeting_id)))
         for agency in invite:
             if agency not in mtg.members and agency not in [a for _, a in mtg.invited]:
                 mtg.invited.append((when, agency))
-        return mtg, tabled, decided
+        return mtg, tabled, decisions
 
     # ----- the world -----------------------------------------------------------------
     def build(self) -> list[Item]:
@@ -232,9 +247,13 @@ class DemoWorld:
                                 key=lambda c: c.value))
         if abuse:
             concerns = tuple(sorted({*concerns, Concern.abuse_dv}, key=lambda c: c.value))
+        route = r.choice(list(ContactRoute))
+        if route in (ContactRoute.not_reachable, ContactRoute.via_agency) \
+                and not personal.contact_note:  # the sheet says how, or why one cannot
+            personal = personal.model_copy(update={"contact_note": "紹介元の機関を通じて連絡する"})
         self.emit(at(day, 9, 30), ReferralSubmitted(
             referral_id=ref_id, person_id=person_id, referring_agency=referrer,
-            contact_route=r.choice(list(ContactRoute)), concerns=concerns,
+            contact_route=route, concerns=concerns,
             suspected_abuse=abuse, sex=sex, age_band=band, personal=personal,
         ), referrer, story)
         roll = r.random()
@@ -330,45 +349,49 @@ class DemoWorld:
         assessed = applied + timedelta(days=r.randint(5, 20))
         if not self.emit(at(assessed, 13), IntakeAssessmentRecorded(
             case_id=case_id, assessment_id=f"{case_id}-a1", assessed_on=assessed,
-            assessed_by=coordinator,
+            assessed_by=coordinator, national_items={
+                key: r.choice(values) for key, values in NATIONAL_ASSESSMENT_ITEMS.items()},
             personal=AssessmentPersonal(situation=r.choice(W.SITUATIONS),
                                         outlook="関係機関で役割を分担し、継続的に支援する"),
         ), coordinator, story):
             return
-        ready = assessed
+        ready, moved = assessed, None
         if not with_consent:
-            mtg, _, decided = self.table(
-                case_id, MeetingKind.confidential, assessed, Ask.share_information,
-                Decision.information_shared, "支援会議で情報を共有し、見守りを続ける")
+            mtg, tabled, _ = self.table(
+                case_id, MeetingKind.confidential, assessed,
+                [(Ask.share_information, Decision.information_shared,
+                  "支援会議で情報を共有し、見守りを続ける", None)])
             if r.random() > 0.35 or mtg.held_on > W.END:
                 return  # stays at 支援会議 (no consent, no plan)
             consented = mtg.held_on + timedelta(days=r.randint(10, 60))
             if not self.consent(case_id, consent_id, person_id, coordinator, consented, members,
                                 story):
                 return
-            target = self.next_meeting(MeetingKind.support_plan, consented + timedelta(days=10))
-            mtg.moved.append((at(consented, 16), CaseMovedToSupportPlanMeeting(
-                meeting_id=mtg.meeting_id, item_id=decided.item_id, case_id=case_id,
-                to_meeting_id=target.meeting_id)))
-            ready = consented + timedelta(days=7)
-        approved = self.plan(case_id, coordinator, ready, members, story, version=1)
+            ready, moved = consented + timedelta(days=7), (mtg, tabled.item_id)
+        approved = self.plan(case_id, coordinator, ready, members, story, version=1,
+                             moved=moved)
         if approved is None:
             return
-        self.monitor(case_id, approved, members, story)
-        if r.random() < 0.25 and not has_outreach:
-            self.enroll(case_id, person_id, Program.outreach, approved, coordinator, story)
-        if r.random() < 0.25:
-            self.enroll(case_id, person_id, Program.participation, approved, coordinator, story)
+        first = approved
         if r.random() < 0.1:
             approved = self.plan(case_id, coordinator, approved + timedelta(days=90), members,
                                  story, version=2) or approved
-        if r.random() < 0.04:
-            self.emit(at(approved + timedelta(days=30)), ConsentWithdrawn(
+        withdraw = r.random() < 0.04
+        end_ready = approved + timedelta(days=r.randint(120, 300))
+        # Monitoring and side programmes stay before the ending is tabled (closing ends them).
+        self.monitor(case_id, first, members, story, until=end_ready)
+        if r.random() < 0.25 and not has_outreach:
+            self.enroll(case_id, person_id, Program.outreach, first, coordinator, story, end_ready)
+        if r.random() < 0.25:
+            self.enroll(case_id, person_id, Program.participation, first, coordinator, story,
+                        end_ready)
+        if withdraw:
+            self.emit(at(first + timedelta(days=30), 17), ConsentWithdrawn(
                 case_id=case_id, consent_id=consent_id,
-                withdrawn_on=approved + timedelta(days=30), reason="本人の申し出"),
+                withdrawn_on=first + timedelta(days=30), reason="本人の申し出"),
                 coordinator, story)
             return
-        self.ending(case_id, coordinator, approved + timedelta(days=r.randint(120, 300)), story)
+        self.ending(case_id, coordinator, end_ready, story)
 
     def consent(self, case_id: str, consent_id: str, person_id: str, coordinator: str,
                 day: date, members: list[str], story: str) -> bool:
@@ -377,11 +400,11 @@ class DemoWorld:
             case_id=case_id, consent_id=consent_id, person_id=person_id, agencies=agencies,
             purposes=("支援の検討と関係機関での情報共有",),
             method=self.rng.choice(list(ConsentMethod)), obtained_by=coordinator,
-            # Valid past the demo's end, so later meetings about the case stay covered.
-            given_on=day, valid_until=day + timedelta(days=1100)), coordinator, story)
+            # No end date: later meetings about the case stay covered whenever it is loaded.
+            given_on=day, valid_until=None), coordinator, story)
 
     def plan(self, case_id: str, coordinator: str, ready: date, members: list[str], story: str,
-             version: int) -> date | None:
+             version: int, moved: tuple[Meeting, str] | None = None) -> date | None:
         r = self.rng
         plan_id = f"{case_id}-plan"
         drafted = ready + timedelta(days=r.randint(2, 10))
@@ -398,17 +421,21 @@ class DemoWorld:
         ), coordinator, story):
             return None
         lead = roles[min(1, len(roles) - 1)].agency_id
-        mtg, tabled, decided = self.table(
-            case_id, MeetingKind.support_plan, drafted, Ask.approve_plan, Decision.approve_plan,
-            "プランの内容が適切であるため承認", plan=(plan_id, version),
-            program=Program.multi_agency, invite=tuple(role.agency_id for role in roles))
+        asks: list[tuple[Ask, Decision, str, str | None]] = [
+            (Ask.approve_plan, Decision.approve_plan, "プランの内容が適切であるため承認", None)]
+        if version == 1:
+            asks.append((Ask.assign_lead, Decision.assign_lead, "主担当を決定", lead))
+        mtg, tabled, decisions = self.table(
+            case_id, MeetingKind.support_plan, drafted, asks, plan=(plan_id, version),
+            program=Program.multi_agency, invite=tuple(role.agency_id for role in roles),
+            moved=moved)
         self.emit(at(drafted + timedelta(days=1), 11, 30), PlanTabled(
             case_id=case_id, plan_id=plan_id, version=version, meeting_id=mtg.meeting_id,
             item_id=tabled.item_id), coordinator, story)
         held = mtg.held_on
         if not self.emit(at(held, 15, 30), PlanApproved(
             case_id=case_id, plan_id=plan_id, version=version, program=Program.multi_agency,
-            meeting_id=mtg.meeting_id, decision_id=decided.decision_id, approved_on=held),
+            meeting_id=mtg.meeting_id, decision_id=decisions[0].decision_id, approved_on=held),
             W.CORE_MEMBERS[0], story):
             return None
         for role in roles:
@@ -418,21 +445,19 @@ class DemoWorld:
                     case_id=case_id, agency_id=role.agency_id, joined_on=held,
                     how=MembershipReason.plan_role), W.CORE_MEMBERS[0], story)
         if version == 1:
-            _, _, lead_decision = self.table(
-                case_id, MeetingKind.support_plan, drafted, Ask.assign_lead,
-                Decision.assign_lead, "主担当を決定", lead=lead)
             self.emit(at(held, 15, 32), LeadAgencyAssigned(
                 case_id=case_id, agency_id=lead, meeting_id=mtg.meeting_id,
-                decision_id=lead_decision.decision_id, assigned_on=held),
+                decision_id=decisions[1].decision_id, assigned_on=held),
                 W.CORE_MEMBERS[0], story)
         return held
 
-    def monitor(self, case_id: str, approved: date, members: list[str], story: str) -> None:
+    def monitor(self, case_id: str, approved: date, members: list[str], story: str,
+                until: date) -> None:
         day = approved
         for n in range(1, 4):
             day = day + timedelta(days=self.rng.randint(45, 100))
             by = members[min(1, len(members) - 1)]
-            if not self.emit(at(day, 16), MonitoringRecorded(
+            if day >= until or not self.emit(at(day, 16), MonitoringRecorded(
                 case_id=case_id, monitoring_id=f"{case_id}-m{n}", recorded_on=day,
                 recorded_by=by, next_monitoring_on=day + timedelta(days=60),
                 personal=MonitoringPersonal(progress="面談を継続。生活状況は少しずつ安定している。"),
@@ -440,7 +465,7 @@ class DemoWorld:
                 return
 
     def enroll(self, case_id: str, person_id: str, program: Program, after: date,
-               coordinator: str, story: str) -> None:
+               coordinator: str, story: str, until: date) -> None:
         started = after + timedelta(days=self.rng.randint(5, 60))
         short = "out" if program is Program.outreach else "pa"
         enrollment = f"{case_id}-{short}"
@@ -449,16 +474,17 @@ class DemoWorld:
             subject=SubjectRef(person_id=person_id), started_on=started), coordinator, story) \
                 and self.rng.random() < 0.4:
             ended = started + timedelta(days=self.rng.randint(60, 200))
-            self.emit(at(ended, 11), EnrollmentEnded(
-                case_id=case_id, enrollment_id=enrollment, program=program, ended_on=ended,
-                reason="目標を達成したため"), coordinator, story)
+            if ended < until:  # otherwise closing the case ends it
+                self.emit(at(ended, 11), EnrollmentEnded(
+                    case_id=case_id, enrollment_id=enrollment, program=program, ended_on=ended,
+                    reason="目標を達成したため"), coordinator, story)
 
     def ending(self, case_id: str, coordinator: str, ready: date, story: str) -> None:
         r = self.rng
         roll = r.random()
         if roll < 0.45:
-            mtg, _, d = self.table(case_id, MeetingKind.support_plan, ready, Ask.close,
-                                   Decision.close, r.choice(W.CLOSE_REASONS))
+            mtg, _, [d] = self.table(case_id, MeetingKind.support_plan, ready, [
+                (Ask.close, Decision.close, r.choice(W.CLOSE_REASONS), None)])
             if self.emit(at(mtg.held_on, 15, 40), CaseClosed(
                 case_id=case_id, closed_on=mtg.held_on, meeting_id=mtg.meeting_id,
                 decision_id=d.decision_id, reason=d.reason), W.CORE_MEMBERS[0], story):
@@ -473,16 +499,16 @@ class DemoWorld:
                         reason="生活状況が再び不安定になったため"),
                         coordinator, story)
         elif roll < 0.55:
-            mtg, _, d = self.table(case_id, MeetingKind.support_plan, ready, Ask.suspend,
-                                   Decision.suspend, r.choice(W.SUSPEND_REASONS))
+            mtg, _, [d] = self.table(case_id, MeetingKind.support_plan, ready, [
+                (Ask.suspend, Decision.suspend, r.choice(W.SUSPEND_REASONS), None)])
             self.emit(at(mtg.held_on, 15, 40), CaseSuspended(
                 case_id=case_id, suspended_on=mtg.held_on, meeting_id=mtg.meeting_id,
                 decision_id=d.decision_id, reason=d.reason), W.CORE_MEMBERS[0], story)
         elif roll < 0.62:
             lead = "ag-houkatsu-chuo"
-            mtg, _, d = self.table(case_id, MeetingKind.support_plan, ready,
-                                   Ask.return_to_comprehensive, Decision.return_to_comprehensive,
-                                   "包括的相談支援で継続して支援するため", lead=lead)
+            mtg, _, [d] = self.table(case_id, MeetingKind.support_plan, ready, [
+                (Ask.return_to_comprehensive, Decision.return_to_comprehensive,
+                 "包括的相談支援で継続して支援するため", lead)])
             self.emit(at(mtg.held_on, 15, 40), CaseReturnedToComprehensive(
                 case_id=case_id, lead_agency=lead, returned_on=mtg.held_on,
                 meeting_id=mtg.meeting_id, decision_id=d.decision_id, reason=d.reason),
@@ -520,7 +546,8 @@ class DemoWorld:
     def emit_meeting(self, mtg: Meeting, year: int, month: int) -> None:
         convener = "ag-fukushi-soudan"
         story = f"demo-{mtg.meeting_id}"
-        scheduled = date(year, month, 1) - timedelta(days=6)
+        # Well ahead: every case tabled or moved to it finds it scheduled.
+        scheduled = date(year, month, 1) - timedelta(days=45)
         title = ("重層的支援会議（定例）" if mtg.kind is MeetingKind.support_plan
                  else "支援会議（定例・非公開）")
         self.emit(at(scheduled, 9), MeetingScheduled(
@@ -536,15 +563,17 @@ class DemoWorld:
         for when, agency in mtg.invited:
             self.emit(when, MemberInvited(meeting_id=mtg.meeting_id, agency_id=agency),
                       convener, story)
-        for when, tabled, _ in mtg.items:
-            self.emit(when, tabled, convener, story)
+        for item in mtg.items:
+            if not item.moved_in:  # a moved case is put on the agenda by the move itself
+                self.emit(item.when, item.tabled, convener, story)
         invited = tuple(a for _, a in mtg.invited)
         if not self.emit(at(mtg.held_on, 14), MeetingHeld(
             meeting_id=mtg.meeting_id, held_on=mtg.held_on,
             attendees=tuple(dict.fromkeys([*mtg.members, *invited]))), convener, story):
             return
-        for _, _, decided in mtg.items:
-            self.emit(at(mtg.held_on, 15), decided, convener, story)
+        for item in mtg.items:
+            for decided in item.decisions:
+                self.emit(at(mtg.held_on, 15), decided, convener, story)
         if mtg.kind is MeetingKind.support_plan and month in (3, 9):
             self.emit(at(mtg.held_on, 15, 50), ResourceGapRecorded(
                 meeting_id=mtg.meeting_id, gap_id=f"{mtg.meeting_id}-gap",
@@ -555,76 +584,3 @@ class DemoWorld:
         ), convener, story)
         for when, moved in mtg.moved:
             self.emit(when, moved, convener, story)
-
-
-def _event_id(rng: random.Random, when: datetime) -> uuid.UUID:
-    """A UUIDv7 from the world time and the seeded random: time-ordered and repeatable."""
-    ms = int(when.timestamp() * 1000) & ((1 << 48) - 1)
-    value = (ms << 80) | (0x7 << 76) | (rng.getrandbits(12) << 64) | (0b10 << 62) \
-        | rng.getrandbits(62)
-    return uuid.UUID(int=value)
-
-
-def envelopes(items: list[Item], seed: int) -> list[Envelope]:
-    rng = random.Random(seed * 7919 + 1)
-    out = []
-    for it in items:
-        env = new_envelope(it.event, Actor(agency_id=it.actor, staff="デモ担当"),
-                           occurred_at=it.when, correlation_id=it.story)
-        eid = _event_id(rng, it.when)
-        out.append(env.model_copy(update={"event_id": eid, "causation_id": str(eid)}))
-    return out
-
-
-async def _seal(keyring: KeyRing, env: Envelope) -> Envelope:
-    sealed = await keyring.seal_event(env.event)
-    return env if sealed is env.event else env.model_copy(update={"event": sealed})
-
-
-async def _already_there(store: EventStore, batch: list[Envelope],
-                         last: dict[tuple[str, str], int]) -> bool:
-    """After a conflict: are exactly these events stored (a second run)? Updates ``last``."""
-    ids = {env.event_id for env in batch}
-    found: set[uuid.UUID] = set()
-    for key in {(e.aggregate, e.aggregate_id) for e in batch}:
-        history = await store.load(*key)
-        last[key] = history.last_seq
-        found |= {s.envelope.event_id for s in history.events} & ids
-    if found == ids:
-        return True
-    raise ConcurrencyConflict(
-        "the stream already holds other events for the demo's ids (a different --seed or "
-        "--people, or real data): load the demo into a fresh data directory",
-        details={"present": len(found), "batch": len(ids)},
-    )
-
-
-async def load_demo(nc: Client, topology: Topology, seed: int = 7, people: int = 200,
-                    batch: int = BATCH) -> dict[str, Any]:
-    started = time.perf_counter()
-    world = DemoWorld(seed, people)
-    envs = envelopes(world.build(), seed)
-    store = EventStore(nc, topology, timeout=30)
-    keyring = await KeyRing.open(nc, topology)
-    last: dict[tuple[str, str], int] = {}
-    appended = skipped = 0
-    for start in range(0, len(envs), batch):
-        chunk = envs[start:start + batch]
-        keys = {(e.aggregate, e.aggregate_id) for e in chunk}
-        expected = {k: last.get(k, 0) for k in keys}
-        sealed = [await _seal(keyring, e) for e in chunk]
-        try:
-            seqs = await store.append(sealed, expected)
-        except (ConcurrencyConflict, DuplicateAppend):
-            await _already_there(store, chunk, last)
-            skipped += len(chunk)
-            continue
-        for env, seq in zip(chunk, seqs, strict=True):
-            last[(env.aggregate, env.aggregate_id)] = seq
-        appended += len(chunk)
-    return {
-        "appended": appended, "skipped": skipped, "events": len(envs),
-        "agencies": len(W.AGENCIES), "people": people,
-        "meetings": len(world.meetings), "by_type": dict(sorted(world.counts.items())),
-        "elapsed_s": round(time.perf_counter() - started, 3),
-    }
