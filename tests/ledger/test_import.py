@@ -108,6 +108,10 @@ async def test_a_years_ledger_imported_gives_seed_004s_three_tables_cell_for_cel
     table = await asyncio.to_thread(cli, "report", "--as-of", "2025-11-30")
     assert table.exit_code == 0, table.output
     assert "120名 (130名)" in table.stdout and "117件 (171件)" in table.stdout
+    # Everything stored is history the rules allow.
+    verified = await asyncio.to_thread(cli, "verify", "--json")
+    assert verified.exit_code == 0, verified.output
+    assert json.loads(verified.stdout)["events"] == stored
 
     # The same file again (its CSV form): every reply replayed, nothing appended.
     again = await asyncio.to_thread(cli, "ledger", "import",
