@@ -23,7 +23,7 @@ def test_a_case_starting_in_multi_agency_opens_through_a_referral_and_its_triage
     steps = [s for s in steps_of(tmp_path) if s.label == "相談者 A-1"]
     submit, triage = steps[0], steps[1]
     assert (submit.command, submit.agency) == ("submit_referral", "houkatsu-1")
-    assert submit.payload["occurred_at"].startswith("2025-04-10T09:00")
+    assert submit.payload["occurred_at"] == "2025-04-10T00:02:00+09:00"
     assert submit.payload["personal"]["birth_date"].isoformat() == "1970-05-01"
     assert (triage.command, triage.agency) == ("triage_referral", "shakyo")
     assert triage.payload["referral_id"] == Ref("referral", "A-1")

@@ -23,15 +23,17 @@ from tsunagu.ledger.validate import opened_on
 JST = timezone(timedelta(hours=9))
 MIGRATED = "（台帳から移行）"
 PURPOSE = "重層的支援体制整備事業による支援"
-#: Time of day of each kind of step, so that one day's steps keep their natural order.
-AT = {
-    "schedule_meeting": time(8, 0), "submit_referral": time(9, 0),
-    "triage_referral": time(9, 10), "open_case": time(9, 10), "start_enrollment": time(9, 20),
-    "record_application": time(9, 30), "record_intake_assessment": time(9, 40),
-    "invite_case_member": time(10, 0), "draft_plan": time(11, 0), "table_case": time(12, 0),
-    "acknowledge_confidentiality": time(13, 0), "record_meeting_held": time(17, 0),
-    "record_decision": time(17, 10), "end_enrollment": time(18, 0),
-}
+#: A ledger has dates, not times: each fact is dated in the first minutes of its day, in the
+#: order facts depend on each other (a row dated today is then not in the future, and the
+#: same file always sends the same bodies).
+ORDER = (
+    "schedule_meeting", "submit_referral", "triage_referral", "open_case", "start_enrollment",
+    "record_application", "record_intake_assessment", "invite_case_member", "draft_plan",
+    "table_case", "acknowledge_confidentiality", "record_meeting_held", "record_decision",
+    "end_enrollment",
+)
+AT = {command: time(0, n) for n, command in enumerate(ORDER, start=1)}
+AT["open_case"] = AT["triage_referral"]  # one or the other opens a case
 MEETING_TIME = time(14, 0)
 
 
