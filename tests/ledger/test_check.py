@@ -123,14 +123,18 @@ def test_a_cell_the_import_would_drop_is_an_error(tmp_path: Path) -> None:
     data["相談者"][1][4] = "houkatsu-1"  # A-2 starts in アウトリーチ: no つなぐシート
     data["相談者"][1][9] = "近所の方から"  # so no 相談の概要 either
     data["相談者"][2][5] = "ある方"  # A-3 is a 関係機関 subject: no personal data
+    data["相談者"][2][16] = "高"  # and no assessment, so no 緊急性
+    data["事業の利用"][0][4] = "転居"  # A-1's use has not ended: no 終了理由
     _, _, errors = load_ledger(small.write(tmp_path / "l.xlsx", data))
     assert [str(e) for e in errors] == [
         "相談者 row 3 column 紹介元機関: only a case that starts in 多機関協働 comes by a "
         "つなぐシート (its first 事業の利用 is not 多機関協働)",
         "相談者 row 3 column 相談の概要: 相談の概要 goes on the つなぐシート: only for a case "
         "that starts in 多機関協働",
+        "相談者 row 4 column 緊急性: part of the intake assessment: give its アセスメント日",
         "相談者 row 4 column 氏名: a 関係機関 subject carries no personal data (no person is "
         "identified yet)",
+        "事業の利用 row 2 column 終了理由: 終了理由 without 終了日",
     ]
 
 

@@ -70,6 +70,8 @@ class Checker:
 
     def check_uses(self) -> None:
         for u in self.ledger.uses:
+            if u.reason and u.end is None:
+                self.fail(s.USES, u.row, "reason", "終了理由 without 終了日")
             if u.key not in self.persons:
                 self.fail(s.USES, u.row, "key", f"no 相談者 {u.key}")
             else:
@@ -103,6 +105,11 @@ class Checker:
         if p.concern and not by_referral and p.assessed_on is None:
             self.fail(s.PERSONS, p.row, "concern", "主訴 goes on the つなぐシート or the "
                       "intake assessment: this case has neither")
+        if p.assessed_on is None:
+            for fld in ("household", "route", "urgency", "situation"):
+                if getattr(p, fld):
+                    self.fail(s.PERSONS, p.row, fld, "part of the intake assessment: give "
+                              "its アセスメント日")
         if p.subject_agency:
             for fld in ("name", "birth_date", "summary"):
                 if getattr(p, fld):
