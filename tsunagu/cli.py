@@ -14,6 +14,7 @@ MODULES = (
     "services.meeting.cli",
     "services.stats.cli",
     "tsunagu.ops.cli",
+    "tsunagu.ledger.cli",
     "tsunagu.deploy.cli",
 )
 

@@ -43,7 +43,7 @@ class PlainKeyRing:
 
 
 def executor(store: FakeStore, days: int = 90) -> Executor:
-    return Executor(store, PlainKeyRing(), DatingPolicy(agency_days=days))  # type: ignore[arg-type]
+    return Executor(store, PlainKeyRing(), policy=DatingPolicy(agency_days=days))  # type: ignore[arg-type]
 
 
 def renamed(name: str, occurred_at: datetime | None) -> RenameAgency:
