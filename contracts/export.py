@@ -19,6 +19,7 @@ from pydantic import BaseModel
 
 from contracts.catalog import command_types, event_types
 from contracts.envelope import Envelope
+from contracts.feed import NOTICE_TYPES
 
 
 def reply_ids_schema() -> dict[str, Any]:
@@ -264,6 +265,9 @@ def export(out: Path) -> list[Path]:
         written.append(_write(out / "events" / f"{name}.schema.json", schema_of(cls)))
     for name, command_cls in command_types().items():
         written.append(_write(out / "commands" / f"{name}.schema.json", schema_of(command_cls)))
+    for notice in NOTICE_TYPES:
+        kind = notice.model_fields["kind"].default
+        written.append(_write(out / "feeds" / f"{kind}.schema.json", schema_of(notice)))
     written.append(_write(out / "replies" / "ok.schema.json", OK_REPLY))
     written.append(_write(out / "replies" / "error.schema.json", ERROR_REPLY))
     written.append(_write(out / "asyncapi.json", asyncapi()))
