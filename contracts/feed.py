@@ -29,6 +29,7 @@ KIND_HEADER = "Tsunagu-Kind"
 class Notice(Contract):
     """What every feed notice has."""
 
+    kind: str = Field(description="What happened; also the header Tsunagu-Kind")
     at: AwareDatetime = Field(description="When the event behind the notice was stored")
     seq: int = Field(ge=1, description="Stream sequence of that event (orders notices)")
 
@@ -175,7 +176,7 @@ NOTICE_TYPES: tuple[type[Notice], ...] = (
 
 def notice_subject(prefix: str, agency: str, n: Notice) -> str:
     """Where ``n`` goes in ``agency``'s feed: one subject per thing that must stay."""
-    kind: str = getattr(n, "kind")
+    kind = n.kind
     about = (getattr(n, "case_id", None) or getattr(n, "referral_id", None)
              or getattr(n, "meeting_id", None))
     last = {"case_joined": "agency_id", "case_decision": "decision_id",

@@ -14,9 +14,12 @@ from services.casefile.person_record import OPERATOR_QUERIES
 from services.casefile.projection import CasefileProjection
 from services.casefile.queries import QUERIES
 from services.casefile.reactor import DecisionReactor
+from services.casefile.reminders import Clock, reminder_timer
 
 
-def build_spec(settings: Settings) -> ServiceSpec:
+def build_spec(settings: Settings, clock: Clock | None = None,
+               reminder_every: float = 60.0) -> ServiceSpec:
+    """``clock`` and ``reminder_every``: the reminder timer's (tests inject a day)."""
     projection = CasefileProjection(settings.topology)
 
     def reactors(rt: Runtime) -> list[Reactor]:
@@ -30,6 +33,7 @@ def build_spec(settings: Settings) -> ServiceSpec:
         operator_queries=dict(OPERATOR_QUERIES),
         projections=[projection],
         reactors=reactors,
+        on_start=[reminder_timer(clock, reminder_every)],
     )
 
 

@@ -53,7 +53,7 @@ from eventstore.db import read_checkpoint, update_where, upsert, write_checkpoin
 from eventstore.disclosure import DisclosureLog
 from eventstore.projection import ApplyContext
 from eventstore.topology import Topology
-from services.casefile import disclosures, views
+from services.casefile import disclosures, notices, views
 from services.casefile import tables as t
 from services.casefile.feeds import too_large_notice
 
@@ -140,7 +140,11 @@ class CasefileProjection:
         elif isinstance(event, PersonDataErased):
             self._erase(conn, event, ctx)
             return
-        if touched and self._feed_due(conn, ctx):
+        notices.track(conn, env)
+        fresh = self._feed_due(conn, ctx)  # once per event: it advances the feed mark
+        if fresh:
+            notices.notify(conn, env, ctx, self.topology)
+        if touched and fresh:
             due = ctx.scratch.setdefault(_DUE, {})
             for case_id in touched:
                 due.pop(case_id, None)  # re-inserted: views go out in the order of last change
