@@ -48,7 +48,7 @@ def test_a_feed_view_with_personal_data_is_recorded_in_the_same_outbox_transacti
             CasefileProjection(Topology("tx")).apply(conn, env, ctx)
         ctx.finish(conn)
     engine.dispose()
-    feeds = {m["msg_id"]: m for m in ctx._outbox if ".feed." in m["subject"]}
+    feeds = {m["msg_id"]: m for m in ctx._outbox if m["subject"].endswith(".case")}
     records = [json.loads(m["data"]) for m in ctx._outbox if ".disclosure." in m["subject"]]
     assert sorted(feeds) == ["feed-hokatsu-c1-4", "feed-shakyo-c1-4"]
     # Only the covered agency's view carries personal data, so only it is recorded.
