@@ -17,7 +17,7 @@ set only where the receiving agency may read them (docs/FEEDS.md).
 from __future__ import annotations
 
 from datetime import date
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import AwareDatetime, Field
 
@@ -158,19 +158,31 @@ class CaseErased(Notice):
 
     kind: Literal["erased"] = "erased"
     case_id: Id
+    event_type: Literal["PersonDataErased"] = "PersonDataErased"
     erased: Literal[True] = True
+
+
+class CaseView(Notice):
+    """The case as the agency may see it now (``<case>.case``, replaced by each change).
+    ``view``: the case view of the ``case_view`` query (personal parts only with a basis)."""
+
+    kind: Literal["case"] = "case"
+    case_id: Id
+    event_type: str = Field(description="The last event that changed the view")
+    as_of: date
+    view: dict[str, Any]
 
 
 FeedNotice = Annotated[
     ReferralReceived | ReferralTriaged | ReferralReturned | ReferralAssigned | CaseJoined
     | LeadChanged | MeetingInvitation | MeetingChanged | MeetingCancelled | CaseDecision
-    | DecisionNotApplied | TaskDue | CaseErased,
+    | DecisionNotApplied | TaskDue | CaseErased | CaseView,
     Field(discriminator="kind"),
 ]
 NOTICE_TYPES: tuple[type[Notice], ...] = (
     ReferralReceived, ReferralTriaged, ReferralReturned, ReferralAssigned, CaseJoined,
     LeadChanged, MeetingInvitation, MeetingChanged, MeetingCancelled, CaseDecision,
-    DecisionNotApplied, TaskDue, CaseErased,
+    DecisionNotApplied, TaskDue, CaseErased, CaseView,
 )
 
 

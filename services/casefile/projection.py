@@ -12,7 +12,7 @@ rebuild from publishing anything again.
 from __future__ import annotations
 
 import json
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -39,6 +39,7 @@ from contracts.case import (
 )
 from contracts.consent import ConsentEvent
 from contracts.envelope import Envelope
+from contracts.feed import KIND_HEADER
 from contracts.meeting import (
     CaseTabled,
     ConfidentialityAcknowledged,
@@ -98,6 +99,7 @@ _CONSENT_ROW = insert(t.consent)
 #: ApplyContext.scratch keys: the feed mark as advanced in this transaction, and the cases
 #: whose views are due, {case_id: (seq, event type, recorded_at)} of their last event.
 _MARK, _DUE = "casefile.feed_mark", "casefile.feeds_due"
+_KIND_CASE = {KIND_HEADER: "case"}  # every feed message names its kind (docs/FEEDS.md)
 
 
 def _plain(block: object, fields: tuple[str, ...] | None = None) -> dict[str, Any] | None:
@@ -171,12 +173,14 @@ class CasefileProjection:
                 view = views.view_of(data, agency, on, today)
                 if view is None:
                     continue
-                body = {"seq": seq, "event_type": event_type, "as_of": on.isoformat(),
+                body = {"kind": "case", "at": recorded_at.isoformat(), "case_id": case_id,
+                        "seq": seq, "event_type": event_type, "as_of": on.isoformat(),
                         "view": view}
                 msg_id = f"feed-{agency}-{case_id}-{seq}"
                 ctx.publish(
                     self.topology.feed_subject(agency, case_id, "case"),
                     json.dumps(body, ensure_ascii=False).encode(), msg_id=msg_id,
+                    headers=_KIND_CASE,
                 )
                 # In the same outbox transaction: the feed goes out recorded, or not at all.
                 record = disclosures.of_view(data, agency, view, "feed")
@@ -394,10 +398,11 @@ class CasefileProjection:
     def _erased_notice(self, conn: Connection, case_id: str, ctx: ApplyContext) -> None:
         # Kind "erased", not "case": the shredder purges the old "case" snapshots.
         for agency in views.audience(conn, case_id):
-            body = {"seq": ctx.seq, "event_type": "PersonDataErased", "case_id": case_id,
-                    "erased": True}
+            body = {"kind": "erased", "at": datetime.now(UTC).isoformat(), "seq": ctx.seq,
+                    "event_type": "PersonDataErased", "case_id": case_id, "erased": True}
             ctx.publish(self.topology.feed_subject(agency, case_id, "erased"),
-                        json.dumps(body).encode(), msg_id=f"feed-{agency}-{case_id}-{ctx.seq}")
+                        json.dumps(body).encode(), msg_id=f"feed-{agency}-{case_id}-{ctx.seq}",
+                        headers={KIND_HEADER: "erased"})
 
 
 def _consent_summary(e: ConsentEvent) -> str:

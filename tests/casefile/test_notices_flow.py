@@ -9,7 +9,9 @@ from typing import Any
 
 import pytest
 from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
+from pydantic import TypeAdapter
 
+from contracts.feed import FeedNotice
 from contracts.jst import JST
 from eventstore.service import build_app
 from tests.helpers import eventually, register_agency, send
@@ -17,6 +19,7 @@ from tests.helpers import eventually, register_agency, send
 pytestmark = pytest.mark.timeout(120)
 NAME = "山田 太郎"
 REASON = "母の介護で本人が疲弊している"
+FEED_MESSAGE: TypeAdapter[Any] = TypeAdapter(FeedNotice)
 
 
 def today() -> date:
@@ -56,8 +59,11 @@ async def feed(nc, topology, agency: str) -> list[dict]:
     try:
         while True:
             msgs = await sub.fetch(100, timeout=0.5)
-            out += [{"subject": m.subject, "header": (m.headers or {}).get("Tsunagu-Kind"),
-                     **json.loads(m.data)} for m in msgs]
+            for m in msgs:  # every message is one of the documented kinds, header and all
+                body = json.loads(m.data)
+                assert (m.headers or {}).get("Tsunagu-Kind") == body["kind"], m.subject
+                FEED_MESSAGE.validate_python(body)
+                out.append({"subject": m.subject, "header": body["kind"], **body})
     except TimeoutError:
         pass
     finally:
