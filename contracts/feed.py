@@ -35,7 +35,8 @@ class Notice(Contract):
 
 
 class ReferralReceived(Notice):
-    """To the referring agency: its referral was stored and awaits triage."""
+    """To the referring agency (its referral was stored) and to every agency the directory
+    lets triage (a referral awaits triage)."""
 
     kind: Literal["referral_received"] = "referral_received"
     referral_id: Id

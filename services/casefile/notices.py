@@ -24,6 +24,7 @@ from contracts.case import (
 )
 from contracts.case import DecisionNotApplied as DecisionNotAppliedEvent
 from contracts.consent import ConsentRecorded, ConsentWithdrawn
+from contracts.directory import AgencyRegistered, AgencyRetired, AgencyUpdated
 from contracts.envelope import Envelope
 from contracts.feed import (
     KIND_HEADER,
@@ -72,6 +73,11 @@ meetings = Table(
     Column("convened_by", String(ID), nullable=False),
     Column("scheduled_for", String(40), nullable=False),
 )
+#: Agencies the directory lets triage: they hear of every new referral.
+triagers = Table(
+    "casefile_notice_triagers", t.metadata,
+    Column("agency_id", String(ID), primary_key=True),
+)
 #: Tasks due on a day (reminders.py sends them). ``agency`` set: only to that agency.
 tasks = Table(
     "casefile_tasks", t.metadata,
@@ -87,7 +93,7 @@ tasks = Table(
 # ----- the pure table: who gets which notice ----------------------------------------------
 def recipients(notice: Notice, *, referrer: str | None = None,
                audience: list[str] | None = None, members: list[str] | None = None,
-               convener: str | None = None) -> list[str]:
+               convener: str | None = None, triaging: list[str] | None = None) -> list[str]:
     """The agencies ``notice`` goes to, given what the projection knows.
 
     >>> n = ReferralTriaged(at="2026-05-01T09:00:00+09:00", seq=3, referral_id="r1",
@@ -97,7 +103,7 @@ def recipients(notice: Notice, *, referrer: str | None = None,
     """
     match notice:
         case ReferralReceived():
-            found = [notice.referring_agency]
+            found = [notice.referring_agency, *(triaging or ())]
         case ReferralTriaged() | ReferralReturned():
             found = [a for a in (referrer, notice.triaged_by) if a]
         case ReferralAssigned():
@@ -115,6 +121,10 @@ def recipients(notice: Notice, *, referrer: str | None = None,
 def track(conn: Connection, env: Envelope) -> None:
     e = env.event
     match e:
+        case AgencyRegistered() | AgencyUpdated() | AgencyRetired():
+            conn.execute(delete(triagers).where(triagers.c.agency_id == e.agency_id))
+            if getattr(e, "can_triage", False):
+                conn.execute(triagers.insert(), {"agency_id": e.agency_id})
         case ReferralSubmitted():
             upsert(conn, referrers, {"referral_id": e.referral_id,
                                      "referring_agency": e.referring_agency}, ["referral_id"])
@@ -165,7 +175,8 @@ def notify(conn: Connection, env: Envelope, ctx: ApplyContext, topology: Topolog
     match e:
         case ReferralSubmitted():
             _send(ctx, topology, ReferralReceived(**base, referral_id=e.referral_id,
-                                                  referring_agency=e.referring_agency))
+                                                  referring_agency=e.referring_agency),
+                  triaging=list(conn.execute(select(triagers.c.agency_id)).scalars()))
         case ReferralTriagedEvent():
             _referral(conn, ctx, topology, e, base)
         case MemberJoined():

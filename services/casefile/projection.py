@@ -113,7 +113,8 @@ def _plain(block: object, fields: tuple[str, ...] | None = None) -> dict[str, An
 class CasefileProjection:
     name = "casefile"
     metadata = t.metadata
-    aggregates: tuple[str, ...] | None = ("case", "consent", "meeting", "referral", "person")
+    aggregates: tuple[str, ...] | None = ("case", "consent", "meeting", "referral", "person",
+                                          "agency")  # the directory: who triages (notices)
     needs_personal = True
 
     def __init__(self, topology: Topology) -> None:

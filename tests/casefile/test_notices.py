@@ -12,6 +12,7 @@ from contracts.feed import (
     DecisionNotApplied,
     MeetingInvitation,
     ReferralAssigned,
+    ReferralReceived,
     ReferralReturned,
     ReferralTriaged,
     TaskDue,
@@ -25,6 +26,12 @@ from services.casefile import tables as t
 from services.casefile.reminders import GRACE_DAYS, send_due
 
 AT = "2026-05-01T09:00:00+09:00"
+
+
+def test_a_new_referral_is_told_to_its_referrer_and_to_every_agency_that_triages():
+    n = ReferralReceived(at=AT, seq=1, referral_id="r1", referring_agency="hokatsu")
+    assert notices.recipients(n, triaging=["fukushi", "fukushi2"]) == [
+        "fukushi", "fukushi2", "hokatsu"]
 
 
 def test_a_returned_referral_goes_to_the_referrer_and_the_triager_with_its_reason():

@@ -106,6 +106,8 @@ async def test_a_returned_referral_reaches_the_referrers_feed_with_the_reason(
     assert got["reason"] == "包括で継続対応が適当" and got["triaged_by"] == "fukushi"
     assert got["subject"] == f"{topology.prefix}.feed.hokatsu.{rid}.referral_returned"
     await notice(nc, topology, "hokatsu", "referral_received", referral_id=rid)
+    await notice(nc, topology, "fukushi", "referral_received", referral_id=rid)  # triages
+    assert not [m for m in await feed(nc, topology, "shakyo") if m.get("referral_id") == rid]
 
 
 async def test_an_ordinary_triage_reaches_the_referrer_and_the_assigned_agency(

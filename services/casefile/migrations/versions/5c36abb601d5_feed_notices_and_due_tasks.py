@@ -4,9 +4,9 @@
 Filled from the events on the next rebuild (`tsunagu rebuild casefile`); until then a
 referral or meeting from before the upgrade gets no notice, and no reminder is due.
 
-Revision ID: 2443e07f9448
+Revision ID: 5c36abb601d5
 Revises: ecbbc32562bb
-Create Date: 2026-12-06 05:06:48.281820
+Create Date: 2026-12-06 05:23:37.787306
 """
 
 from collections.abc import Sequence
@@ -14,7 +14,7 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-revision: str = '2443e07f9448'
+revision: str = '5c36abb601d5'
 down_revision: str | Sequence[str] | None = 'ecbbc32562bb'
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
@@ -33,6 +33,10 @@ def upgrade() -> None:
     sa.Column('referral_id', sa.String(length=64), nullable=False),
     sa.Column('referring_agency', sa.String(length=64), nullable=False),
     sa.PrimaryKeyConstraint('referral_id')
+    )
+    op.create_table('casefile_notice_triagers',
+    sa.Column('agency_id', sa.String(length=64), nullable=False),
+    sa.PrimaryKeyConstraint('agency_id')
     )
     op.create_table('casefile_tasks',
     sa.Column('task_key', sa.String(length=240), nullable=False),
@@ -57,6 +61,7 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f('ix_casefile_tasks_case_id'))
 
     op.drop_table('casefile_tasks')
+    op.drop_table('casefile_notice_triagers')
     op.drop_table('casefile_notice_referrals')
     op.drop_table('casefile_notice_meetings')
     # ### end Alembic commands ###
