@@ -50,7 +50,7 @@ from contracts.meeting import (
     MemberInvited,
 )
 from contracts.meeting import MeetingCancelled as MeetingCancelledEvent
-from contracts.referral import ReferralSubmitted
+from contracts.referral import ReferralSubmitted, TriageOutcome
 from contracts.referral import ReferralTriaged as ReferralTriagedEvent
 from eventstore.db import upsert
 from eventstore.disclosure import Disclosure, DisclosureLog
@@ -203,7 +203,7 @@ def _referral(conn: Connection, ctx: ApplyContext, topology: Topology,
         referrers.c.referral_id == e.referral_id)).scalar()
     common = {**base, "referral_id": e.referral_id, "triaged_by": e.triaged_by,
               "triaged_on": e.triaged_on}
-    if e.outcome.value == "returned":
+    if e.outcome is TriageOutcome.returned:
         _send(ctx, topology, ReferralReturned(**common, reason=e.reason), referrer=referrer)
         return
     _send(ctx, topology, ReferralTriaged(**common, outcome=e.outcome.value, case_id=e.case_id,
