@@ -23,3 +23,14 @@ def test_the_sample_directory_imports_without_an_error():
     parsed = parse_file("agencies.csv", raw, (), date(2025, 6, 1))
     assert parsed.errors == []
     assert {e.agency_id for e in parsed.entries} >= {"ag-fukushi-soudan", "ag-houkatsu-kita"}
+
+
+def test_the_sample_feed_messages_are_what_contracts_feed_says():
+    from pydantic import TypeAdapter
+
+    from contracts.feed import FeedNotice
+
+    adapter: TypeAdapter[object] = TypeAdapter(FeedNotice)
+    for sample in sorted(EXAMPLES.glob("feed-*.json")):
+        message = adapter.validate_json(sample.read_bytes())
+        assert sample.stem == f"feed-{message.kind}"  # type: ignore[attr-defined]
