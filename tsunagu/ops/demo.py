@@ -54,6 +54,7 @@ from contracts.meeting import (
     ConfidentialityAcknowledged,
     Decision,
     DecisionRecorded,
+    ItemAttendance,
     MeetingHeld,
     MeetingKind,
     MeetingScheduled,
@@ -102,6 +103,8 @@ class Agenda:
     tabled: CaseTabled
     decisions: list[DecisionRecorded]
     moved_in: bool = False
+    #: The agencies invited for this case: they attend for this item only.
+    invite: tuple[str, ...] = ()
 
 
 @dataclass
@@ -178,7 +181,8 @@ class DemoWorld:
             plan_id=plan_id, plan_version=version, lead_agency=lead, program=program,
         ) for k, (_, decision, reason, lead) in enumerate(asks, start=1)]
         when = at(ready + timedelta(days=1), 11, n % 60)
-        mtg.items.append(Agenda(when, tabled, decisions, moved_in=moved is not None))
+        mtg.items.append(Agenda(when, tabled, decisions, moved_in=moved is not None,
+                                invite=invite))
         if moved is not None:
             source, source_item = moved
             self.moved_items[source_item] = mtg.items[-1]
@@ -567,9 +571,15 @@ class DemoWorld:
             if not item.moved_in:  # a moved case is put on the agenda by the move itself
                 self.emit(item.when, item.tabled, convener, story)
         invited = tuple(a for _, a in mtg.invited)
+        # Attendance is per item: the convener for every case, an invitee for its own case.
+        per_item = tuple(ItemAttendance(
+            item_id=item.tabled.item_id, case_id=item.tabled.case_id,
+            agencies=tuple(dict.fromkeys([convener, *item.invite])),
+        ) for item in mtg.items)
         if not self.emit(at(mtg.held_on, 14), MeetingHeld(
             meeting_id=mtg.meeting_id, held_on=mtg.held_on,
-            attendees=tuple(dict.fromkeys([*mtg.members, *invited]))), convener, story):
+            attendees=tuple(dict.fromkeys([*mtg.members, *invited])),
+            item_attendance=per_item), convener, story):
             return
         for item in mtg.items:
             for decided in item.decisions:

@@ -159,7 +159,8 @@ class Story:
             self.consumed.add(given.order)
             c: Any = given.event
             scope = {"agencies": c.agencies, "purposes": c.purposes, "method": c.method,
-                     "given_on": c.given_on, "valid_until": c.valid_until}
+                     "given_on": c.given_on, "valid_until": c.valid_until,
+                     **_obtained(c)}
         reply = await self.send(it, "record_application", case_id=self.ref(e.case_id),
                                 applied_on=e.applied_on, with_consent=e.with_consent,
                                 consent=scope)
@@ -173,7 +174,8 @@ class Story:
     async def on_ConsentRecorded(self, it: Item, e: Any, later: list[Item]) -> None:
         reply = await self.send(it, "record_consent", case_id=self.ref(e.case_id),
                                 agencies=e.agencies, purposes=e.purposes, method=e.method,
-                                given_on=e.given_on, valid_until=e.valid_until)
+                                given_on=e.given_on, valid_until=e.valid_until,
+                                **_obtained(e))
         await self._consent(e.consent_id, reply)
 
     async def on_ConsentRefused(self, it: Item, e: Any, later: list[Item]) -> None:
@@ -246,8 +248,10 @@ class Story:
         await self._tabled(target, reply)
 
     async def on_MeetingHeld(self, it: Item, e: Any, later: list[Item]) -> None:
+        items = [{"item_id": self.ref(a.item_id), "agencies": a.agencies}
+                 for a in e.item_attendance or () if a.item_id in self.refs]
         await self.send(it, "record_meeting_held", meeting_id=self.ref(e.meeting_id),
-                        held_on=e.held_on, attendees=e.attendees)
+                        held_on=e.held_on, attendees=e.attendees, item_attendees=items)
 
     async def on_DecisionRecorded(self, it: Item, e: Any, later: list[Item]) -> None:
         reply = await self.send(it, "record_decision", meeting_id=self.ref(e.meeting_id),
@@ -263,3 +267,12 @@ class Story:
     async def on_MinutesRecorded(self, it: Item, e: Any, later: list[Item]) -> None:
         await self.send(it, "record_minutes", meeting_id=self.ref(e.meeting_id),
                         text=e.personal.text)
+
+
+def _obtained(consent: Any) -> dict[str, Any]:
+    """Who obtained a consent and its signed form: the rules require both (written)."""
+    staff = getattr(consent, "obtained_by_staff", None) or "相談支援員（デモ）"
+    form = getattr(consent, "form_ref", None)
+    if form is None and getattr(consent, "method", None) == "written":
+        form = f"同意書-{consent.given_on:%Y%m%d}"
+    return {"obtained_by_staff": staff, "form_ref": form}
