@@ -1,0 +1,140 @@
+"""Making erased bytes unreadable where they rest: database files and nats-server blocks.
+
+Deleting a row or a JetStream message only unlinks it; the bytes stay until the space is
+reused. So:
+
+- SQLite runs with ``secure_delete`` (freed cells and pages are zeroed, see ``db.make_engine``)
+  and, after an erasure, a WAL checkpoint with TRUNCATE: the WAL's frames still hold every
+  earlier version of the pages, and TRUNCATE copies the current ones back and cuts the file
+  to zero bytes.
+- PostgreSQL keeps updated rows' old versions as dead tuples in the table's pages until
+  VACUUM; a plain VACUUM marks the space free but does not overwrite it. ``VACUUM FULL``
+  writes each table (with its TOAST and indexes) into new files and drops the old ones.
+- nats-server: a message removed by purge or a limit stays in its block file until the block
+  is compacted, which never happens to the last block. ``STREAM.MSG.DELETE`` (the default,
+  without ``no_erase``) overwrites the record with random bytes: ``erase_subject``.
+  Records removed by a limit earlier cannot be addressed any more; ``rewrite_stream`` moves
+  the live messages into new block files (a full purge deletes the old files).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Callable, Iterable
+from typing import Any
+
+import structlog
+from nats.js import JetStreamContext
+from nats.js.api import ConsumerConfig, DeliverPolicy
+from sqlalchemy import Engine, text
+
+from contracts.envelope import Envelope
+from eventstore.db import kit_metadata
+
+log = structlog.get_logger("tsunagu.scrub")
+
+#: Rewritten messages get this suffix on their Msg-Id: the originals' ids are still in the
+#: stream's de-duplication window and would be dropped as duplicates.
+REWRITTEN = "~rw"
+
+
+def scrub_database(engine: Engine, tables: Iterable[str]) -> None:
+    """After an erasure: SQLite WAL checkpoint(TRUNCATE), PostgreSQL VACUUM FULL of
+    ``tables``. Blocking; run it in a worker thread."""
+    if engine.dialect.name == "sqlite":
+        for _ in range(100):  # busy while a projection's transaction reads or writes
+            with engine.connect() as conn:
+                busy = conn.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)").first()
+            if busy is None or busy[0] == 0:
+                return
+            time.sleep(0.05)
+        raise TimeoutError("SQLite WAL checkpoint(TRUNCATE) stayed busy for 5 s")
+    with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+        for table in tables:
+            conn.execute(text(f'VACUUM FULL "{table}"'))
+
+
+async def _messages(js: JetStreamContext, stream: str, subject: str) -> list[Any]:
+    """Every message of the stream on ``subject`` (a filter), in order, by one ephemeral
+    pull consumer."""
+    sub = await js.pull_subscribe(subject, stream=stream, config=ConsumerConfig(
+        deliver_policy=DeliverPolicy.ALL, inactive_threshold=30.0))
+    try:
+        pending = (await sub.consumer_info()).num_pending
+        out: list[Any] = []
+        while len(out) < pending:
+            out += await sub.fetch(min(256, pending - len(out)), timeout=5)
+        return out
+    finally:
+        await sub.unsubscribe()
+
+
+async def dead_letters(js: JetStreamContext, topology: Any) -> list[Any]:
+    """Every stored dead letter (with its headers)."""
+    return await _messages(js, topology.dlq_stream, topology.dlq_subjects)
+
+
+async def erase_subject(js: JetStreamContext, stream: str, subject: str) -> int:
+    """Overwrite every stored message on ``subject`` (a filter) with random bytes."""
+    msgs = await _messages(js, stream, subject)
+    for msg in msgs:
+        await js.delete_msg(stream, msg.metadata.sequence.stream)
+    return len(msgs)
+
+
+async def rewrite_stream(
+    js: JetStreamContext, stream: str, subjects: str, drop: Callable[[str], bool]
+) -> tuple[int, int]:
+    """Copy the stream's live messages except those whose subject ``drop`` names, purge the
+    whole stream (its block files are deleted, and with them every record removed earlier
+    by a limit), and publish the copies again in their order. Returns (kept, dropped).
+
+    The caller holds off every other publisher to the stream meanwhile: a message published
+    between the copy and the purge would be lost."""
+    msgs = await _messages(js, stream, subjects)
+    kept = [m for m in msgs if not drop(m.subject)]
+    await js.purge_stream(stream)
+    for msg in kept:
+        headers = dict(msg.headers or {})
+        headers["Nats-Msg-Id"] = headers.get("Nats-Msg-Id", str(msg.metadata.sequence.stream)
+                                             ) + REWRITTEN
+        await js.publish(msg.subject, msg.data, stream=stream, headers=headers)
+    return len(kept), len(msgs) - len(kept)
+
+
+class Scrubber:
+    """Reactor: after an erasure event (``event_type``; the kit knows no domain), wait until
+    the service's projections have applied it, then ``scrub_database``. Each service that
+    keeps personal data in its projection runs one, as ``<service>_scrubber``::
+
+        reactors=lambda rt: [Scrubber(rt, "meeting", "PersonDataErased", ("person",))]
+    """
+
+    def __init__(self, runtime: Any, service: str, event_type: str,
+                 aggregates: tuple[str, ...]) -> None:
+        self.runtime, self.event_type = runtime, event_type
+        self.name = f"{service}_scrubber"
+        self.aggregates: tuple[str, ...] | None = aggregates
+        self.scrubbed = 0
+
+    async def react(self, env: Envelope, seq: int) -> None:
+        if env.type != self.event_type:
+            return
+        await scrub_after(self.runtime, seq, self.aggregates or ())
+        self.scrubbed += 1
+
+
+async def scrub_after(runtime: Any, seq: int, aggregates: tuple[str, ...]) -> None:
+    """Wait until the runtime's projections that read ``aggregates`` have applied ``seq``,
+    then scrub its database (the kit's tables too: the outbox held feed views)."""
+    projections = runtime.spec.projections
+    for projection in projections:
+        if projection.aggregates is None or set(projection.aggregates) & set(aggregates):
+            await runtime.runners[projection.name].wait_for(seq, timeout=120)
+    tables = [t.name for p in projections for t in p.metadata.sorted_tables]
+    tables += [t.name for t in kit_metadata.sorted_tables]
+    started = time.perf_counter()
+    await asyncio.to_thread(scrub_database, runtime.engine, tables)
+    log.info("database scrubbed", seq=seq, tables=len(tables),
+             ms=round((time.perf_counter() - started) * 1000))
