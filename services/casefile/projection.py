@@ -93,6 +93,7 @@ _MEETING_CASES = (select(t.meeting_cases.c.case_id)
                   .order_by(t.meeting_cases.c.case_id))
 _REFERRAL_CASES = select(_C.case_id).where(_C.referral_id == bindparam("referral_id"))
 _CONSENT_ROW = insert(t.consent)
+_FREE_TEXT = {"reason", "personal_reason"}
 #: ApplyContext.scratch keys: the feed mark as advanced in this transaction, and the cases
 #: whose views are due, {case_id: (seq, event type, recorded_at)} of their last event.
 _MARK, _DUE = "casefile.feed_mark", "casefile.feeds_due"
@@ -124,8 +125,9 @@ class CasefileProjection:
             if self._case(conn, env, ctx.seq):
                 touched = [event.case_id]
         elif isinstance(event, ConsentEvent):
-            conn.execute(_CONSENT_ROW, {"case_id": event.case_id, "seq": ctx.seq,
-                                        "event": event.model_dump(mode="json")})
+            # Coverage needs no reason (free text about the person): not kept.
+            conn.execute(_CONSENT_ROW, {"case_id": event.case_id, "seq": ctx.seq, "event":
+                                        event.model_dump(mode="json", exclude=_FREE_TEXT)})
             self._timeline(conn, event.case_id, ctx.seq, env, _consent_summary(event))
             touched = [event.case_id]
         elif isinstance(event, MeetingEvent):

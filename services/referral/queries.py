@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy import Engine, or_, select
 
 from contracts.base import ID_PATTERN
-from contracts.common import AttachmentRef
+from contracts.common import AttachmentRef, reason_of
 from contracts.consent import (
     ApplicationRecorded,
     ConsentRecorded,
@@ -264,8 +264,14 @@ async def directory(rt: Runtime, agency: str, args: dict[str, Any]) -> dict[str,
 
 
 async def _consent_events(rt: Runtime, case_id: str) -> list[Any]:
-    assert rt.store is not None
-    return [env.event for env in (await rt.store.load("consent", case_id)).envelopes]
+    """The case's consent events, their reasons unsealed (shown as ``reason``)."""
+    assert rt.store is not None and rt.keyring is not None
+    events = [env.event for env in (await rt.store.load("consent", case_id)).envelopes]
+    ids: set[str] = set()
+    for e in events:
+        ids |= sealed_key_ids(e)
+    await rt.keyring.prefetch(ids)
+    return [rt.keyring.unseal_event(e) for e in events]
 
 
 async def consent_coverage(rt: Runtime, agency: str, args: dict[str, Any]) -> dict[str, Any]:
@@ -292,7 +298,10 @@ async def consent_history(rt: Runtime, agency: str, args: dict[str, Any]) -> dic
     events = await _consent_events(rt, case_id)
     history: list[dict[str, Any]] = []
     for e in events:
-        item = e.model_dump(mode="json", exclude={"schema_version", "case_id", "person_id"})
+        item = e.model_dump(mode="json", exclude={"schema_version", "case_id", "person_id",
+                                                  "personal_reason"})
+        if isinstance(e, ConsentWithdrawn | ConsentRefused):
+            item["reason"] = reason_of(e)
         if isinstance(e, ConsentRecorded):
             item["status"] = consent_status(e, events, on)
         if isinstance(e, ApplicationRecorded | ConsentRecorded | ConsentWithdrawn
