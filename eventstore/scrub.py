@@ -61,7 +61,7 @@ async def _messages(js: JetStreamContext, stream: str, subject: str) -> list[Any
     sub = await js.pull_subscribe(subject, stream=stream, config=ConsumerConfig(
         deliver_policy=DeliverPolicy.ALL, inactive_threshold=30.0))
     try:
-        pending = (await sub.consumer_info()).num_pending
+        pending = (await sub.consumer_info()).num_pending or 0
         out: list[Any] = []
         while len(out) < pending:
             out += await sub.fetch(min(256, pending - len(out)), timeout=5)
