@@ -26,7 +26,7 @@ from typing import Any
 
 import structlog
 from nats.js import JetStreamContext
-from nats.js.api import ConsumerConfig, DeliverPolicy
+from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
 from sqlalchemy import Engine, text
 
 from contracts.envelope import Envelope
@@ -59,7 +59,7 @@ async def _messages(js: JetStreamContext, stream: str, subject: str) -> list[Any
     """Every message of the stream on ``subject`` (a filter), in order, by one ephemeral
     pull consumer."""
     sub = await js.pull_subscribe(subject, stream=stream, config=ConsumerConfig(
-        deliver_policy=DeliverPolicy.ALL, inactive_threshold=30.0))
+        deliver_policy=DeliverPolicy.ALL, ack_policy=AckPolicy.NONE, inactive_threshold=30.0))
     try:
         pending = (await sub.consumer_info()).num_pending or 0
         out: list[Any] = []
@@ -95,12 +95,20 @@ async def rewrite_stream(
     msgs = await _messages(js, stream, subjects)
     kept = [m for m in msgs if not drop(m.subject)]
     await js.purge_stream(stream)
-    for msg in kept:
-        headers = dict(msg.headers or {})
-        headers["Nats-Msg-Id"] = headers.get("Nats-Msg-Id", str(msg.metadata.sequence.stream)
-                                             ) + REWRITTEN
-        await js.publish(msg.subject, msg.data, stream=stream, headers=headers)
+    # Pipelined like the outbox: the tasks of a chunk write in order, then their acks are
+    # awaited together.
+    for i in range(0, len(kept), 256):
+        await asyncio.gather(*(
+            js.publish(msg.subject, msg.data, stream=stream, headers=_rewritten(msg))
+            for msg in kept[i:i + 256]))
     return len(kept), len(msgs) - len(kept)
+
+
+def _rewritten(msg: Any) -> dict[str, str]:
+    headers = dict(msg.headers or {})
+    headers["Nats-Msg-Id"] = headers.get("Nats-Msg-Id", str(msg.metadata.sequence.stream))
+    headers["Nats-Msg-Id"] += REWRITTEN
+    return headers
 
 
 class Scrubber:
