@@ -19,7 +19,7 @@ from contracts.base import (
     WorldDate,
     personal,
 )
-from contracts.common import AgeBand, AttachmentRef, Program, Sex, SubjectRef
+from contracts.common import AgeBand, AttachmentRef, FreeText, Program, Sex, SubjectRef
 
 
 class CaseEvent(DomainEvent):
@@ -209,7 +209,9 @@ class CaseClosed(CaseEvent):
     closed_on: WorldDate
     meeting_id: Id
     decision_id: Id
-    reason: ShortText
+    reason: ShortText | None = Field(
+        default=None, description="Plain, in events stored before reasons were sealed only")
+    personal_reason: FreeText | Sealed | None = None
 
 
 class CaseSuspended(CaseEvent):
@@ -219,7 +221,9 @@ class CaseSuspended(CaseEvent):
     suspended_on: WorldDate
     meeting_id: Id
     decision_id: Id
-    reason: ShortText
+    reason: ShortText | None = Field(
+        default=None, description="Plain, in events stored before reasons were sealed only")
+    personal_reason: FreeText | Sealed | None = None
 
 
 class CaseReturnedToComprehensive(CaseEvent):
@@ -230,7 +234,9 @@ class CaseReturnedToComprehensive(CaseEvent):
     returned_on: WorldDate
     meeting_id: Id
     decision_id: Id
-    reason: ShortText
+    reason: ShortText | None = Field(
+        default=None, description="Plain, in events stored before reasons were sealed only")
+    personal_reason: FreeText | Sealed | None = None
 
 
 class CaseReopened(CaseEvent):

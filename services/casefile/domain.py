@@ -45,7 +45,7 @@ from contracts.commands_casefile import (
     ReopenCase,
     StartEnrollment,
 )
-from contracts.common import Program, SubjectRef
+from contracts.common import FreeText, Program, SubjectRef, reason_of
 from contracts.consent import has_valid_consent
 from contracts.meeting import CaseTabled, Decision, DecisionRecorded, MeetingKind
 from eventstore.errors import DomainError, Forbidden, InvalidInput, NotFound
@@ -546,6 +546,8 @@ def decide_decision(
     if not state.opened or d.decision_id in state.decisions:
         return []
     mid, did = meeting.meeting_id, d.decision_id
+    # The meeting's reason is free text about the person: the case event seals it too.
+    why = FreeText(text=r) if (r := reason_of(d)) else None
 
     def no(reason: str) -> list[DomainEvent]:
         return _not_applied(state, mid, did, reason)
@@ -610,13 +612,13 @@ def decide_decision(
             if state.status is Status.closed:
                 return no("case is already closed")
             return [CaseClosed(case_id=state.case_id, closed_on=d.decided_on, meeting_id=mid,
-                               decision_id=did, reason=d.reason),
-                    *end_enrollments(None, f"case closed: {d.reason}")]
+                               decision_id=did, personal_reason=why),
+                    *end_enrollments(None, "case closed")]
         case Decision.suspend:
             if state.status is not Status.open:
                 return no(f"case is {state.status.value}; only an open case can be suspended")
             return [CaseSuspended(case_id=state.case_id, suspended_on=d.decided_on,
-                                  meeting_id=mid, decision_id=did, reason=d.reason)]
+                                  meeting_id=mid, decision_id=did, personal_reason=why)]
         case Decision.return_to_comprehensive:
             if state.status not in (Status.open, Status.suspended):
                 return no(f"case is {state.status.value}; only an open or suspended case can "
@@ -628,9 +630,9 @@ def decide_decision(
             return [CaseReturnedToComprehensive(
                         case_id=state.case_id, lead_agency=d.lead_agency,
                         returned_on=d.decided_on, meeting_id=mid, decision_id=did,
-                        reason=d.reason),
+                        personal_reason=why),
                     *join(d.lead_agency, d.decided_on),
-                    *end_enrollments(Program.multi_agency, f"returned to 包括: {d.reason}")]
+                    *end_enrollments(Program.multi_agency, "returned to 包括")]
     return []  # evaluate, continue_support, …: nothing changes on the case
 
 

@@ -276,15 +276,15 @@ class CasefileProjection:
                 summary = f"lead agency {e.agency_id} (meeting {e.meeting_id})"
             case CaseClosed():
                 self._status(conn, cid, "closed")
-                summary = f"closed (終結) by meeting {e.meeting_id}: {e.reason}"
+                summary = _why(f"closed (終結) by meeting {e.meeting_id}", e)
             case CaseSuspended():
                 self._status(conn, cid, "suspended")
-                summary = f"suspended (中断) by meeting {e.meeting_id}: {e.reason}"
+                summary = _why(f"suspended (中断) by meeting {e.meeting_id}", e)
             case CaseReturnedToComprehensive():
                 update_where(conn, t.cases, {"case_id": cid}, status="returned",
                              lead_agency=e.lead_agency)
-                summary = (f"returned to 包括 ({e.lead_agency}) by meeting {e.meeting_id}: "
-                           f"{e.reason}")
+                summary = _why(f"returned to 包括 ({e.lead_agency}) by meeting {e.meeting_id}",
+                               e)
             case CaseReopened():
                 self._status(conn, cid, "open")
                 summary = f"reopened: {e.reason}"
@@ -384,6 +384,14 @@ class CasefileProjection:
                     "erased": True}
             ctx.publish(self.topology.feed_subject(agency, case_id, "erased"),
                         json.dumps(body).encode(), msg_id=f"feed-{agency}-{case_id}-{ctx.seq}")
+
+
+def _why(summary: str, e: CaseEvent) -> str:
+    """The reason goes into the timeline only from events stored before reasons were
+    sealed; a sealed reason (free text about the person) stays in the event, shredded with
+    the case key, and is shown by the meeting's decisions to its members."""
+    plain = getattr(e, "reason", None)
+    return f"{summary}: {plain}" if plain else summary
 
 
 def _consent_summary(e: ConsentEvent) -> str:

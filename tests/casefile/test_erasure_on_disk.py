@@ -116,6 +116,7 @@ class Person:
         self.material = f"市民病院の診療記録抜粋{tag}"
         self.document = f"診断書の本文{tag}"
         self.reason = f"本人が家族との同居を始め共有を望まない{tag}"
+        self.decision = f"母の入院で見守りが急務{tag}"
 
     def strings(self) -> dict[str, str]:
         return {k: v for k, v in vars(self).items() if isinstance(v, str)}
@@ -174,6 +175,10 @@ class Platform:
                       asks=["assign_lead"])
         await self.ok("fukushi", "share_material", meeting_id=meeting_id, item_id="item-1",
                       title="世帯の状況", text=p.material)
+        await self.ok("fukushi", "record_meeting_held", meeting_id=meeting_id,
+                      held_on=today_jst().isoformat(), attendees=["fukushi", "hokatsu"])
+        await self.ok("fukushi", "record_decision", meeting_id=meeting_id, item_id="item-1",
+                      decision="assign_lead", reason=p.decision, lead_agency="hokatsu")
         # A second consent, withdrawn with a reason (free text about the person).
         await self.ok("fukushi", "record_consent", case_id=case_id, agencies=["shakyo"],
                       purposes=["就労支援"], method="written", given_on=days_ago(20))
@@ -217,7 +222,9 @@ async def _projected(nc: Any, topology: Any, ids: dict[str, str], p: Person) -> 
         return False
     mat = await ask(nc, topology, "fukushi", "meeting_materials",
                     {"meeting_id": ids["meeting_id"]})
-    return mat["ok"] and p.material in json.dumps(mat, ensure_ascii=False)
+    decided = await ask(nc, topology, "fukushi", "case_decisions", {"case_id": ids["case_id"]})
+    return (mat["ok"] and p.material in json.dumps(mat, ensure_ascii=False)
+            and p.decision in json.dumps(decided, ensure_ascii=False))
 
 
 @pytest.mark.timeout(180)

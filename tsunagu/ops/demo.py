@@ -42,7 +42,16 @@ from contracts.case import (
     PlanTabled,
     SubjectPersonal,
 )
-from contracts.common import AgeBand, Concern, Program, Sex, SubjectRef, age_band_for_age, age_on
+from contracts.common import (
+    AgeBand,
+    Concern,
+    FreeText,
+    Program,
+    Sex,
+    SubjectRef,
+    age_band_for_age,
+    age_on,
+)
 from contracts.consent import (
     ApplicationRecorded,
     ConsentMethod,
@@ -164,7 +173,8 @@ class DemoWorld:
         )
         decided = DecisionRecorded(
             meeting_id=mtg.meeting_id, decision_id=f"{item_id}-d", item_id=item_id,
-            case_id=case_id, decision=decision, reason=reason, decided_on=mtg.held_on,
+            case_id=case_id, decision=decision, personal_reason=FreeText(text=reason),
+            decided_on=mtg.held_on,
             plan_id=plan[0] if plan else None, plan_version=plan[1] if plan else None,
             lead_agency=lead, program=program,
         )
@@ -326,7 +336,7 @@ class DemoWorld:
         elif r.random() < 0.5:
             self.emit(at(applied, 10, 5), ConsentRefused(
                 case_id=case_id, person_id=person_id, refused_on=applied,
-                reason="情報共有を望まないため"), coordinator, story)
+                personal_reason=FreeText(text="情報共有を望まないため")), coordinator, story)
         assessed = applied + timedelta(days=r.randint(5, 20))
         if not self.emit(at(assessed, 13), IntakeAssessmentRecorded(
             case_id=case_id, assessment_id=f"{case_id}-a1", assessed_on=assessed,
@@ -365,7 +375,8 @@ class DemoWorld:
         if r.random() < 0.04:
             self.emit(at(approved + timedelta(days=30)), ConsentWithdrawn(
                 case_id=case_id, consent_id=consent_id,
-                withdrawn_on=approved + timedelta(days=30), reason="本人の申し出"),
+                withdrawn_on=approved + timedelta(days=30),
+                personal_reason=FreeText(text="本人の申し出")),
                 coordinator, story)
             return
         self.ending(case_id, coordinator, approved + timedelta(days=r.randint(120, 300)), story)
@@ -461,7 +472,8 @@ class DemoWorld:
                                    Decision.close, r.choice(W.CLOSE_REASONS))
             if self.emit(at(mtg.held_on, 15, 40), CaseClosed(
                 case_id=case_id, closed_on=mtg.held_on, meeting_id=mtg.meeting_id,
-                decision_id=d.decision_id, reason=d.reason), W.CORE_MEMBERS[0], story):
+                decision_id=d.decision_id, personal_reason=d.personal_reason),
+                W.CORE_MEMBERS[0], story):
                 for suffix, program in (("ma", Program.multi_agency),):
                     self.emit(at(mtg.held_on, 15, 41), EnrollmentEnded(
                         case_id=case_id, enrollment_id=f"{case_id}-{suffix}", program=program,
@@ -477,7 +489,8 @@ class DemoWorld:
                                    Decision.suspend, r.choice(W.SUSPEND_REASONS))
             self.emit(at(mtg.held_on, 15, 40), CaseSuspended(
                 case_id=case_id, suspended_on=mtg.held_on, meeting_id=mtg.meeting_id,
-                decision_id=d.decision_id, reason=d.reason), W.CORE_MEMBERS[0], story)
+                decision_id=d.decision_id, personal_reason=d.personal_reason),
+                W.CORE_MEMBERS[0], story)
         elif roll < 0.62:
             lead = "ag-houkatsu-chuo"
             mtg, _, d = self.table(case_id, MeetingKind.support_plan, ready,
@@ -485,7 +498,8 @@ class DemoWorld:
                                    "包括的相談支援で継続して支援するため", lead=lead)
             self.emit(at(mtg.held_on, 15, 40), CaseReturnedToComprehensive(
                 case_id=case_id, lead_agency=lead, returned_on=mtg.held_on,
-                meeting_id=mtg.meeting_id, decision_id=d.decision_id, reason=d.reason),
+                meeting_id=mtg.meeting_id, decision_id=d.decision_id,
+                personal_reason=d.personal_reason),
                 W.CORE_MEMBERS[0], story)
 
     def participation_for_agency(self, i: int, agency: str) -> None:
