@@ -17,7 +17,7 @@ import nats
 from nats.js.api import StorageType, StreamConfig
 
 from eventstore.natsserver import NatsServer
-from eventstore.scrub import erase_subject, rewrite_stream
+from eventstore.scrub import Copy, erase_subject, publish_copies, rewrite_stream
 
 VIEW_BYTES = 1500  # a case view as the casefile projection sends it: ~1-2 KB of JSON
 
@@ -56,8 +56,14 @@ async def run(cases: int, agencies: int, updates: int) -> dict:
             out[name] = {"publish_s": round(seconds, 2), "messages": state.messages,
                          "bytes": state.bytes, "blk_bytes_on_disk": _blk_bytes(store, name)}
         started = time.perf_counter()
+        held: list[Copy] = []
+
+        async def stash(copies: list[Copy]) -> None:
+            held.extend(copies)
+
         kept, dropped = await rewrite_stream(js, "ONE", "ONE.>",
-                                             lambda s: s.split(".")[3] == "c0")
+                                             lambda s: s.split(".")[3] == "c0", stash)
+        await publish_copies(js, "ONE", held)
         out["rewrite"] = {"kept": kept, "dropped": dropped,
                           "seconds": round(time.perf_counter() - started, 2),
                           "blk_bytes_on_disk": _blk_bytes(store, "ONE")}

@@ -21,21 +21,23 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Callable, Iterable
+import uuid
+from collections.abc import Awaitable, Callable, Iterable
+from dataclasses import dataclass
 from typing import Any
 
 import structlog
 from nats.js import JetStreamContext
 from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
-from sqlalchemy import Engine, text
+from sqlalchemy import Engine, delete, insert, select, text
 
 from contracts.envelope import Envelope
-from eventstore.db import kit_metadata
+from eventstore.db import kit_metadata, outbox
 
 log = structlog.get_logger("tsunagu.scrub")
 
-#: Rewritten messages get this suffix on their Msg-Id: the originals' ids are still in the
-#: stream's de-duplication window and would be dropped as duplicates.
+#: Rewritten messages' Msg-Ids end in this and a run id: the originals' ids are still in
+#: the stream's de-duplication window and would be dropped as duplicates.
 REWRITTEN = "~rw"
 
 
@@ -83,32 +85,78 @@ async def erase_subject(js: JetStreamContext, stream: str, subject: str) -> int:
     return len(msgs)
 
 
-async def rewrite_stream(
-    js: JetStreamContext, stream: str, subjects: str, drop: Callable[[str], bool]
-) -> tuple[int, int]:
-    """Copy the stream's live messages except those whose subject ``drop`` names, purge the
-    whole stream (its block files are deleted, and with them every record removed earlier
-    by a limit), and publish the copies again in their order. Returns (kept, dropped).
+@dataclass(frozen=True)
+class Copy:
+    """A live message copied out of a stream that is being rewritten."""
 
-    The caller holds off every other publisher to the stream meanwhile: a message published
+    subject: str
+    data: bytes
+    msg_id: str
+    headers: dict[str, str]
+
+
+#: Keeps the copies durably and publishes them once the stream is purged.
+Stash = Callable[[list[Copy]], Awaitable[None]]
+
+
+async def rewrite_stream(
+    js: JetStreamContext, stream: str, subjects: str, drop: Callable[[str], bool],
+    stash: Stash,
+) -> tuple[int, int]:
+    """Copy the stream's live messages except those whose subject ``drop`` names, hand the
+    copies to ``stash``, then purge the whole stream: its block files are deleted, and with
+    them every record removed earlier by a limit. Returns (kept, dropped).
+
+    ``stash`` stores the copies durably *before* the purge and publishes them after it (the
+    casefile puts them into its outbox), so a crash in between loses nothing; their Msg-Ids
+    are new for each rewrite (the stream still remembers the originals' and an earlier
+    attempt's). The caller holds off every other publisher meanwhile: a message published
     between the copy and the purge would be lost."""
     msgs = await _messages(js, stream, subjects)
-    kept = [m for m in msgs if not drop(m.subject)]
+    run = f"{REWRITTEN}{uuid.uuid4().hex[:12]}"
+    copies = [_copy(m, run) for m in msgs if not drop(m.subject)]
+    await stash(copies)
     await js.purge_stream(stream)
-    # Pipelined like the outbox: the tasks of a chunk write in order, then their acks are
-    # awaited together.
-    for i in range(0, len(kept), 256):
-        await asyncio.gather(*(
-            js.publish(msg.subject, msg.data, stream=stream, headers=_rewritten(msg))
-            for msg in kept[i:i + 256]))
-    return len(kept), len(msgs) - len(kept)
+    return len(copies), len(msgs) - len(copies)
 
 
-def _rewritten(msg: Any) -> dict[str, str]:
+def _copy(msg: Any, run: str) -> Copy:
     headers = dict(msg.headers or {})
-    headers["Nats-Msg-Id"] = headers.get("Nats-Msg-Id", str(msg.metadata.sequence.stream))
-    headers["Nats-Msg-Id"] += REWRITTEN
-    return headers
+    original = headers.pop("Nats-Msg-Id", str(msg.metadata.sequence.stream))
+    return Copy(msg.subject, msg.data, original[:150] + run, headers)
+
+
+def outbox_stash(engine: Engine, owner: str) -> Stash:
+    """A ``Stash`` into a projection runner's transactional outbox (flushed by the runner)."""
+
+    def insert_rows(copies: list[Copy]) -> None:
+        if not copies:
+            return
+        run = copies[0].msg_id[copies[0].msg_id.rindex(REWRITTEN):]
+        mine = (outbox.c.owner == owner, outbox.c.msg_id.endswith(run))
+        newer = select(outbox.c.subject).where(outbox.c.owner == owner,
+                                               ~outbox.c.msg_id.endswith(run))
+        with engine.begin() as conn:
+            conn.execute(insert(outbox), [
+                {"owner": owner, "subject": c.subject, "msg_id": c.msg_id,
+                 "data": c.data, "headers": c.headers or None} for c in copies])
+            # A view the projection committed since the outbox was paused is newer than the
+            # copy of its subject and would be published before it: the copy goes.
+            conn.execute(delete(outbox).where(*mine, outbox.c.subject.in_(newer)))
+
+    async def stash(copies: list[Copy]) -> None:
+        await asyncio.to_thread(insert_rows, copies)
+
+    return stash
+
+
+async def publish_copies(js: JetStreamContext, stream: str, copies: list[Copy]) -> None:
+    """Publish copies in order, pipelined like the outbox (for callers without one)."""
+    for i in range(0, len(copies), 256):
+        await asyncio.gather(*(
+            js.publish(c.subject, c.data, stream=stream,
+                       headers={**c.headers, "Nats-Msg-Id": c.msg_id})
+            for c in copies[i:i + 256]))
 
 
 class Scrubber:

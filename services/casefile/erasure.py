@@ -12,7 +12,6 @@ could no longer compute the age bands (the birth date would be gone).
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import time
 from collections.abc import Sequence
 from datetime import date
@@ -31,7 +30,7 @@ from eventstore.commands import Session
 from eventstore.crypto import KeyRing, sealed_key_ids
 from eventstore.errors import DomainError, Forbidden, NotFound
 from eventstore.projection import ProjectionRunner
-from eventstore.scrub import dead_letters, rewrite_stream, scrub_after
+from eventstore.scrub import dead_letters, outbox_stash, rewrite_stream, scrub_after
 from services.casefile.shred_attachments import delete_object, objects_to_delete
 
 log = structlog.get_logger("tsunagu.casefile.erasure")
@@ -175,6 +174,8 @@ class Shredder:
 
     async def _rewrite_feed(self, runner: ProjectionRunner | None, js: Any,
                             cases: set[str]) -> None:
+        if runner is None:
+            raise RuntimeError(f"{self.projection_name}: the feed's publisher is not running")
         topo = self.runtime.topology
 
         def views_of_erased(subject: str) -> bool:
@@ -183,9 +184,11 @@ class Shredder:
             return parts[-2] in cases and parts[-1] == "case"
 
         started = time.perf_counter()
-        async with runner.outbox_paused() if runner else contextlib.nullcontext():
-            kept, dropped = await rewrite_stream(js, topo.feed_stream, topo.feed_subjects,
-                                                 views_of_erased)
+        async with runner.outbox_paused():  # the copies wait in the outbox while it purges
+            kept, dropped = await rewrite_stream(
+                js, topo.feed_stream, topo.feed_subjects, views_of_erased,
+                outbox_stash(runner.engine, runner.name))
+        await runner.flush_outbox()
         log.info("feed rewritten", kept=kept, dropped=dropped,
                  ms=round((time.perf_counter() - started) * 1000))
 
