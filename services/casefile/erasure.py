@@ -199,7 +199,8 @@ async def erase_dead_letters(js: Any, topo: Any, key_ids: set[str]) -> int:
     erased = 0
     for msg in await dead_letters(js, topo):
         about = (msg.headers or {}).get("Tsunagu-Subject", "").split(".")
-        if key_ids & set(about) or any(k.encode() in (msg.data or b"") for k in key_ids):
+        # The subject's id token, or an id as a whole JSON string (a referral names the person).
+        if key_ids & set(about) or any(f'"{k}"'.encode() in (msg.data or b"") for k in key_ids):
             await js.delete_msg(topo.dlq_stream, msg.metadata.sequence.stream)
             erased += 1
     return erased

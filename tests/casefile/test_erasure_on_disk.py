@@ -305,3 +305,20 @@ async def test_after_withdrawal_a_new_feed_consumer_reads_no_earlier_full_view(
     assert bodies, "the agency's feed is empty"
     assert not [b for b in bodies if p.name in b or p.plan in b], "an earlier full view"
     await sub.unsubscribe()
+
+
+async def test_dead_letters_about_an_erased_person_are_erased_from_disk(
+    nc, topology, nats_server
+):
+    from services.casefile.erasure import erase_dead_letters
+
+    js = nc.jetstream()
+    for case_id, text in (("c-9", "鰐淵さんの終結理由"), ("c-8", "別の人の記録")):
+        await js.publish(topology.dlq_subject("casefile"), json.dumps(
+            {"reason": text}, ensure_ascii=False).encode(), headers={
+            "Tsunagu-Subject": topology.event_subject("case", case_id, "CaseClosed"),
+            "Tsunagu-Error": f"failed: {text}"})
+    assert await erase_dead_letters(js, topology, {"p-1", "c-9"}) == 1
+    files = b"".join(p.read_bytes() for p in Path(nats_server.store_dir).rglob(
+        f"streams/{topology.dlq_stream}/**/*") if p.is_file())
+    assert "鰐淵".encode() not in files and "別の人".encode() in files
