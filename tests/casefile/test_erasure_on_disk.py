@@ -313,11 +313,13 @@ async def test_dead_letters_about_an_erased_person_are_erased_from_disk(
     from services.casefile.erasure import erase_dead_letters
 
     js = nc.jetstream()
-    for case_id, note in (("c-9", "鰐淵さんの終結理由"), ("c-8", "別の人の記録")):
+    tag = uuid.uuid4().hex[:8]
+    gone, kept = f"鰐淵さんの終結理由{tag}", f"別の人の記録{tag}"
+    for case_id, note in (("c-9", gone), ("c-8", kept)):
         await js.publish(topology.dlq_subject("casefile"), json.dumps(
             {"reason": note}, ensure_ascii=False).encode(), headers={
             "Tsunagu-Subject": topology.event_subject("case", case_id, "CaseClosed"),
             "Tsunagu-Error": f"failed: {note}"})
     assert await erase_dead_letters(js, topology, {"p-1", "c-9"}) == 1
     files = b"".join(files_under(Path(nats_server.store_dir) / "jetstream").values())
-    assert "鰐淵".encode() not in files and "別の人".encode() in files
+    assert gone.encode() not in files and kept.encode() in files
