@@ -30,6 +30,7 @@ import structlog
 from nats.js import JetStreamContext
 from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
 from sqlalchemy import Engine, delete, insert, select, text
+from sqlalchemy.exc import OperationalError
 
 from contracts.envelope import Envelope
 from eventstore.db import kit_metadata, outbox
@@ -53,8 +54,28 @@ def scrub_database(engine: Engine, tables: Iterable[str]) -> None:
             time.sleep(0.05)
         raise TimeoutError("SQLite WAL checkpoint(TRUNCATE) stayed busy for 5 s")
     with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+        # Wait for a table's lock a little at a time rather than for good: a VACUUM queued
+        # behind a schema change (a test dropping its schema) must give way, not deadlock it.
+        conn.execute(text("SET lock_timeout = '500ms'"))
         for table in tables:
+            _vacuum_full(conn, table)
+
+
+#: PostgreSQL's SQLSTATE for "lock_timeout expired".
+LOCK_NOT_AVAILABLE = "55P03"
+
+
+def _vacuum_full(conn: Any, table: str, attempts: int = 120) -> None:
+    for attempt in range(attempts):
+        try:
             conn.execute(text(f'VACUUM FULL "{table}"'))
+            return
+        except OperationalError as exc:
+            if getattr(exc.orig, "sqlstate", None) != LOCK_NOT_AVAILABLE:
+                raise
+            if attempt == attempts - 1:
+                raise
+            time.sleep(0.25)
 
 
 async def _messages(js: JetStreamContext, stream: str, subject: str) -> list[Any]:
