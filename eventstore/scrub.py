@@ -20,6 +20,7 @@ reused. So:
 from __future__ import annotations
 
 import asyncio
+import re
 import time
 import uuid
 from collections.abc import Awaitable, Callable, Iterable
@@ -57,25 +58,47 @@ def scrub_database(engine: Engine, tables: Iterable[str]) -> None:
         # Wait for a table's lock a little at a time rather than for good: a VACUUM queued
         # behind a schema change (a test dropping its schema) must give way, not deadlock it.
         conn.execute(text("SET lock_timeout = '500ms'"))
-        for table in tables:
-            _vacuum_full(conn, table)
+        kept: list[int] = []
+        raw = conn.connection.dbapi_connection
+        assert raw is not None
+
+        def notice(diag: Any) -> None:
+            if m := _NOT_REMOVABLE.search(diag.message_detail or ""):
+                kept.append(int(m.group(1)))
+
+        raw.add_notice_handler(notice)
+        try:
+            for table in tables:
+                _vacuum_until_clean(conn, table, kept)
+        finally:
+            raw.remove_notice_handler(notice)
 
 
 #: PostgreSQL's SQLSTATE for "lock_timeout expired".
 LOCK_NOT_AVAILABLE = "55P03"
+#: VACUUM VERBOSE's count of dead rows an open snapshot may still see: they are copied into
+#: the new file, so the VACUUM FULL is repeated until there are none.
+_NOT_REMOVABLE = re.compile(r"(\d+) dead row versions cannot be removed yet")
 
 
-def _vacuum_full(conn: Any, table: str, attempts: int = 120) -> None:
-    for attempt in range(attempts):
+def _vacuum_until_clean(conn: Any, table: str, kept: list[int], patience_s: float = 60) -> None:
+    deadline, pause = time.monotonic() + patience_s, 0.1
+    while True:
+        kept.clear()
         try:
-            conn.execute(text(f'VACUUM FULL "{table}"'))
-            return
+            conn.execute(text(f'VACUUM (FULL, VERBOSE) "{table}"'))
         except OperationalError as exc:
             if getattr(exc.orig, "sqlstate", None) != LOCK_NOT_AVAILABLE:
                 raise
-            if attempt == attempts - 1:
-                raise
-            time.sleep(0.25)
+            kept.append(-1)  # not vacuumed at all: try again
+        if not any(kept):
+            return
+        if time.monotonic() > deadline:
+            log.warning("dead rows kept by an open transaction", code="vacuum_blocked",
+                        table=table, rows=max(kept))
+            raise TimeoutError(f"VACUUM FULL {table}: an open transaction keeps old rows")
+        time.sleep(pause)
+        pause = min(pause * 2, 2.0)
 
 
 async def _messages(js: JetStreamContext, stream: str, subject: str) -> list[Any]:

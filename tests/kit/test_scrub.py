@@ -117,3 +117,42 @@ async def test_a_destroyed_key_leaves_no_bytes_in_the_bucket_files(
     files = stream_files(nats_server, f"KV_{topology.key_bucket}")
     assert key not in files and base64.b64encode(key) not in files
     assert await KeyRing(ring.kv).get("person-x") is None
+
+
+async def test_scrubbing_waits_for_an_open_snapshot_and_then_leaves_no_old_row(
+    db_url, tmp_path
+):
+    """An open transaction may still see the old row versions: PostgreSQL's VACUUM FULL
+    copies them into the new file, SQLite cannot truncate the WAL under a reader. The scrub
+    waits (and tries again) until the transaction ends, then nothing of the row is left."""
+    engine = make_engine(db_url)
+    kit_metadata.create_all(engine)
+    secret = f"鰐淵葵の住所{uuid.uuid4().hex[:6]}".encode()
+    with engine.begin() as conn:
+        conn.execute(outbox.insert(), {"owner": "x", "subject": "s", "msg_id": "m",
+                                       "data": secret})
+    reader = engine.connect()
+    if engine.dialect.name == "sqlite":
+        reader.exec_driver_sql("BEGIN")  # pysqlite would not begin for a SELECT
+    else:
+        reader.begin()
+        reader.exec_driver_sql("SELECT txid_current()")
+    reader.execute(select(outbox.c.id)).all()  # holds its snapshot
+    with engine.begin() as conn:
+        conn.execute(outbox.delete())
+    scrub = asyncio.create_task(asyncio.to_thread(scrub_database, engine, ["tsunagu_outbox"]))
+    await asyncio.sleep(1.0)
+    assert not scrub.done()  # still waiting for the reader
+    reader.rollback()
+    reader.close()
+    await asyncio.wait_for(scrub, 30)
+    assert secret not in await asyncio.to_thread(_stored_bytes, engine, db_url, tmp_path)
+    engine.dispose()
+
+
+def _stored_bytes(engine, db_url: str, tmp_path: Path) -> bytes:
+    if engine.dialect.name == "sqlite":
+        return b"".join(p.read_bytes() for p in tmp_path.rglob("*") if p.is_file())
+    from tests.casefile.test_erasure_on_disk import postgres_files
+
+    return b"".join(postgres_files(db_url).values())
