@@ -47,13 +47,14 @@ def scrub_database(engine: Engine, tables: Iterable[str]) -> None:
     """After an erasure: SQLite WAL checkpoint(TRUNCATE), PostgreSQL VACUUM FULL of
     ``tables``. Blocking; run it in a worker thread."""
     if engine.dialect.name == "sqlite":
-        for _ in range(100):  # busy while a projection's transaction reads or writes
+        # Each try waits for readers up to the busy timeout (make_engine: 30 s).
+        for _ in range(10):
             with engine.connect() as conn:
                 busy = conn.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)").first()
             if busy is None or busy[0] == 0:
                 return
             time.sleep(0.05)
-        raise TimeoutError("SQLite WAL checkpoint(TRUNCATE) stayed busy for 5 s")
+        raise TimeoutError("SQLite WAL checkpoint(TRUNCATE) stayed busy: a reader holds the WAL")
     with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
         # Wait for a table's lock a little at a time rather than for good: a VACUUM queued
         # behind a schema change (a test dropping its schema) must give way, not deadlock it.
