@@ -64,7 +64,9 @@ class EnrollmentStarted(CaseEvent):
     program: Program
     subject: SubjectRef
     started_on: WorldDate
-    reason: ShortText | None = None
+    reason: ShortText | None = Field(
+        default=None, description="Plain, in events stored before reasons were sealed only")
+    personal_reason: FreeText | Sealed | None = None
 
 
 class EnrollmentEnded(CaseEvent):
@@ -72,7 +74,10 @@ class EnrollmentEnded(CaseEvent):
     enrollment_id: Id
     program: Program
     ended_on: WorldDate
-    reason: ShortText
+    reason: ShortText | None = Field(
+        default=None, description="The platform's own note (\"case closed\"), or an agency's "
+        "reason in events stored before reasons were sealed")
+    personal_reason: FreeText | Sealed | None = None
 
 
 #: The intake-assessment items the national report needs (marked, required, checked by the
@@ -242,7 +247,9 @@ class CaseReturnedToComprehensive(CaseEvent):
 class CaseReopened(CaseEvent):
     type: Literal["CaseReopened"] = "CaseReopened"
     reopened_on: WorldDate
-    reason: ShortText
+    reason: ShortText | None = Field(
+        default=None, description="Plain, in events stored before reasons were sealed only")
+    personal_reason: FreeText | Sealed | None = None
 
 
 class DecisionNotApplied(CaseEvent):

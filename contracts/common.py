@@ -38,6 +38,11 @@ class FreeText(PersonalData):
     text: LongText = personal("理由・メモ (free text about the person)")
 
 
+def sealable(text: str | None) -> FreeText | None:
+    """A reason given by an agency, as the block an event seals (None for no reason)."""
+    return FreeText(text=text) if text else None
+
+
 def reason_of(event: object) -> str | None:
     """An event's reason: its sealed block once unsealed, else the plain field of an event
     stored before reasons were sealed; None when there is none or its key is destroyed."""

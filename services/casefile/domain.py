@@ -45,7 +45,7 @@ from contracts.commands_casefile import (
     ReopenCase,
     StartEnrollment,
 )
-from contracts.common import FreeText, Program, SubjectRef, reason_of
+from contracts.common import FreeText, Program, SubjectRef, reason_of, sealable
 from contracts.consent import has_valid_consent
 from contracts.meeting import CaseTabled, Decision, DecisionRecorded, MeetingKind
 from eventstore.errors import DomainError, Forbidden, InvalidInput, NotFound
@@ -281,7 +281,8 @@ def decide_open(case_id: str, agency_id: str, cmd: OpenCase) -> list[DomainEvent
                    coordinator=agency_id, sex=cmd.sex, age_band=cmd.age_band,
                    personal=cmd.personal),
         EnrollmentStarted(case_id=case_id, enrollment_id=f"{case_id}-e1", program=cmd.program,
-                          subject=subject, started_on=cmd.opened_on, reason=cmd.reason),
+                          subject=subject, started_on=cmd.opened_on,
+                          personal_reason=sealable(cmd.reason)),
         MemberJoined(case_id=case_id, agency_id=agency_id, joined_on=cmd.opened_on,
                      how=MembershipReason.opened),
     ]
@@ -426,7 +427,7 @@ def decide_start_enrollment(
     enrollment_id = f"{state.case_id}-e{len(state.enrollments) + 1}"
     return [EnrollmentStarted(
         case_id=state.case_id, enrollment_id=enrollment_id, program=cmd.program,
-        subject=subject, started_on=cmd.started_on, reason=cmd.reason,
+        subject=subject, started_on=cmd.started_on, personal_reason=sealable(cmd.reason),
     )]
 
 
@@ -445,7 +446,8 @@ def decide_end_enrollment(
         )
     _not_before(cmd.ended_on, e.started_on, "ended_on", "the enrollment's start")
     return [EnrollmentEnded(case_id=state.case_id, enrollment_id=e.enrollment_id,
-                            program=e.program, ended_on=cmd.ended_on, reason=cmd.reason)]
+                            program=e.program, ended_on=cmd.ended_on,
+                            personal_reason=sealable(cmd.reason))]
 
 
 def decide_invite(state: CaseState, agency_id: str, cmd: InviteMember) -> list[DomainEvent]:
@@ -465,7 +467,8 @@ def decide_reopen(state: CaseState, agency_id: str, cmd: ReopenCase) -> list[Dom
         raise DomainError(f"case {state.case_id!r} is open; only a closed, suspended or "
                           "returned case can be reopened", code="case_open")
     events: list[DomainEvent] = [
-        CaseReopened(case_id=state.case_id, reopened_on=cmd.reopened_on, reason=cmd.reason)
+        CaseReopened(case_id=state.case_id, reopened_on=cmd.reopened_on,
+                     personal_reason=sealable(cmd.reason))
     ]
     # Closure and return ended the 多機関協働 enrollment; reopening starts a new one.
     if (state.status in (Status.closed, Status.returned) and state.subject is not None
@@ -474,7 +477,7 @@ def decide_reopen(state: CaseState, agency_id: str, cmd: ReopenCase) -> list[Dom
             case_id=state.case_id,
             enrollment_id=f"{state.case_id}-e{len(state.enrollments) + 1}",
             program=Program.multi_agency, subject=state.subject,
-            started_on=cmd.reopened_on, reason=cmd.reason,
+            started_on=cmd.reopened_on, personal_reason=sealable(cmd.reason),
         ))
     return events
 

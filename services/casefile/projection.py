@@ -37,6 +37,7 @@ from contracts.case import (
     PlanDrafted,
     PlanTabled,
 )
+from contracts.common import reason_of
 from contracts.consent import ConsentEvent
 from contracts.envelope import Envelope
 from contracts.meeting import (
@@ -220,8 +221,8 @@ class CasefileProjection:
                 summary = f"enrolled in {e.program.value}"
             case EnrollmentEnded():
                 update_where(conn, t.enrollments, {"enrollment_id": e.enrollment_id},
-                             ended_on=e.ended_on, end_reason=e.reason)
-                summary = f"{e.program.value} enrollment ended: {e.reason}"
+                             ended_on=e.ended_on, end_reason=None if erased else reason_of(e))
+                summary = _why(f"{e.program.value} enrollment ended", e)
             case MemberJoined():
                 upsert(conn, t.members, {"case_id": cid, "agency_id": e.agency_id,
                                          "joined_on": e.joined_on, "how": e.how.value},
@@ -287,7 +288,7 @@ class CasefileProjection:
                                e)
             case CaseReopened():
                 self._status(conn, cid, "open")
-                summary = f"reopened: {e.reason}"
+                summary = _why("reopened", e)
             case DecisionNotApplied():
                 summary = (f"decision {e.decision_id} of meeting {e.meeting_id} not applied: "
                            f"{e.reason}")
@@ -367,6 +368,8 @@ class CasefileProjection:
                          .values(personal=None, erased=True))
             for table in (t.plans, t.assessments, t.monitorings):
                 conn.execute(update(table).where(table.c.case_id == cid).values(personal=None))
+            conn.execute(update(t.enrollments).where(t.enrollments.c.case_id == cid)
+                         .values(end_reason=None))  # an agency's reason, about the person
             # Older events carried the attachment reference (and its filename) in plain.
             conn.execute(update(t.assessments).where(t.assessments.c.case_id == cid)
                          .values(attachment=None))

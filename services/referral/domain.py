@@ -36,11 +36,11 @@ from contracts.commands_referral import (
 )
 from contracts.common import (
     AgeBand,
-    FreeText,
     Program,
     SubjectRef,
     age_band_for_age,
     age_on,
+    sealable,
 )
 from contracts.consent import (
     ApplicationRecorded,
@@ -560,7 +560,7 @@ def decide_withdraw_consent(
                       f"{cmd.withdrawn_on} is before the consent was given "
                       f"({recorded[0].given_on})")
     return [ConsentWithdrawn(case_id=case.case_id, consent_id=cmd.consent_id,
-                             withdrawn_on=cmd.withdrawn_on, personal_reason=_sealable(cmd.reason))]
+                             withdrawn_on=cmd.withdrawn_on, personal_reason=sealable(cmd.reason))]
 
 
 def decide_refusal(
@@ -569,9 +569,5 @@ def decide_refusal(
     person_id = _require_case_actor(case, facts)
     _not_future("refused_on", cmd.refused_on, facts.today)
     return [ConsentRefused(case_id=case.case_id, person_id=person_id,
-                           refused_on=cmd.refused_on, personal_reason=_sealable(cmd.reason))]
+                           refused_on=cmd.refused_on, personal_reason=sealable(cmd.reason))]
 
-
-def _sealable(reason: str | None) -> FreeText | None:
-    """A reason is free text about the person: sealed, never plain (erasure shreds it)."""
-    return FreeText(text=reason) if reason else None

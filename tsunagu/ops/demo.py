@@ -311,7 +311,7 @@ class DemoWorld:
         self.emit(at(day, 10, 2), EnrollmentStarted(
             case_id=case_id, enrollment_id=f"{case_id}-out", program=Program.outreach,
             subject=SubjectRef(person_id=person_id), started_on=day,
-            reason="訪問で把握（アウトリーチ先行）"), coordinator, story)
+            personal_reason=FreeText(text="訪問で把握（アウトリーチ先行）")), coordinator, story)
         if self.rng.random() < 0.6:
             joined = day + timedelta(days=self.rng.randint(20, 90))
             self.emit(at(joined), EnrollmentStarted(
@@ -462,7 +462,7 @@ class DemoWorld:
             ended = started + timedelta(days=self.rng.randint(60, 200))
             self.emit(at(ended, 11), EnrollmentEnded(
                 case_id=case_id, enrollment_id=enrollment, program=program, ended_on=ended,
-                reason="目標を達成したため"), coordinator, story)
+                personal_reason=FreeText(text="目標を達成したため")), coordinator, story)
 
     def ending(self, case_id: str, coordinator: str, ready: date, story: str) -> None:
         r = self.rng
@@ -482,7 +482,7 @@ class DemoWorld:
                     back = mtg.held_on + timedelta(days=r.randint(30, 120))
                     self.emit(at(back), CaseReopened(
                         case_id=case_id, reopened_on=back,
-                        reason="生活状況が再び不安定になったため"),
+                        personal_reason=FreeText(text="生活状況が再び不安定になったため")),
                         coordinator, story)
         elif roll < 0.55:
             mtg, _, d = self.table(case_id, MeetingKind.support_plan, ready, Ask.suspend,
@@ -514,12 +514,14 @@ class DemoWorld:
         self.emit(at(day, 10, 1), EnrollmentStarted(
             case_id=case_id, enrollment_id=f"{case_id}-pa", program=Program.participation,
             subject=SubjectRef(agency_id=agency), started_on=day,
-            reason="関係機関からの相談（本人未特定）"), "ag-shakyo", story)
+            personal_reason=FreeText(text="関係機関からの相談（本人未特定）")), "ag-shakyo",
+            story)
         if r.random() < 0.5:
             ended = day + timedelta(days=r.randint(30, 150))
             self.emit(at(ended), EnrollmentEnded(
                 case_id=case_id, enrollment_id=f"{case_id}-pa", program=Program.participation,
-                ended_on=ended, reason="地域の居場所につないだため"), "ag-shakyo", story)
+                ended_on=ended, personal_reason=FreeText(text="地域の居場所につないだため")),
+                "ag-shakyo", story)
 
     def emit_meetings(self) -> None:
         for (_, year, month), mtg in sorted(self.meetings.items()):
