@@ -20,7 +20,9 @@ reused. So:
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import re
+import threading
 import time
 import uuid
 from collections.abc import Awaitable, Callable, Iterable
@@ -43,15 +45,18 @@ log = structlog.get_logger("tsunagu.scrub")
 REWRITTEN = "~rw"
 
 
-def scrub_database(engine: Engine, tables: Iterable[str]) -> None:
+def scrub_database(
+    engine: Engine, tables: Iterable[str], stop: threading.Event | None = None
+) -> None:
     """After an erasure: SQLite WAL checkpoint(TRUNCATE), PostgreSQL VACUUM FULL of
-    ``tables``. Blocking; run it in a worker thread."""
+    ``tables``. Blocking; run it in a worker thread. ``stop`` ends its retries."""
+    stop = stop or threading.Event()
     if engine.dialect.name == "sqlite":
         # Each try waits for readers up to the busy timeout (make_engine: 30 s).
         for _ in range(10):
             with engine.connect() as conn:
                 busy = conn.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)").first()
-            if busy is None or busy[0] == 0:
+            if busy is None or busy[0] == 0 or stop.is_set():
                 return
             time.sleep(0.05)
         raise TimeoutError("SQLite WAL checkpoint(TRUNCATE) stayed busy: a reader holds the WAL")
@@ -70,7 +75,7 @@ def scrub_database(engine: Engine, tables: Iterable[str]) -> None:
         raw.add_notice_handler(notice)
         try:
             for table in tables:
-                _vacuum_until_clean(conn, table, kept)
+                _vacuum_until_clean(conn, table, kept, stop)
         finally:
             raw.remove_notice_handler(notice)
 
@@ -82,9 +87,11 @@ LOCK_NOT_AVAILABLE = "55P03"
 _NOT_REMOVABLE = re.compile(r"(\d+) dead row versions cannot be removed yet")
 
 
-def _vacuum_until_clean(conn: Any, table: str, kept: list[int], patience_s: float = 60) -> None:
+def _vacuum_until_clean(
+    conn: Any, table: str, kept: list[int], stop: threading.Event, patience_s: float = 60
+) -> None:
     deadline, pause = time.monotonic() + patience_s, 0.1
-    while True:
+    while not stop.is_set():
         kept.clear()
         try:
             conn.execute(text(f'VACUUM (FULL, VERBOSE) "{table}"'))
@@ -236,6 +243,17 @@ async def scrub_after(runtime: Any, seq: int, aggregates: tuple[str, ...]) -> No
     tables = [t.name for p in projections for t in p.metadata.sorted_tables]
     tables += [t.name for t in kit_metadata.sorted_tables]
     started = time.perf_counter()
-    await asyncio.to_thread(scrub_database, runtime.engine, tables)
+    stop = threading.Event()
+    work = asyncio.ensure_future(asyncio.to_thread(scrub_database, runtime.engine, tables, stop))
+    try:
+        await asyncio.shield(work)
+    except asyncio.CancelledError:
+        # The service is stopping: a statement running in the thread cannot be cancelled,
+        # so the stop waits for it (and no retry starts) rather than leaving it behind, still
+        # holding locks on the tables. The erasure is scrubbed again on the next start.
+        stop.set()
+        with contextlib.suppress(Exception):
+            await work
+        raise
     log.info("database scrubbed", seq=seq, tables=len(tables),
              ms=round((time.perf_counter() - started) * 1000))
