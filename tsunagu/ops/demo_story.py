@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 from contracts.base import DomainEvent
 from contracts.case import CaseOpened, CaseOrigin
-from contracts.common import Program
+from contracts.common import Program, reason_of
 from contracts.consent import ConsentRecorded
 from contracts.meeting import Decision
 from tsunagu.ops.demo import DemoWorld, Item
@@ -109,13 +109,13 @@ class Story:
 
     async def on_ReferralWithdrawn(self, it: Item, e: Any, later: list[Item]) -> None:
         await self.send(it, "withdraw_referral", referral_id=self.ref(e.referral_id),
-                        reason=e.reason)
+                        reason=reason_of(e))
 
     async def on_ReferralTriaged(self, it: Item, e: Any, later: list[Item]) -> None:
         reply = await self.send(
             it, "triage_referral", referral_id=self.ref(e.referral_id), outcome=e.outcome,
             triaged_on=e.triaged_on, assigned_agency=e.assigned_agency,
-            reason=e.reason if e.outcome.value == "returned" else None)
+            reason=reason_of(e) if e.outcome.value == "returned" else None)
         if e.case_id:
             await self._opened(e.case_id, reply)
 
@@ -141,16 +141,16 @@ class Story:
             self.refs[e.enrollment_id] = opening
             return
         reply = await self.send(it, "start_enrollment", case_id=self.ref(e.case_id),
-                                program=e.program, started_on=e.started_on, reason=e.reason)
+                                program=e.program, started_on=e.started_on, reason=reason_of(e))
         [started] = await self.s.created(reply, "EnrollmentStarted")
         self.refs[e.enrollment_id] = started.enrollment_id  # type: ignore[attr-defined]
 
     async def on_EnrollmentEnded(self, it: Item, e: Any, later: list[Item]) -> None:
-        if e.enrollment_id not in self.refs or e.reason == "終結":
+        if e.enrollment_id not in self.refs or reason_of(e) == "終結":
             return  # ended by the case's closure
         await self.send(it, "end_enrollment", case_id=self.ref(e.case_id),
                         enrollment_id=self.ref(e.enrollment_id), ended_on=e.ended_on,
-                        reason=e.reason)
+                        reason=reason_of(e))
 
     async def on_ApplicationRecorded(self, it: Item, e: Any, later: list[Item]) -> None:
         scope = None
@@ -180,12 +180,12 @@ class Story:
 
     async def on_ConsentRefused(self, it: Item, e: Any, later: list[Item]) -> None:
         await self.send(it, "record_consent_refusal", case_id=self.ref(e.case_id),
-                        refused_on=e.refused_on, reason=e.reason)
+                        refused_on=e.refused_on, reason=reason_of(e))
 
     async def on_ConsentWithdrawn(self, it: Item, e: Any, later: list[Item]) -> None:
         await self.send(it, "withdraw_consent", case_id=self.ref(e.case_id),
                         consent_id=self.ref(e.consent_id), withdrawn_on=e.withdrawn_on,
-                        reason=e.reason)
+                        reason=reason_of(e))
 
     async def on_IntakeAssessmentRecorded(self, it: Item, e: Any, later: list[Item]) -> None:
         await self.send(it, "record_intake_assessment", case_id=self.ref(e.case_id),
@@ -208,7 +208,7 @@ class Story:
 
     async def on_CaseReopened(self, it: Item, e: Any, later: list[Item]) -> None:
         await self.send(it, "reopen_case", case_id=self.ref(e.case_id),
-                        reopened_on=e.reopened_on, reason=e.reason)
+                        reopened_on=e.reopened_on, reason=reason_of(e))
 
     # ---- meetings --------------------------------------------------------------------
     async def on_MeetingScheduled(self, it: Item, e: Any, later: list[Item]) -> None:
@@ -256,7 +256,7 @@ class Story:
     async def on_DecisionRecorded(self, it: Item, e: Any, later: list[Item]) -> None:
         reply = await self.send(it, "record_decision", meeting_id=self.ref(e.meeting_id),
                                 item_id=self.ref(e.item_id), decision=e.decision,
-                                reason=e.reason, lead_agency=e.lead_agency)
+                                reason=reason_of(e), lead_agency=e.lead_agency)
         if e.decision in APPLIED:
             await self.s.await_reaction(self.refs[e.case_id], reply, "DecisionRecorded")
 
