@@ -19,7 +19,7 @@ from contracts.base import (
     WorldDate,
     personal,
 )
-from contracts.common import AgeBand, AttachmentRef, Program, Sex, SubjectRef
+from contracts.common import AgeBand, AttachmentRef, FreeText, Program, Sex, SubjectRef
 
 
 class CaseEvent(DomainEvent):
@@ -66,7 +66,9 @@ class EnrollmentStarted(CaseEvent):
     program: Program
     subject: SubjectRef
     started_on: WorldDate
-    reason: ShortText | None = None
+    reason: ShortText | None = Field(
+        default=None, description="Plain, in events stored before reasons were sealed only")
+    personal_reason: FreeText | Sealed | None = None
 
 
 class EnrollmentEnded(CaseEvent):
@@ -74,7 +76,10 @@ class EnrollmentEnded(CaseEvent):
     enrollment_id: Id
     program: Program
     ended_on: WorldDate
-    reason: ShortText
+    reason: ShortText | None = Field(
+        default=None, description="The platform's own note (\"case closed\"), or an agency's "
+        "reason in events stored before reasons were sealed")
+    personal_reason: FreeText | Sealed | None = None
 
 
 #: The intake-assessment items the national report needs (marked, required, checked by the
@@ -214,7 +219,9 @@ class CaseClosed(CaseEvent):
     closed_on: WorldDate
     meeting_id: Id
     decision_id: Id
-    reason: ShortText
+    reason: ShortText | None = Field(
+        default=None, description="Plain, in events stored before reasons were sealed only")
+    personal_reason: FreeText | Sealed | None = None
 
 
 class CaseSuspended(CaseEvent):
@@ -224,7 +231,9 @@ class CaseSuspended(CaseEvent):
     suspended_on: WorldDate
     meeting_id: Id
     decision_id: Id
-    reason: ShortText
+    reason: ShortText | None = Field(
+        default=None, description="Plain, in events stored before reasons were sealed only")
+    personal_reason: FreeText | Sealed | None = None
 
 
 class CaseReturnedToComprehensive(CaseEvent):
@@ -235,13 +244,17 @@ class CaseReturnedToComprehensive(CaseEvent):
     returned_on: WorldDate
     meeting_id: Id
     decision_id: Id
-    reason: ShortText
+    reason: ShortText | None = Field(
+        default=None, description="Plain, in events stored before reasons were sealed only")
+    personal_reason: FreeText | Sealed | None = None
 
 
 class CaseReopened(CaseEvent):
     type: Literal["CaseReopened"] = "CaseReopened"
     reopened_on: WorldDate
-    reason: ShortText
+    reason: ShortText | None = Field(
+        default=None, description="Plain, in events stored before reasons were sealed only")
+    personal_reason: FreeText | Sealed | None = None
 
 
 class DecisionNotApplied(CaseEvent):

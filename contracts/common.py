@@ -4,7 +4,15 @@ from __future__ import annotations
 
 from enum import StrEnum
 
-from contracts.base import Contract, Id, PersonalData, ShortText, WorldDate, personal
+from contracts.base import (
+    Contract,
+    Id,
+    LongText,
+    PersonalData,
+    ShortText,
+    WorldDate,
+    personal,
+)
 
 
 class Program(StrEnum):
@@ -20,6 +28,29 @@ PROGRAM_LABELS_JA = {
     Program.outreach: "アウトリーチ等を通じた継続的支援事業",
     Program.participation: "参加支援事業",
 }
+
+
+class FreeText(PersonalData):
+    """Free text about the person outside an event's other personal blocks (a reason, a
+    note): sealed with the same key, so erasing the person shreds it. Events stored before
+    such text was sealed keep it in their plain ``reason`` field (read by ``reason_of``)."""
+
+    text: LongText = personal("理由・メモ (free text about the person)")
+
+
+def sealable(text: str | None) -> FreeText | None:
+    """A reason given by an agency, as the block an event seals (None for no reason)."""
+    return FreeText(text=text) if text else None
+
+
+def reason_of(event: object) -> str | None:
+    """An event's reason: its sealed block once unsealed, else the plain field of an event
+    stored before reasons were sealed; None when there is none or its key is destroyed."""
+    block = getattr(event, "personal_reason", None)
+    if isinstance(block, FreeText):
+        return block.text
+    plain = getattr(event, "reason", None)
+    return plain if isinstance(plain, str) else None
 
 
 class Sex(StrEnum):

@@ -9,7 +9,8 @@ from typing import ClassVar, Literal
 
 from pydantic import Field
 
-from contracts.base import AgencyId, DomainEvent, Id, ShortText, WorldDate
+from contracts.base import AgencyId, DomainEvent, Id, Sealed, ShortText, WorldDate
+from contracts.common import FreeText
 
 
 class ConsentMethod(StrEnum):
@@ -52,7 +53,9 @@ class ConsentWithdrawn(ConsentEvent):
     type: Literal["ConsentWithdrawn"] = "ConsentWithdrawn"
     consent_id: Id
     withdrawn_on: WorldDate
-    reason: ShortText | None = None
+    reason: ShortText | None = Field(
+        default=None, description="Plain, in events stored before reasons were sealed only")
+    personal_reason: FreeText | Sealed | None = None
 
 
 class ConsentRecorderNamed(ConsentEvent):
@@ -69,7 +72,9 @@ class ConsentRefused(ConsentEvent):
     type: Literal["ConsentRefused"] = "ConsentRefused"
     person_id: Id
     refused_on: WorldDate
-    reason: ShortText | None = None
+    reason: ShortText | None = Field(
+        default=None, description="Plain, in events stored before reasons were sealed only")
+    personal_reason: FreeText | Sealed | None = None
 
 
 # ---- The one definition of "covered by consent", shared by every service (pure). -------

@@ -20,7 +20,7 @@ from contracts.base import (
     WorldDate,
     personal,
 )
-from contracts.common import AttachmentRef, Program
+from contracts.common import AttachmentRef, FreeText, Program
 
 
 class MeetingKind(StrEnum):
@@ -173,13 +173,18 @@ class DecisionRecorded(MeetingEvent):
     item_id: Id
     case_id: Id
     decision: Decision
-    reason: ShortText
+    reason: ShortText | None = Field(
+        default=None, description="Plain, in events stored before reasons were sealed only")
+    personal_reason: FreeText | Sealed | None = None
     decided_on: WorldDate
     plan_id: Id | None = None
     plan_version: int | None = None
     lead_agency: AgencyId | None = None
     program: Program | None = None
     meeting_kind: MeetingKind | None = None
+
+    def personal_key_id(self) -> str:
+        return self.case_id  # the reason is about the item's person: shredded with the case
 
 
 class ResourceGapRecorded(MeetingEvent):

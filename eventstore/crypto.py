@@ -15,9 +15,10 @@ import types
 import typing
 from typing import Any, TypeVar
 
+import structlog
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from nats.aio.client import Client
-from nats.js.errors import KeyDeletedError, KeyNotFoundError, KeyWrongLastSequenceError
+from nats.js.errors import APIError, KeyDeletedError, KeyNotFoundError, KeyWrongLastSequenceError
 from nats.js.kv import KeyValue
 
 from contracts.base import DomainEvent, PersonalData, Sealed
@@ -25,6 +26,7 @@ from eventstore.errors import DomainError
 from eventstore.topology import Topology
 
 E = TypeVar("E", bound=DomainEvent)
+log = structlog.get_logger("tsunagu.crypto")
 
 
 def _b64(data: bytes) -> str:
@@ -106,7 +108,21 @@ class KeyRing:
         return new
 
     async def destroy(self, key_id: str) -> None:
-        """Crypto-shred: purge the key and its history from the bucket."""
+        """Crypto-shred: erase the key's bytes, then purge it (the purge marker is what
+        ``get_or_create`` sees, so the id never gets a new key). A purge alone leaves the
+        key's record in the bucket's block file; ``STREAM.MSG.DELETE`` (with erase, the
+        default) overwrites it with random bytes first."""
+        try:
+            entry = await self.kv.get(key_id)
+        except (KeyNotFoundError, KeyDeletedError):
+            entry = None  # destroyed before (at-least-once): only the purge again
+        if entry is not None and entry.revision:
+            js = self.kv._js
+            try:
+                await js.delete_msg(self.kv._stream, entry.revision)
+            except APIError as exc:  # a bucket provisioned before erasure was allowed
+                log.error("key purged but not erased", code="key_not_erased",
+                          error=exc.description)
         await self.kv.purge(key_id)
         self._cache[key_id] = None
 

@@ -60,7 +60,7 @@ outbox = Table(
 
 
 def make_engine(url: str, *, schema: str | None = None) -> Engine:
-    """SQLite (WAL, synchronous=NORMAL) or PostgreSQL (psycopg 3) by URL.
+    """SQLite (WAL, synchronous=NORMAL, secure_delete) or PostgreSQL (psycopg 3) by URL.
 
     ``hide_parameters``: a failing statement's message goes to logs and dead letters, and its
     parameters may be personal data."""
@@ -78,6 +78,9 @@ def make_engine(url: str, *, schema: str | None = None) -> Engine:
             # Safe with the checkpoint in the same transaction: a lost tail of commits loses
             # its checkpoint too, and we resume from the database's checkpoint.
             cur.execute("PRAGMA synchronous=NORMAL")
+            # Deleted and overwritten content is zeroed, not left in free space: erasure
+            # must leave no personal data in the file (eventstore.scrub for the WAL).
+            cur.execute("PRAGMA secure_delete=ON")
             cur.close()
 
         return engine

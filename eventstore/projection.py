@@ -26,7 +26,7 @@ import asyncio
 import contextlib
 import dataclasses
 import time
-from collections.abc import Awaitable, Callable, Iterable
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -608,6 +608,14 @@ class ProjectionRunner:
             if time.monotonic() > deadline:
                 raise TimeoutError(f"{self.name} at {self.checkpoint}, wanted {seq}")
             await asyncio.sleep(0.01)
+
+    @contextlib.asynccontextmanager
+    async def outbox_paused(self) -> AsyncIterator[None]:
+        """Publish what the outbox holds, then publish nothing until the block ends (the
+        casefile shredder rewrites the feed stream meanwhile, eventstore.scrub)."""
+        async with self._flush_lock:
+            await self._flush_outbox()
+            yield
 
     async def rebuild(
         self, until: int | None = None, progress: Callable[[int, int], Any] | None = None

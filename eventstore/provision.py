@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+import structlog
 from nats.aio.client import Client
 from nats.js.api import (
     DiscardPolicy,
@@ -22,12 +23,16 @@ from nats.js.errors import BucketNotFoundError, NotFoundError
 from eventstore.disclosure import DEFAULT_MAX_AGE_DAYS
 from eventstore.topology import Topology
 
+log = structlog.get_logger("tsunagu.provision")
+
 #: Msg-Id de-duplication covers a client's retries after a lost PubAck. Two hours is longer
 #: than any sane retry loop; replays of older commands are caught by command-id idempotency
 #: (the aggregate's history records which command caused each event).
 DUPLICATE_WINDOW_S = 2 * 3600
 #: A single event (or attachment chunk) may not exceed this.
 MAX_EVENT_BYTES = 256 * 1024
+#: Feed messages kept per subject (one agency's view of one case): the current one.
+FEED_VIEWS_PER_SUBJECT = 1
 
 
 @dataclass(frozen=True)
@@ -86,6 +91,28 @@ async def _ensure_stream(nc: Client, config: StreamConfig) -> None:
     await js.update_stream(config)
 
 
+def key_bucket_config(topology: Topology, policy: StreamPolicy) -> StreamConfig:
+    """The data-key bucket's stream: a KV bucket (what ``create_key_value`` declares, history
+    1) except that it allows message deletes. A purged key's bytes stay in the block file
+    until the block is compacted, which never happens to the last block; destroying a key
+    therefore first erases its message (``STREAM.MSG.DELETE`` without ``no_erase``
+    overwrites the record with random bytes). Only services may send that request, and only
+    for this stream (tsunagu.deploy.permissions)."""
+    return StreamConfig(
+        name=f"KV_{topology.key_bucket}",
+        description="Per-subject data keys (crypto-shredding). Services only.",
+        subjects=[f"$KV.{topology.key_bucket}.>"],
+        allow_direct=True,
+        allow_rollup_hdrs=True,
+        deny_delete=False,
+        discard=DiscardPolicy.NEW,
+        duplicate_window=120,
+        max_msgs_per_subject=1,
+        num_replicas=policy.replicas,
+        storage=StorageType.FILE,
+    )
+
+
 async def provision(nc: Client, topology: Topology, policy: StreamPolicy | None = None) -> None:
     policy = policy or StreamPolicy()
     js = nc.jetstream()
@@ -112,21 +139,22 @@ async def provision(nc: Client, topology: Topology, policy: StreamPolicy | None 
             num_replicas=policy.replicas,
             duplicate_window=DUPLICATE_WINDOW_S,
             allow_direct=True,
+            # The current view only: <prefix>.feed.<agency>.<case>.<kind> is one view of one
+            # case for one agency, so a redacted view replaces the full one and an agency
+            # that reads its feed from the start again cannot read earlier views.
+            max_msgs_per_subject=FEED_VIEWS_PER_SUBJECT,
         ),
     )
     await _ensure_stream(nc, disclosure_stream_config(topology, policy))
     try:
-        await js.key_value(topology.key_bucket)
-    except BucketNotFoundError:
-        await js.create_key_value(
-            KeyValueConfig(
-                bucket=topology.key_bucket,
-                description="Per-subject data keys (crypto-shredding). Services only.",
-                history=1,
-                storage=StorageType.FILE,
-                replicas=policy.replicas,
-            )
-        )
+        info = await js.stream_info(f"KV_{topology.key_bucket}")
+        if info.config.deny_delete:
+            # nats-server refuses to lift deny_delete on an existing stream: keys are then
+            # purged without erasure (docs/PRIVACY.md: moving the keys to a new bucket).
+            log.warning("key bucket denies deletes: destroyed keys are purged, not erased",
+                        code="key_bucket_deny_delete", stream=info.config.name)
+    except NotFoundError:
+        await js.add_stream(key_bucket_config(topology, policy))
     try:
         await js.key_value(topology.command_bucket)
     except BucketNotFoundError:

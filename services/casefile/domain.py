@@ -45,7 +45,7 @@ from contracts.commands_casefile import (
     ReopenCase,
     StartEnrollment,
 )
-from contracts.common import Program, SubjectRef
+from contracts.common import FreeText, Program, SubjectRef, reason_of, sealable
 from contracts.consent import has_valid_consent
 from contracts.meeting import CaseTabled, Decision, DecisionRecorded, MeetingHeld, MeetingKind
 from eventstore.errors import DomainError, Forbidden, InvalidInput, NotFound
@@ -292,7 +292,8 @@ def decide_open(case_id: str, agency_id: str, cmd: OpenCase) -> list[DomainEvent
                    coordinator=agency_id, sex=cmd.sex, age_band=cmd.age_band,
                    personal=cmd.personal),
         EnrollmentStarted(case_id=case_id, enrollment_id=f"{case_id}-e1", program=cmd.program,
-                          subject=subject, started_on=cmd.opened_on, reason=cmd.reason),
+                          subject=subject, started_on=cmd.opened_on,
+                          personal_reason=sealable(cmd.reason)),
         MemberJoined(case_id=case_id, agency_id=agency_id, joined_on=cmd.opened_on,
                      how=MembershipReason.opened),
     ]
@@ -441,7 +442,7 @@ def decide_start_enrollment(
     enrollment_id = f"{state.case_id}-e{len(state.enrollments) + 1}"
     return [EnrollmentStarted(
         case_id=state.case_id, enrollment_id=enrollment_id, program=cmd.program,
-        subject=subject, started_on=cmd.started_on, reason=cmd.reason,
+        subject=subject, started_on=cmd.started_on, personal_reason=sealable(cmd.reason),
     )]
 
 
@@ -460,7 +461,8 @@ def decide_end_enrollment(
         )
     _not_before(cmd.ended_on, e.started_on, "ended_on", "the enrollment's start")
     return [EnrollmentEnded(case_id=state.case_id, enrollment_id=e.enrollment_id,
-                            program=e.program, ended_on=cmd.ended_on, reason=cmd.reason)]
+                            program=e.program, ended_on=cmd.ended_on,
+                            personal_reason=sealable(cmd.reason))]
 
 
 def decide_invite(state: CaseState, agency_id: str, cmd: InviteMember) -> list[DomainEvent]:
@@ -484,7 +486,8 @@ def decide_reopen(state: CaseState, agency_id: str, cmd: ReopenCase) -> list[Dom
         _not_before(cmd.reopened_on, state.status_since, "reopened_on",
                     f"the case was {state.status.value}")
     events: list[DomainEvent] = [
-        CaseReopened(case_id=state.case_id, reopened_on=cmd.reopened_on, reason=cmd.reason)
+        CaseReopened(case_id=state.case_id, reopened_on=cmd.reopened_on,
+                     personal_reason=sealable(cmd.reason))
     ]
     # Closure and return ended the 多機関協働 enrollment; reopening starts a new one.
     if (state.status in (Status.closed, Status.returned) and state.subject is not None
@@ -493,7 +496,7 @@ def decide_reopen(state: CaseState, agency_id: str, cmd: ReopenCase) -> list[Dom
             case_id=state.case_id,
             enrollment_id=f"{state.case_id}-e{len(state.enrollments) + 1}",
             program=Program.multi_agency, subject=state.subject,
-            started_on=cmd.reopened_on, reason=cmd.reason,
+            started_on=cmd.reopened_on, personal_reason=sealable(cmd.reason),
         ))
     return events
 
@@ -565,6 +568,8 @@ def decide_decision(
     if not state.opened or d.decision_id in state.decisions:
         return []
     mid, did = meeting.meeting_id, d.decision_id
+    # The meeting's reason is free text about the person: the case event seals it too.
+    why = FreeText(text=r) if (r := reason_of(d)) else None
 
     def no(reason: str) -> list[DomainEvent]:
         return _not_applied(state, mid, did, reason)
@@ -629,13 +634,13 @@ def decide_decision(
             if state.status is Status.closed:
                 return no("case is already closed")
             return [CaseClosed(case_id=state.case_id, closed_on=d.decided_on, meeting_id=mid,
-                               decision_id=did, reason=d.reason),
-                    *end_enrollments(None, f"case closed: {d.reason}")]
+                               decision_id=did, personal_reason=why),
+                    *end_enrollments(None, "case closed")]
         case Decision.suspend:
             if state.status is not Status.open:
                 return no(f"case is {state.status.value}; only an open case can be suspended")
             return [CaseSuspended(case_id=state.case_id, suspended_on=d.decided_on,
-                                  meeting_id=mid, decision_id=did, reason=d.reason)]
+                                  meeting_id=mid, decision_id=did, personal_reason=why)]
         case Decision.return_to_comprehensive:
             if state.status not in (Status.open, Status.suspended):
                 return no(f"case is {state.status.value}; only an open or suspended case can "
@@ -647,9 +652,9 @@ def decide_decision(
             return [CaseReturnedToComprehensive(
                         case_id=state.case_id, lead_agency=d.lead_agency,
                         returned_on=d.decided_on, meeting_id=mid, decision_id=did,
-                        reason=d.reason),
+                        personal_reason=why),
                     *join(d.lead_agency, d.decided_on),
-                    *end_enrollments(Program.multi_agency, f"returned to 包括: {d.reason}")]
+                    *end_enrollments(Program.multi_agency, "returned to 包括")]
     return []  # evaluate, continue_support, …: nothing changes on the case
 
 

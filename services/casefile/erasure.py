@@ -12,7 +12,7 @@ could no longer compute the age bands (the birth date would be gone).
 from __future__ import annotations
 
 import asyncio
-import contextlib
+import time
 from collections.abc import Sequence
 from datetime import date
 from typing import Any
@@ -30,6 +30,7 @@ from eventstore.commands import Session
 from eventstore.crypto import KeyRing, sealed_key_ids
 from eventstore.errors import DomainError, Forbidden, NotFound
 from eventstore.projection import ProjectionRunner
+from eventstore.scrub import dead_letters, outbox_stash, rewrite_stream, scrub_after
 from services.casefile.shred_attachments import delete_object, objects_to_delete
 
 log = structlog.get_logger("tsunagu.casefile.erasure")
@@ -127,11 +128,14 @@ async def erase_person_data(session: Session, cmd: ErasePersonData) -> list[Doma
 
 class Shredder:
     """Reactor: after PersonDataErased, wait until the casefile projection has applied it
-    (so no feed snapshot with personal data can follow), purge the personal feed messages
-    of the person's cases, delete their attachment objects (whose references only the keys
-    can still read), then destroy the keys. Idempotent: purging, deleting and destroying
-    twice is harmless. A deletion that fails is retried (then dead-lettered) *before* any
-    key is destroyed, so a replay can still find what to delete."""
+    (so no feed view with personal data can follow), then, in this order: rewrite the feed
+    stream without the views of the person's cases (``eventstore.scrub.rewrite_stream``:
+    earlier views removed by the one-view-per-subject limit still sit in block files), erase
+    the dead letters about them, erase their attachment objects (whose references only the
+    keys can still read), destroy (erase) the keys, and scrub this service's database.
+    Idempotent: each step run twice is harmless. A step that fails is retried (then
+    dead-lettered) *before* any key is destroyed, so a replay can still find what to
+    delete."""
 
     name = "casefile_shredder"
     aggregates: tuple[str, ...] | None = ("person",)
@@ -139,6 +143,7 @@ class Shredder:
     def __init__(self, runtime: Any, projection_name: str) -> None:
         self.runtime = runtime
         self.projection_name = projection_name
+        self.scrubbed = 0
 
     async def react(self, env: Envelope, seq: int) -> None:
         event = env.event
@@ -147,24 +152,55 @@ class Shredder:
         runner: ProjectionRunner | None = self.runtime.runners.get(self.projection_name)
         if runner is not None:
             await runner.wait_for(seq, timeout=120)
-            await runner.flush_outbox()
-        topo = self.runtime.topology
         js = self.runtime.broker.connection.jetstream()
-        for key_id in event.key_ids:
-            if key_id == event.person_id:
-                continue
-            with contextlib.suppress(Exception):  # no feed yet is fine
-                await js.purge_stream(
-                    topo.feed_stream, subject=topo.feed_subject("*", key_id, "case")
-                )
+        cases = set(event.key_ids) - {event.person_id}
+        await self._rewrite_feed(runner, js, cases)
+        dead = await erase_dead_letters(js, self.runtime.topology, set(event.key_ids))
         keyring: KeyRing = self.runtime.keyring
         # A fresh ring: the service's own has already forgotten the erased keys.
         names = await objects_to_delete(self.runtime.store, KeyRing(keyring.kv), event)
         deleted = 0
         for name in sorted(names):
-            deleted += await delete_object(self.runtime.broker.connection, topo, name)
-        log.info("attachments deleted", deleted=deleted, referenced=len(names), seq=seq)
+            deleted += await delete_object(self.runtime.broker.connection,
+                                           self.runtime.topology, name)
+        log.info("attachments deleted", deleted=deleted, referenced=len(names),
+                 dead_letters=dead, seq=seq)
         for key_id in event.key_ids:
             await keyring.destroy(key_id)
             await asyncio.sleep(0)
         log.info("keys destroyed", keys=len(event.key_ids), seq=seq)
+        await scrub_after(self.runtime, seq, self.aggregates or ())
+        self.scrubbed += 1
+
+    async def _rewrite_feed(self, runner: ProjectionRunner | None, js: Any,
+                            cases: set[str]) -> None:
+        if runner is None:
+            raise RuntimeError(f"{self.projection_name}: the feed's publisher is not running")
+        topo = self.runtime.topology
+
+        def views_of_erased(subject: str) -> bool:
+            # <prefix>.feed.<agency>.<case>.<kind>: the "erased" notices stay.
+            parts = subject.rsplit(".", 2)
+            return parts[-2] in cases and parts[-1] == "case"
+
+        started = time.perf_counter()
+        async with runner.outbox_paused():  # the copies wait in the outbox while it purges
+            kept, dropped = await rewrite_stream(
+                js, topo.feed_stream, topo.feed_subjects, views_of_erased,
+                outbox_stash(runner.engine, runner.name))
+        await runner.flush_outbox()
+        log.info("feed rewritten", kept=kept, dropped=dropped,
+                 ms=round((time.perf_counter() - started) * 1000))
+
+
+async def erase_dead_letters(js: Any, topo: Any, key_ids: set[str]) -> int:
+    """Erase the dead letters of events about the person (their cases' and their own):
+    an event's free text and a failure message are not sealed."""
+    erased = 0
+    for msg in await dead_letters(js, topo):
+        about = (msg.headers or {}).get("Tsunagu-Subject", "").split(".")
+        # The subject's id token, or an id as a whole JSON string (a referral names the person).
+        if key_ids & set(about) or any(f'"{k}"'.encode() in (msg.data or b"") for k in key_ids):
+            await js.delete_msg(topo.dlq_stream, msg.metadata.sequence.stream)
+            erased += 1
+    return erased

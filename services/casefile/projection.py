@@ -37,6 +37,7 @@ from contracts.case import (
     PlanDrafted,
     PlanTabled,
 )
+from contracts.common import reason_of
 from contracts.consent import ConsentEvent
 from contracts.envelope import Envelope
 from contracts.feed import KIND_HEADER
@@ -96,6 +97,7 @@ _MEETING_CASES = (select(t.meeting_cases.c.case_id)
                   .order_by(t.meeting_cases.c.case_id))
 _REFERRAL_CASES = select(_C.case_id).where(_C.referral_id == bindparam("referral_id"))
 _CONSENT_ROW = insert(t.consent)
+_FREE_TEXT = {"reason", "personal_reason"}
 #: ApplyContext.scratch keys: the feed mark as advanced in this transaction, and the cases
 #: whose views are due, {case_id: (seq, event type, recorded_at)} of their last event.
 _MARK, _DUE = "casefile.feed_mark", "casefile.feeds_due"
@@ -132,8 +134,9 @@ class CasefileProjection:
             if self._case(conn, env, ctx.seq):
                 touched = [event.case_id]
         elif isinstance(event, ConsentEvent):
-            conn.execute(_CONSENT_ROW, {"case_id": event.case_id, "seq": ctx.seq,
-                                        "event": event.model_dump(mode="json")})
+            # Coverage needs no reason (free text about the person): not kept.
+            conn.execute(_CONSENT_ROW, {"case_id": event.case_id, "seq": ctx.seq, "event":
+                                        event.model_dump(mode="json", exclude=_FREE_TEXT)})
             self._timeline(conn, event.case_id, ctx.seq, env, _consent_summary(event))
             touched = [event.case_id]
         elif isinstance(event, MeetingEvent):
@@ -238,8 +241,8 @@ class CasefileProjection:
                 summary = f"enrolled in {e.program.value}"
             case EnrollmentEnded():
                 update_where(conn, t.enrollments, {"enrollment_id": e.enrollment_id},
-                             ended_on=e.ended_on, end_reason=e.reason)
-                summary = f"{e.program.value} enrollment ended: {e.reason}"
+                             ended_on=e.ended_on, end_reason=None if erased else reason_of(e))
+                summary = _why(f"{e.program.value} enrollment ended", e)
             case MemberJoined():
                 upsert(conn, t.members, {"case_id": cid, "agency_id": e.agency_id,
                                          "joined_on": e.joined_on, "how": e.how.value},
@@ -294,18 +297,18 @@ class CasefileProjection:
                 summary = f"lead agency {e.agency_id} (meeting {e.meeting_id})"
             case CaseClosed():
                 self._status(conn, cid, "closed")
-                summary = f"closed (終結) by meeting {e.meeting_id}: {e.reason}"
+                summary = _why(f"closed (終結) by meeting {e.meeting_id}", e)
             case CaseSuspended():
                 self._status(conn, cid, "suspended")
-                summary = f"suspended (中断) by meeting {e.meeting_id}: {e.reason}"
+                summary = _why(f"suspended (中断) by meeting {e.meeting_id}", e)
             case CaseReturnedToComprehensive():
                 update_where(conn, t.cases, {"case_id": cid}, status="returned",
                              lead_agency=e.lead_agency)
-                summary = (f"returned to 包括 ({e.lead_agency}) by meeting {e.meeting_id}: "
-                           f"{e.reason}")
+                summary = _why(f"returned to 包括 ({e.lead_agency}) by meeting {e.meeting_id}",
+                               e)
             case CaseReopened():
                 self._status(conn, cid, "open")
-                summary = f"reopened: {e.reason}"
+                summary = _why("reopened", e)
             case DecisionNotApplied():
                 summary = (f"decision {e.decision_id} of meeting {e.meeting_id} not applied: "
                            f"{e.reason}")
@@ -386,6 +389,8 @@ class CasefileProjection:
                          .values(personal=None, erased=True))
             for table in (t.plans, t.assessments, t.monitorings):
                 conn.execute(update(table).where(table.c.case_id == cid).values(personal=None))
+            conn.execute(update(t.enrollments).where(t.enrollments.c.case_id == cid)
+                         .values(end_reason=None))  # an agency's reason, about the person
             # Older events carried the attachment reference (and its filename) in plain.
             conn.execute(update(t.assessments).where(t.assessments.c.case_id == cid)
                          .values(attachment=None))
@@ -404,6 +409,14 @@ class CasefileProjection:
             ctx.publish(self.topology.feed_subject(agency, case_id, "erased"),
                         json.dumps(body).encode(), msg_id=f"feed-{agency}-{case_id}-{ctx.seq}",
                         headers={KIND_HEADER: "erased"})
+
+
+def _why(summary: str, e: CaseEvent) -> str:
+    """The reason goes into the timeline only from events stored before reasons were
+    sealed; a sealed reason (free text about the person) stays in the event, shredded with
+    the case key, and is shown by the meeting's decisions to its members."""
+    plain = getattr(e, "reason", None)
+    return f"{summary}: {plain}" if plain else summary
 
 
 def _consent_summary(e: ConsentEvent) -> str:

@@ -13,6 +13,7 @@ from contracts.base import Command, DomainEvent, Id
 from contracts.envelope import Envelope
 from contracts.meeting import CaseTabled, DecisionRecorded, MeetingHeld, MeetingScheduled
 from eventstore.commands import Executor, Session, require_active_agency
+from eventstore.crypto import sealed_key_ids
 from eventstore.errors import Forbidden
 from services.casefile import domain
 from services.casefile.handlers import consent_of, load_case, today
@@ -65,7 +66,10 @@ class DecisionReactor:
                 await self._run(env, case_id)
 
     async def _run(self, env: Envelope, case_id: str) -> None:
-        trigger = env.event
+        # Unsealed: a decision's reason (sealed with the case key) goes into the case event.
+        keyring = self.executor.keyring
+        await keyring.prefetch(sealed_key_ids(env.event))
+        trigger = keyring.unseal_event(env.event)
 
         async def handle(session: Session, cmd: ApplyMeetingEvent) -> list[DomainEvent]:
             state = await load_case(session, case_id)

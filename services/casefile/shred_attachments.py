@@ -23,6 +23,7 @@ from contracts.meeting import CaseTabled, MaterialShared
 from contracts.person import PersonDataErased
 from contracts.referral import ReferralCorrected, ReferralSubmitted
 from eventstore.crypto import KeyRing, sealed_key_ids
+from eventstore.scrub import erase_subject
 from eventstore.store import EventStore
 from eventstore.topology import Topology
 
@@ -91,18 +92,19 @@ async def objects_to_delete(
 
 
 async def delete_object(nc: Client, topology: Topology, name: str) -> bool:
-    """Delete one object, chunks included; False when it was already gone."""
+    """Delete one object, its chunks erased (overwritten in nats-server's block files, not
+    just purged, which leaves the bytes there); False when it was already gone."""
     js = nc.jetstream()
     obs = await js.object_store(topology.attachment_bucket)
     try:
         info = await obs.get_info(name, show_deleted=True)
     except (ObjectNotFoundError, NotFoundError):
         return False
+    # Erased before the object is marked deleted, and again when it already was: an
+    # earlier run may have stopped in between. Erasing an empty subject is harmless.
+    bucket = topology.attachment_bucket
+    await erase_subject(js, OBJ_STREAM_TEMPLATE.format(bucket=bucket),
+                        OBJ_CHUNKS_PRE_TEMPLATE.format(bucket=bucket, obj=info.nuid))
     if not info.deleted:
         await obs.delete(name)
-    # Again when already marked deleted: an earlier run may have stopped before the chunks
-    # were purged. Purging an empty subject is harmless.
-    bucket = topology.attachment_bucket
-    await js.purge_stream(OBJ_STREAM_TEMPLATE.format(bucket=bucket),
-                          subject=OBJ_CHUNKS_PRE_TEMPLATE.format(bucket=bucket, obj=info.nuid))
     return not info.deleted

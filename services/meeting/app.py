@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from faststream import FastStream
 
+from eventstore.scrub import Scrubber
 from eventstore.service import ServiceSpec, build_app
 from eventstore.settings import Settings, load_settings
 from services.meeting.handlers import MeetingHandlers
@@ -21,6 +22,8 @@ def build_spec(settings: Settings) -> ServiceSpec:
         queries=dict(QUERIES),
         operator_queries=dict(OPERATOR_QUERIES),
         projections=[MeetingProjection()],
+        # Its projection holds personal data: scrubbed from disk after an erasure.
+        reactors=lambda rt: [Scrubber(rt, "meeting", "PersonDataErased", ("person",))],
     )
 
 

@@ -26,7 +26,7 @@ from contracts.commands_meeting import (
     StartMeetingSeries,
     TableCase,
 )
-from contracts.common import Program
+from contracts.common import FreeText, Program
 from contracts.meeting import (
     Ask,
     CaseMovedToSupportPlanMeeting,
@@ -564,7 +564,8 @@ def decide(cmd: RecordDecision, m: Meeting, agency_id: str, item: Item, case: Ca
     return [
         DecisionRecorded(
             meeting_id=m.meeting_id, decision_id=decision_id, item_id=item.item_id,
-            case_id=item.case_id, decision=cmd.decision, reason=cmd.reason, decided_on=held_on,
+            case_id=item.case_id, decision=cmd.decision, decided_on=held_on,
+            personal_reason=FreeText(text=cmd.reason),  # about the person: sealed
             plan_id=item.plan_id, plan_version=item.plan_version,
             lead_agency=cmd.lead_agency, program=item.program, meeting_kind=m.kind,
         )

@@ -28,7 +28,7 @@ from sqlalchemy import (
     update,
 )
 
-from contracts.common import AttachmentRef
+from contracts.common import AttachmentRef, reason_of
 from contracts.consent import ConsentRecorded, ConsentWithdrawn
 from contracts.envelope import Envelope
 from contracts.meeting import (
@@ -282,7 +282,9 @@ class MeetingProjection:
                     "decision_id": event.decision_id, "seq": ctx.seq,
                     "meeting_id": event.meeting_id, "item_id": event.item_id,
                     "case_id": event.case_id, "decision": event.decision.value,
-                    "reason": event.reason, "decided_on": event.decided_on,
+                    # "" once the case key is destroyed (the column predates sealed reasons).
+                    "reason": reason_of(ctx.unseal(env).event) or "",
+                    "decided_on": event.decided_on,
                     "plan_id": event.plan_id, "plan_version": event.plan_version,
                     "lead_agency": event.lead_agency,
                     "program": event.program.value if event.program else None,
@@ -343,6 +345,8 @@ class MeetingProjection:
                      .values(title=None, text=None, attachment=None))
         conn.execute(update(item_minutes).where(item_minutes.c.case_id.in_(case_ids))
                      .values(text=None))
+        conn.execute(update(decisions).where(decisions.c.case_id.in_(case_ids))
+                     .values(reason=""))
 
     @staticmethod
     def _count(conn: Connection, meeting_id: str, month: str) -> None:

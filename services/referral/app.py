@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from faststream import FastStream
 
+from eventstore.scrub import Scrubber
 from eventstore.service import Runtime, ServiceSpec, build_app
 from eventstore.settings import Settings, load_settings
 from services.referral.handlers import Deps, command_table
@@ -27,6 +28,8 @@ def build_spec(settings: Settings) -> ServiceSpec:
         queries=dict(QUERIES),
         operator_queries=dict(OPERATOR_QUERIES),
         projections=[ReferralProjection()],
+        # Its projection holds personal data: scrubbed from disk after an erasure.
+        reactors=lambda rt: [Scrubber(rt, "referral", "PersonDataErased", ("person",))],
         on_start=[wire],
         answer_unknown_commands=True,
     )

@@ -37,7 +37,14 @@ from contracts.commands_referral import (
     WithdrawConsent,
     WithdrawReferral,
 )
-from contracts.common import AgeBand, Program, SubjectRef, age_band_for_age, age_on
+from contracts.common import (
+    AgeBand,
+    Program,
+    SubjectRef,
+    age_band_for_age,
+    age_on,
+    sealable,
+)
 from contracts.consent import (
     ApplicationRecorded,
     ConsentMethod,
@@ -653,7 +660,7 @@ def decide_withdraw_consent(
                       f"{cmd.withdrawn_on} is before the consent was given "
                       f"({recorded[0].given_on})")
     return [ConsentWithdrawn(case_id=case.case_id, consent_id=cmd.consent_id,
-                             withdrawn_on=cmd.withdrawn_on, reason=cmd.reason)]
+                             withdrawn_on=cmd.withdrawn_on, personal_reason=sealable(cmd.reason))]
 
 
 def decide_refusal(
@@ -662,4 +669,5 @@ def decide_refusal(
     person_id = _require_case_actor(case, facts)
     _not_future("refused_on", cmd.refused_on, facts.today)
     return [ConsentRefused(case_id=case.case_id, person_id=person_id,
-                           refused_on=cmd.refused_on, reason=cmd.reason)]
+                           refused_on=cmd.refused_on, personal_reason=sealable(cmd.reason))]
+

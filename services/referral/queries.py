@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy import Engine, or_, select
 
 from contracts.base import ID_PATTERN
+from contracts.common import reason_of
 from contracts.consent import (
     ApplicationRecorded,
     ConsentRecorded,
@@ -24,6 +25,7 @@ from contracts.consent import (
     consent_status,
     covers,
 )
+from eventstore.crypto import sealed_key_ids
 from eventstore.db import in_thread
 from eventstore.disclosure import Disclosure, DisclosureLog
 from eventstore.errors import Forbidden, InvalidInput, NotFound
@@ -272,11 +274,17 @@ async def directory(rt: Runtime, agency: str, args: dict[str, Any]) -> dict[str,
 
 
 async def _consent_events(rt: Runtime, agency: str, case_id: str) -> list[Any]:
-    """The case's consent events, for one of its members only (else not_found)."""
-    assert rt.store is not None
+    """The case's consent events, for one of its members only (else not_found), their
+    reasons unsealed (shown as ``reason``)."""
+    assert rt.store is not None and rt.keyring is not None
     case = await rt.store.load("case", case_id)
     require_consent_reader(fold_case(case_id, (env.event for env in case.envelopes)), agency)
-    return [env.event for env in (await rt.store.load("consent", case_id)).envelopes]
+    events = [env.event for env in (await rt.store.load("consent", case_id)).envelopes]
+    ids: set[str] = set()
+    for e in events:
+        ids |= sealed_key_ids(e)
+    await rt.keyring.prefetch(ids)
+    return [rt.keyring.unseal_event(e) for e in events]
 
 
 async def consent_coverage(rt: Runtime, agency: str, args: dict[str, Any]) -> dict[str, Any]:
@@ -304,7 +312,10 @@ async def consent_history(rt: Runtime, agency: str, args: dict[str, Any]) -> dic
     events = await _consent_events(rt, agency, case_id)
     history: list[dict[str, Any]] = []
     for e in events:
-        item = e.model_dump(mode="json", exclude={"schema_version", "case_id", "person_id"})
+        item = e.model_dump(mode="json", exclude={"schema_version", "case_id", "person_id",
+                                                  "personal_reason"})
+        if isinstance(e, ConsentWithdrawn | ConsentRefused):
+            item["reason"] = reason_of(e)
         if isinstance(e, ConsentRecorded):
             item["status"] = consent_status(e, events, on)
         if isinstance(e, ApplicationRecorded | ConsentRecorded | ConsentWithdrawn

@@ -5,6 +5,7 @@ from __future__ import annotations
 from faststream import FastStream
 
 from contracts.stats import PublishStatsReport
+from eventstore.scrub import Scrubber
 from eventstore.service import Runtime, ServiceSpec, build_app
 from eventstore.settings import Settings, load_settings
 from services.stats.projection import StatsProjection
@@ -26,6 +27,8 @@ def build_spec(settings: Settings) -> ServiceSpec:
         commands={"publish_stats_report": (PublishStatsReport, publish_handler(runtime_of))},
         queries={"stats_report": stats_report},
         projections=[StatsProjection()],
+        # Its projection holds personal data: scrubbed from disk after an erasure.
+        reactors=lambda rt: [Scrubber(rt, "stats", "PersonDataErased", ("person",))],
         on_start=[remember, start_month_end_timer],
     )
 

@@ -120,7 +120,7 @@ async def test_withdrawal_stops_sharing_from_that_moment(world, casefile, nc, to
         "personal": {"progress": "撤回後の経過"}}))["ok"]
     await settle(nc, topology, casefile)
     after = await feed(nc, topology, "hokatsu")  # the same durable: only what is new
-    assert len(after) == 2
+    assert len(after) == 1  # the feed keeps the current view: the withdrawal's was replaced
     assert all(m["view"]["redacted"] for m in after)
     assert not any(contains_secret(json.dumps(m, ensure_ascii=False)) or "撤回後" in
                    json.dumps(m, ensure_ascii=False) for m in after)

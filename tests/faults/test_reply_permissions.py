@@ -81,7 +81,7 @@ async def test_the_referral_service_answers_an_agency_through_the_response_permi
                                 inbox_prefix="_INBOX.agency.A")
     try:
         topo = Topology(PREFIX)
-        sheet = {"command_id": "sec-1", "occurred_at": "2025-06-01T10:00:00+09:00",
+        sheet = {"command_id": "sec-1",
                  "contact_route": "phone", "concerns": ["income"],
                  "personal": {"summary": "相談", "birth_date": "1975-04-02",
                               "phone": "090-1234-5678"}}

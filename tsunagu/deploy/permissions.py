@@ -137,6 +137,7 @@ def service(topology: Topology, name: str) -> Permissions:
         ]
     js += [f"{JS}.STREAM.PURGE.{topology.feed_stream}",
            f"{JS}.STREAM.PURGE.OBJ_{topology.attachment_bucket}"]
+    js += [f"{JS}.STREAM.MSG.DELETE.{s}" for s in _streams(topology)[1:]]  # erasure (scrub)
     buckets = (f"$KV.{topology.key_bucket}.>", f"$KV.{topology.command_bucket}.>",
                f"$O.{topology.attachment_bucket}.>")
     return Permissions(

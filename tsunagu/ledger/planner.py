@@ -188,8 +188,10 @@ class Planner:
             scope = None
             if p.consent:
                 agencies = list(dict.fromkeys(a for a in (p.intake, p.referrer) if a))
+                # The ledger names neither who obtained the consent nor the form: say so.
                 scope = {"agencies": agencies, "purposes": [PURPOSE], "method": "written",
-                         "given_on": p.applied_on}
+                         "given_on": p.applied_on, "obtained_by_staff": MIGRATED,
+                         "form_ref": f"{MIGRATED} {p.key}"}
             self.add(s.PERSONS, p.row, p.intake, "record_application", p.applied_on, {
                 "case_id": case, "applied_on": p.applied_on, "with_consent": p.consent,
                 "consent": scope}, (p.key,))
@@ -232,8 +234,12 @@ class Planner:
                 item.update(asks=["approve_plan"], plan_version=1,
                             plan_id=Ref("plan", f"{case}/{m.key}"))
             self.add(s.MEETINGS, m.row, m.convener, "table_case", m.held_on, item, (m.key, case))
+        # The row's attendees attended for each case the row lists (attendance is per item).
+        per_item = [{"item_id": f"item-{n}", "agencies": list(m.attendees)}
+                    for n in range(1, len(cases) + 1)]
         self.add(s.MEETINGS, m.row, m.convener, "record_meeting_held", m.held_on, {
-            "meeting_id": ref, "held_on": m.held_on, "attendees": list(m.attendees)}, key)
+            "meeting_id": ref, "held_on": m.held_on, "attendees": list(m.attendees),
+            "item_attendees": per_item}, key)
         for n, case in enumerate(cases, start=1):
             if case in plans:
                 self.add(s.MEETINGS, m.row, m.convener, "record_decision", m.held_on, {

@@ -88,7 +88,8 @@ MEETINGS = Sheet("会議", (
     Column("種別", "kind", True, "重層的支援会議 / 支援会議"),
     Column("開催日", "held_on", True),
     Column("招集機関", "convener", True, "調整機関の機関ID"),
-    Column("出席機関", "attendees", True, "機関ID（、区切り）"),
+    Column("出席機関", "attendees", True,
+           "機関ID（、区切り）。この行の「検討した相談者」それぞれの検討に出席した機関"),
     Column("検討した相談者", "cases", False, "相談者番号（、区切り）"),
 ), "開催された会議。支援会議の出席機関は守秘義務の確認を記録します。")
 

@@ -38,7 +38,16 @@ from contracts.case import (
     PlanTabled,
     SubjectPersonal,
 )
-from contracts.common import AgeBand, Concern, Program, Sex, SubjectRef, age_band_for_age, age_on
+from contracts.common import (
+    AgeBand,
+    Concern,
+    FreeText,
+    Program,
+    Sex,
+    SubjectRef,
+    age_band_for_age,
+    age_on,
+)
 from contracts.consent import (
     ApplicationRecorded,
     ConsentMethod,
@@ -54,6 +63,7 @@ from contracts.meeting import (
     ConfidentialityAcknowledged,
     Decision,
     DecisionRecorded,
+    ItemAttendance,
     MeetingHeld,
     MeetingKind,
     MeetingScheduled,
@@ -102,6 +112,8 @@ class Agenda:
     tabled: CaseTabled
     decisions: list[DecisionRecorded]
     moved_in: bool = False
+    #: The agencies invited for this case: they attend for this item only.
+    invite: tuple[str, ...] = ()
 
 
 @dataclass
@@ -174,11 +186,13 @@ class DemoWorld:
         )
         decisions = [DecisionRecorded(
             meeting_id=mtg.meeting_id, decision_id=f"{item_id}-d{k}", item_id=item_id,
-            case_id=case_id, decision=decision, reason=reason, decided_on=mtg.held_on,
-            plan_id=plan_id, plan_version=version, lead_agency=lead, program=program,
+            case_id=case_id, decision=decision, personal_reason=FreeText(text=reason),
+            decided_on=mtg.held_on, plan_id=plan_id, plan_version=version, lead_agency=lead,
+            program=program,
         ) for k, (_, decision, reason, lead) in enumerate(asks, start=1)]
         when = at(ready + timedelta(days=1), 11, n % 60)
-        mtg.items.append(Agenda(when, tabled, decisions, moved_in=moved is not None))
+        mtg.items.append(Agenda(when, tabled, decisions, moved_in=moved is not None,
+                                invite=invite))
         if moved is not None:
             source, source_item = moved
             self.moved_items[source_item] = mtg.items[-1]
@@ -320,7 +334,7 @@ class DemoWorld:
         self.emit(at(day, 10, 2), EnrollmentStarted(
             case_id=case_id, enrollment_id=f"{case_id}-out", program=Program.outreach,
             subject=SubjectRef(person_id=person_id), started_on=day,
-            reason="訪問で把握（アウトリーチ先行）"), coordinator, story)
+            personal_reason=FreeText(text="訪問で把握（アウトリーチ先行）")), coordinator, story)
         if self.rng.random() < 0.6:
             joined = day + timedelta(days=self.rng.randint(20, 90))
             self.emit(at(joined), EnrollmentStarted(
@@ -345,7 +359,7 @@ class DemoWorld:
         elif r.random() < 0.5:
             self.emit(at(applied, 10, 5), ConsentRefused(
                 case_id=case_id, person_id=person_id, refused_on=applied,
-                reason="情報共有を望まないため"), coordinator, story)
+                personal_reason=FreeText(text="情報共有を望まないため")), coordinator, story)
         assessed = applied + timedelta(days=r.randint(5, 20))
         if not self.emit(at(assessed, 13), IntakeAssessmentRecorded(
             case_id=case_id, assessment_id=f"{case_id}-a1", assessed_on=assessed,
@@ -388,7 +402,8 @@ class DemoWorld:
         if withdraw:
             self.emit(at(first + timedelta(days=30), 17), ConsentWithdrawn(
                 case_id=case_id, consent_id=consent_id,
-                withdrawn_on=first + timedelta(days=30), reason="本人の申し出"),
+                withdrawn_on=first + timedelta(days=30),
+                personal_reason=FreeText(text="本人の申し出")),
                 coordinator, story)
             return
         self.ending(case_id, coordinator, end_ready, story)
@@ -477,7 +492,7 @@ class DemoWorld:
             if ended < until:  # otherwise closing the case ends it
                 self.emit(at(ended, 11), EnrollmentEnded(
                     case_id=case_id, enrollment_id=enrollment, program=program, ended_on=ended,
-                    reason="目標を達成したため"), coordinator, story)
+                    personal_reason=FreeText(text="目標を達成したため")), coordinator, story)
 
     def ending(self, case_id: str, coordinator: str, ready: date, story: str) -> None:
         r = self.rng
@@ -487,7 +502,8 @@ class DemoWorld:
                 (Ask.close, Decision.close, r.choice(W.CLOSE_REASONS), None)])
             if self.emit(at(mtg.held_on, 15, 40), CaseClosed(
                 case_id=case_id, closed_on=mtg.held_on, meeting_id=mtg.meeting_id,
-                decision_id=d.decision_id, reason=d.reason), W.CORE_MEMBERS[0], story):
+                decision_id=d.decision_id, personal_reason=d.personal_reason),
+                W.CORE_MEMBERS[0], story):
                 for suffix, program in (("ma", Program.multi_agency),):
                     self.emit(at(mtg.held_on, 15, 41), EnrollmentEnded(
                         case_id=case_id, enrollment_id=f"{case_id}-{suffix}", program=program,
@@ -496,14 +512,15 @@ class DemoWorld:
                     back = mtg.held_on + timedelta(days=r.randint(30, 120))
                     self.emit(at(back), CaseReopened(
                         case_id=case_id, reopened_on=back,
-                        reason="生活状況が再び不安定になったため"),
+                        personal_reason=FreeText(text="生活状況が再び不安定になったため")),
                         coordinator, story)
         elif roll < 0.55:
             mtg, _, [d] = self.table(case_id, MeetingKind.support_plan, ready, [
                 (Ask.suspend, Decision.suspend, r.choice(W.SUSPEND_REASONS), None)])
             self.emit(at(mtg.held_on, 15, 40), CaseSuspended(
                 case_id=case_id, suspended_on=mtg.held_on, meeting_id=mtg.meeting_id,
-                decision_id=d.decision_id, reason=d.reason), W.CORE_MEMBERS[0], story)
+                decision_id=d.decision_id, personal_reason=d.personal_reason),
+                W.CORE_MEMBERS[0], story)
         elif roll < 0.62:
             lead = "ag-houkatsu-chuo"
             mtg, _, [d] = self.table(case_id, MeetingKind.support_plan, ready, [
@@ -511,7 +528,8 @@ class DemoWorld:
                  "包括的相談支援で継続して支援するため", lead)])
             self.emit(at(mtg.held_on, 15, 40), CaseReturnedToComprehensive(
                 case_id=case_id, lead_agency=lead, returned_on=mtg.held_on,
-                meeting_id=mtg.meeting_id, decision_id=d.decision_id, reason=d.reason),
+                meeting_id=mtg.meeting_id, decision_id=d.decision_id,
+                personal_reason=d.personal_reason),
                 W.CORE_MEMBERS[0], story)
 
     def participation_for_agency(self, i: int, agency: str) -> None:
@@ -526,12 +544,14 @@ class DemoWorld:
         self.emit(at(day, 10, 1), EnrollmentStarted(
             case_id=case_id, enrollment_id=f"{case_id}-pa", program=Program.participation,
             subject=SubjectRef(agency_id=agency), started_on=day,
-            reason="関係機関からの相談（本人未特定）"), "ag-shakyo", story)
+            personal_reason=FreeText(text="関係機関からの相談（本人未特定）")), "ag-shakyo",
+            story)
         if r.random() < 0.5:
             ended = day + timedelta(days=r.randint(30, 150))
             self.emit(at(ended), EnrollmentEnded(
                 case_id=case_id, enrollment_id=f"{case_id}-pa", program=Program.participation,
-                ended_on=ended, reason="地域の居場所につないだため"), "ag-shakyo", story)
+                ended_on=ended, personal_reason=FreeText(text="地域の居場所につないだため")),
+                "ag-shakyo", story)
 
     def emit_meetings(self) -> None:
         for (_, year, month), mtg in sorted(self.meetings.items()):
@@ -567,9 +587,15 @@ class DemoWorld:
             if not item.moved_in:  # a moved case is put on the agenda by the move itself
                 self.emit(item.when, item.tabled, convener, story)
         invited = tuple(a for _, a in mtg.invited)
+        # Attendance is per item: the convener for every case, an invitee for its own case.
+        per_item = tuple(ItemAttendance(
+            item_id=item.tabled.item_id, case_id=item.tabled.case_id,
+            agencies=tuple(dict.fromkeys([convener, *item.invite])),
+        ) for item in mtg.items)
         if not self.emit(at(mtg.held_on, 14), MeetingHeld(
             meeting_id=mtg.meeting_id, held_on=mtg.held_on,
-            attendees=tuple(dict.fromkeys([*mtg.members, *invited]))), convener, story):
+            attendees=tuple(dict.fromkeys([*mtg.members, *invited])),
+            item_attendance=per_item), convener, story):
             return
         for item in mtg.items:
             for decided in item.decisions:

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 from contracts.base import DomainEvent
 from contracts.case import CaseOpened, CaseOrigin
-from contracts.common import Program
+from contracts.common import Program, reason_of
 from contracts.consent import ConsentRecorded
 from contracts.meeting import Decision
 from tsunagu.ops.demo import DemoWorld, Item
@@ -109,13 +109,13 @@ class Story:
 
     async def on_ReferralWithdrawn(self, it: Item, e: Any, later: list[Item]) -> None:
         await self.send(it, "withdraw_referral", referral_id=self.ref(e.referral_id),
-                        reason=e.reason)
+                        reason=reason_of(e))
 
     async def on_ReferralTriaged(self, it: Item, e: Any, later: list[Item]) -> None:
         reply = await self.send(
             it, "triage_referral", referral_id=self.ref(e.referral_id), outcome=e.outcome,
             triaged_on=e.triaged_on, assigned_agency=e.assigned_agency,
-            reason=e.reason if e.outcome.value == "returned" else None)
+            reason=reason_of(e) if e.outcome.value == "returned" else None)
         if e.case_id:
             await self._opened(e.case_id, reply)
 
@@ -141,16 +141,16 @@ class Story:
             self.refs[e.enrollment_id] = opening
             return
         reply = await self.send(it, "start_enrollment", case_id=self.ref(e.case_id),
-                                program=e.program, started_on=e.started_on, reason=e.reason)
+                                program=e.program, started_on=e.started_on, reason=reason_of(e))
         [started] = await self.s.created(reply, "EnrollmentStarted")
         self.refs[e.enrollment_id] = started.enrollment_id  # type: ignore[attr-defined]
 
     async def on_EnrollmentEnded(self, it: Item, e: Any, later: list[Item]) -> None:
-        if e.enrollment_id not in self.refs or e.reason == "終結":
+        if e.enrollment_id not in self.refs or reason_of(e) == "終結":
             return  # ended by the case's closure
         await self.send(it, "end_enrollment", case_id=self.ref(e.case_id),
                         enrollment_id=self.ref(e.enrollment_id), ended_on=e.ended_on,
-                        reason=e.reason)
+                        reason=reason_of(e))
 
     async def on_ApplicationRecorded(self, it: Item, e: Any, later: list[Item]) -> None:
         scope = None
@@ -159,7 +159,8 @@ class Story:
             self.consumed.add(given.order)
             c: Any = given.event
             scope = {"agencies": c.agencies, "purposes": c.purposes, "method": c.method,
-                     "given_on": c.given_on, "valid_until": c.valid_until}
+                     "given_on": c.given_on, "valid_until": c.valid_until,
+                     **_obtained(c)}
         reply = await self.send(it, "record_application", case_id=self.ref(e.case_id),
                                 applied_on=e.applied_on, with_consent=e.with_consent,
                                 consent=scope)
@@ -173,17 +174,18 @@ class Story:
     async def on_ConsentRecorded(self, it: Item, e: Any, later: list[Item]) -> None:
         reply = await self.send(it, "record_consent", case_id=self.ref(e.case_id),
                                 agencies=e.agencies, purposes=e.purposes, method=e.method,
-                                given_on=e.given_on, valid_until=e.valid_until)
+                                given_on=e.given_on, valid_until=e.valid_until,
+                                **_obtained(e))
         await self._consent(e.consent_id, reply)
 
     async def on_ConsentRefused(self, it: Item, e: Any, later: list[Item]) -> None:
         await self.send(it, "record_consent_refusal", case_id=self.ref(e.case_id),
-                        refused_on=e.refused_on, reason=e.reason)
+                        refused_on=e.refused_on, reason=reason_of(e))
 
     async def on_ConsentWithdrawn(self, it: Item, e: Any, later: list[Item]) -> None:
         await self.send(it, "withdraw_consent", case_id=self.ref(e.case_id),
                         consent_id=self.ref(e.consent_id), withdrawn_on=e.withdrawn_on,
-                        reason=e.reason)
+                        reason=reason_of(e))
 
     async def on_IntakeAssessmentRecorded(self, it: Item, e: Any, later: list[Item]) -> None:
         await self.send(it, "record_intake_assessment", case_id=self.ref(e.case_id),
@@ -206,7 +208,7 @@ class Story:
 
     async def on_CaseReopened(self, it: Item, e: Any, later: list[Item]) -> None:
         await self.send(it, "reopen_case", case_id=self.ref(e.case_id),
-                        reopened_on=e.reopened_on, reason=e.reason)
+                        reopened_on=e.reopened_on, reason=reason_of(e))
 
     # ---- meetings --------------------------------------------------------------------
     async def on_MeetingScheduled(self, it: Item, e: Any, later: list[Item]) -> None:
@@ -246,13 +248,15 @@ class Story:
         await self._tabled(target, reply)
 
     async def on_MeetingHeld(self, it: Item, e: Any, later: list[Item]) -> None:
+        items = [{"item_id": self.ref(a.item_id), "agencies": a.agencies}
+                 for a in e.item_attendance or () if a.item_id in self.refs]
         await self.send(it, "record_meeting_held", meeting_id=self.ref(e.meeting_id),
-                        held_on=e.held_on, attendees=e.attendees)
+                        held_on=e.held_on, attendees=e.attendees, item_attendees=items)
 
     async def on_DecisionRecorded(self, it: Item, e: Any, later: list[Item]) -> None:
         reply = await self.send(it, "record_decision", meeting_id=self.ref(e.meeting_id),
                                 item_id=self.ref(e.item_id), decision=e.decision,
-                                reason=e.reason, lead_agency=e.lead_agency)
+                                reason=reason_of(e), lead_agency=e.lead_agency)
         if e.decision in APPLIED:
             await self.s.await_reaction(self.refs[e.case_id], reply, "DecisionRecorded")
 
@@ -263,3 +267,12 @@ class Story:
     async def on_MinutesRecorded(self, it: Item, e: Any, later: list[Item]) -> None:
         await self.send(it, "record_minutes", meeting_id=self.ref(e.meeting_id),
                         text=e.personal.text)
+
+
+def _obtained(consent: Any) -> dict[str, Any]:
+    """Who obtained a consent and its signed form: the rules require both (written)."""
+    staff = getattr(consent, "obtained_by_staff", None) or "相談支援員（デモ）"
+    form = getattr(consent, "form_ref", None)
+    if form is None and getattr(consent, "method", None) == "written":
+        form = f"同意書-{consent.given_on:%Y%m%d}"
+    return {"obtained_by_staff": staff, "form_ref": form}
