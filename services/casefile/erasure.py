@@ -24,6 +24,7 @@ from contracts.case import CaseOpened, EnrollmentStarted
 from contracts.commands_casefile import ErasePersonData
 from contracts.common import AgeBand, age_band_for_age, age_on
 from contracts.envelope import Envelope
+from contracts.feed import PERSONAL_KINDS
 from contracts.person import PersonDataErased
 from contracts.referral import ReferralCorrected, ReferralSubmitted
 from eventstore.commands import Session
@@ -179,9 +180,7 @@ class Shredder:
         topo = self.runtime.topology
 
         def views_of_erased(subject: str) -> bool:
-            # <prefix>.feed.<agency>.<case>.<kind>: the "erased" notices stay.
-            parts = subject.rsplit(".", 2)
-            return parts[-2] in cases and parts[-1] == "case"
+            return personal_feed_message(topo.prefix, subject, cases)
 
         started = time.perf_counter()
         async with runner.outbox_paused():  # the copies wait in the outbox while it purges
@@ -191,6 +190,20 @@ class Shredder:
         await runner.flush_outbox()
         log.info("feed rewritten", kept=kept, dropped=dropped,
                  ms=round((time.perf_counter() - started) * 1000))
+
+
+def personal_feed_message(prefix: str, subject: str, cases: set[str]) -> bool:
+    """Whether a feed message may hold personal data of one of ``cases``:
+    ``<prefix>.feed.<agency>.<case>.<kind>[.<id>]`` of a kind in ``PERSONAL_KINDS`` (the
+    "erased" notices, invitations, reminders stay: ids, codes and dates only).
+
+    >>> personal_feed_message("t", "t.feed.npo.c1.case_decision.d1", {"c1"})
+    True
+    >>> personal_feed_message("t", "t.feed.npo.c1.erased", {"c1"})
+    False
+    """
+    parts = subject.removeprefix(f"{prefix}.feed.").split(".")
+    return len(parts) >= 3 and parts[1] in cases and parts[2] in PERSONAL_KINDS
 
 
 async def erase_dead_letters(js: Any, topo: Any, key_ids: set[str]) -> int:

@@ -23,6 +23,7 @@ from contracts.case import (
     PlanApproved,
 )
 from contracts.case import DecisionNotApplied as DecisionNotAppliedEvent
+from contracts.common import reason_of
 from contracts.consent import ConsentRecorded, ConsentWithdrawn
 from contracts.directory import AgencyRegistered, AgencyRetired, AgencyUpdated
 from contracts.envelope import Envelope
@@ -247,6 +248,7 @@ def _decision(conn: Connection, ctx: ApplyContext, topology: Topology, env: Enve
         meetings.c.meeting_id == e.meeting_id)).scalar()
     common = {**base, "case_id": e.case_id, "meeting_id": e.meeting_id,
               "decision_id": e.decision_id}
+    reason = (reason_of(e) or "")[:200] or None  # sealed since privdisk; None once shredded
     n: Notice
     if isinstance(e, DecisionRecorded):
         n = CaseDecision(**common, decision=e.decision.value, decided_on=e.decided_on)
@@ -254,9 +256,9 @@ def _decision(conn: Connection, ctx: ApplyContext, topology: Topology, env: Enve
         n = DecisionNotApplied(**common)
     for agency in recipients(n, audience=data.audience, convener=convener):
         basis = views.basis_of(data, agency, today)
-        told = n.model_copy(update={"reason": e.reason}) if basis else n
+        told = n.model_copy(update={"reason": reason}) if basis else n
         msg_id = _publish(ctx, topology, agency, told)
-        if basis is not None:  # the reason is about the person: recorded with its basis
+        if basis is not None and reason:  # about the person: recorded with its basis
             DisclosureLog.in_outbox(ctx, topology, Disclosure.new(
                 agency=agency, person_id=data.case["person_id"], case_id=e.case_id,
                 fields=["decision.reason"], basis=basis.as_dict(), channel="feed"), msg_id)

@@ -158,3 +158,14 @@ def test_a_closed_case_has_nothing_due(db):
     with db.begin() as conn:
         conn.execute(t.cases.update().values(status="closed"))
     assert _send(db, at(DAY, 9)) == 0
+
+
+def test_an_erasure_removes_every_feed_message_that_may_hold_the_persons_data():
+    from services.casefile.erasure import personal_feed_message
+
+    kept = ["t.feed.npo.c1.erased", "t.feed.npo.c1.case_joined.npo",
+            "t.feed.npo.m1.meeting_invitation",
+            "t.feed.npo.c1.task_due.monitoring.case.2026-05-01", "t.feed.npo.c2.case"]
+    gone = ["t.feed.npo.c1.case", "t.feed.npo.c1.case_decision.d1",
+            "t.feed.npo.c1.decision_not_applied.d2"]
+    assert [s for s in kept + gone if personal_feed_message("t", s, {"c1"})] == gone

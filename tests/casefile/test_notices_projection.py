@@ -9,7 +9,7 @@ from datetime import UTC, date, datetime
 
 from contracts.base import Actor
 from contracts.case import CaseOpened, CaseOrigin, MemberJoined, MembershipReason, SubjectPersonal
-from contracts.common import SubjectRef
+from contracts.common import SubjectRef, sealable
 from contracts.consent import ConsentMethod, ConsentRecorded
 from contracts.meeting import (
     Decision,
@@ -88,7 +88,8 @@ def test_a_meeting_tells_each_invited_agency_of_its_invitation_change_and_cancel
 def test_a_decisions_reason_goes_only_to_a_covered_agency_and_is_recorded(db_url):
     engine = _engine(db_url)
     decided = DecisionRecorded(meeting_id="m1", decision_id="d1", item_id="i1", case_id="c1",
-                               decision=Decision.close, reason=REASON, decided_on=D)
+                               decision=Decision.close, personal_reason=sealable(REASON),
+                               decided_on=D)
     sent = _apply(engine, [*_case(), *_meeting()[:1], decided])
     engine.dispose()
     decisions = {m["subject"].split(".")[2]: json.loads(m["data"]) for m in sent
