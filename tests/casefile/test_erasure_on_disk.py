@@ -156,7 +156,8 @@ class Platform:
             "fukushi", "record_application", case_id=case_id, applied_on=days_ago(35),
             with_consent=True, consent={"agencies": ["fukushi", "hokatsu", "shakyo"],
                                         "purposes": ["支援調整"], "method": "written",
-                                        "given_on": days_ago(35)})
+                                        "given_on": days_ago(35),
+                                        "obtained_by_staff": "相談員A", "form_ref": "同意書-1"})
         assert applied["ok"]
         consent_id = (await self.consent_ids(case_id, 1))[0]
         await self.ok("fukushi", "record_intake_assessment", case_id=case_id,
@@ -181,7 +182,8 @@ class Platform:
                       decision="assign_lead", reason=p.decision, lead_agency="hokatsu")
         # A second consent, withdrawn with a reason (free text about the person).
         await self.ok("fukushi", "record_consent", case_id=case_id, agencies=["shakyo"],
-                      purposes=["就労支援"], method="written", given_on=days_ago(20))
+                      purposes=["就労支援"], method="written", given_on=days_ago(20),
+                      obtained_by_staff="相談員A", form_ref="同意書-2")
         later = await self.consent_ids(case_id, 2)
         await self.ok("fukushi", "withdraw_consent", case_id=case_id, consent_id=later[-1],
                       withdrawn_on=days_ago(10), reason=p.reason)
