@@ -101,6 +101,7 @@ class MemoryStore:
 @dataclass
 class _Entry:
     value: bytes
+    revision: int = 0  # nothing on disk to erase in memory: KeyRing.destroy only purges
 
 
 @dataclass
