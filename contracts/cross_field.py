@@ -32,6 +32,10 @@ class Rule:
                 "in_schema": self.schema is not None}
 
 
+#: A phone or address counts when not empty (the decider's ``not p.phone``).
+FILLED: dict[str, Any] = {"type": "string", "minLength": 1}
+
+
 def _route_needs(route: str, field: str, *, unless_attachment: bool) -> dict[str, Any]:
     cond: dict[str, Any] = {"required": ["contact_route"],
                             "properties": {"contact_route": {"const": route},
@@ -39,7 +43,8 @@ def _route_needs(route: str, field: str, *, unless_attachment: bool) -> dict[str
     if unless_attachment:
         cond["properties"]["attachment"] = {"type": "null"}
     return {"if": cond, "then": {"required": ["personal"], "properties": {
-        "personal": {"required": [field], "properties": {field: NON_BLANK}}}}}
+        "personal": {"required": [field],
+                     "properties": {field: NON_BLANK if field == "contact_note" else FILLED}}}}}
 
 
 _SHEET = [
