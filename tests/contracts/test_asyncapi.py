@@ -96,3 +96,21 @@ def test_the_parser_refuses_a_broken_document(tmp_path):
     result = subprocess.run(["node", "validate.mjs", str(tmp_path / "bad.json")],
                             cwd=tools, capture_output=True, text=True, timeout=120)
     assert result.returncode == 1 and "invalid-ref" in result.stdout
+
+
+def test_contracts_export_html_renders_every_channel_and_the_rules_on_one_page(tmp_path):
+    from typer.testing import CliRunner
+
+    from tsunagu.cli import build
+
+    result = CliRunner().invoke(build(), ["contracts", "export", str(tmp_path / "json"),
+                                      "--html", str(tmp_path / "html")])
+    assert result.exit_code == 0, result.output
+    page = (tmp_path / "html" / "index.html").read_text(encoding="utf-8")
+    doc = asyncapi()
+    for channel in doc["channels"].values():
+        if channel.get("address"):
+            assert channel["address"] in page
+    assert "required_for_ordinary" in page and "via_agency" in page
+    assert 'href="#schemas-CaseView"' in page and 'id="schemas-CaseView"' in page
+    assert "<script" not in page  # self-contained, nothing to fetch or run

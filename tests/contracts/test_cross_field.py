@@ -13,7 +13,6 @@ from contracts.catalog import command_types
 from contracts.cross_field import RULES
 from contracts.export import command_schema
 from eventstore.errors import DomainError
-from services.referral import domain
 from tests.referral.test_properties import TODAY, World, accept, decide
 
 SHEET: dict[str, Any] = {"command_id": "c", "contact_route": "phone", "concerns": ["income"],
