@@ -202,15 +202,21 @@ def asyncapi(prefix: str = "tsunagu") -> dict[str, Any]:
             "messages": {n: {"$ref": f"#/components/messages/{n}"} for n in events},
         },
         "feed": {
-            "address": f"{prefix}.feed.{{agency_id}}.{{case_id}}.{{kind}}",
+            "address": f"{prefix}.feed.{{agency_id}}.{{about}}.{{kind}}",
             "title": "Per-agency feed (JetStream stream TSUNAGU_FEED)",
-            "description": "What one agency may see of the cases it takes part in; personal "
-            "data only while a valid consent covers it (or as a bound 支援会議 member). "
-            "Each message (kind `case`) is the whole current view of the case as of stream "
-            "sequence `seq`: state, not a log of steps — changes applied together are sent as "
-            "one view, the latest. Kind `erased`: the person's data was erased. "
-            "Agencies consume it with a durable consumer filtered on their own id.",
-            "parameters": {"agency_id": {}, "case_id": {}, "kind": {}},
+            "description": "What one agency may see of the cases, referrals and meetings it "
+            "takes part in; personal data only while a valid consent covers it (or as a bound "
+            "支援会議 member). The stream keeps one current message per subject. Kind `case`: "
+            "the whole current view of the case as of stream sequence `seq` (state, not a log "
+            "of steps: changes applied together are sent as one view, the latest). Kind "
+            "`erased`: the person's data was erased. Typed notices (docs/FEEDS.md) may add "
+            "tokens after the kind (`<kind>.<id>…`); the header `Tsunagu-Kind` names the kind. "
+            "Agencies consume it with their durable consumer `feed-<agency_id>`.",
+            "parameters": {
+                "agency_id": {"description": "The reading agency"},
+                "about": {"description": "The case id (or the referral or meeting id)"},
+                "kind": {},
+            },
         },
         "deadLetters": {
             "address": f"{prefix}.dlq.{{projection}}",

@@ -11,6 +11,11 @@ from typing import Any
 
 from contracts.queries import OPERATOR_QUERIES, QUERIES
 
+try:  # the typed feed notices (docs/FEEDS.md), where this build has them
+    from contracts.feed import NOTICE_TYPES  # type: ignore[import-not-found,unused-ignore]
+except ImportError:  # pragma: no cover - a build with the case view only
+    NOTICE_TYPES = ()
+
 _S: dict[str, Any] = {"type": "string"}
 _N: dict[str, Any] = {"type": ["string", "null"]}
 _DATE: dict[str, Any] = {"type": "string", "format": "date"}
@@ -172,19 +177,38 @@ FEED_MESSAGES: dict[str, dict[str, Any]] = {
 }
 
 
+def _notice_schemas(schemas: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    """kind -> schema of each typed feed notice (``contracts/feed.py``)."""
+    out = {}
+    for cls in NOTICE_TYPES:
+        sub = cls.model_json_schema(mode="serialization",
+                                    ref_template="#/components/schemas/{model}")
+        schemas.update(sub.pop("$defs", {}))
+        out[cls.model_fields["kind"].default] = {**sub, "title": f"Notice{cls.__name__}"}
+    return out
+
+
 def add_feed(channels: dict[str, Any], messages: dict[str, Any],
              schemas: dict[str, Any]) -> None:
+    """The feed's messages: the case view, the erasure notice and every typed notice.
+    A kind both publish (``erased``) accepts either shape."""
     schemas["CaseView"] = CASE_VIEW
+    bodies: dict[str, list[dict[str, Any]]] = {}
+    for kind, schema in [*FEED_MESSAGES.items(), *_notice_schemas(schemas).items()]:
+        schemas[schema["title"]] = schema
+        bodies.setdefault(kind, []).append({"$ref": f"#/components/schemas/{schema['title']}"})
     refs = {}
-    for kind, schema in FEED_MESSAGES.items():
-        name = schema["title"]
-        schemas[name] = schema
-        messages[name] = {"name": name, "title": name, "contentType": "application/json",
-                          "summary": schema["description"].split(":")[0],
+    for kind, payloads in sorted(bodies.items()):
+        name = f"feed_{kind}"
+        first = schemas[payloads[0]["$ref"].rsplit("/", 1)[-1]]
+        messages[name] = {"name": name, "title": f"Feed message {kind}",
+                          "contentType": "application/json",
+                          "summary": (first.get("description") or kind).split("\n")[0],
                           "headers": {"type": "object", "properties": {
-                              "Nats-Msg-Id": {"type": "string"}}},
-                          "payload": {"$ref": f"#/components/schemas/{name}"},
+                              "Nats-Msg-Id": {"type": "string"},
+                              "Tsunagu-Kind": {"type": "string", "const": kind}}},
+                          "payload": payloads[0] if len(payloads) == 1 else {"oneOf": payloads},
                           "x-kind": kind}
         refs[name] = {"$ref": f"#/components/messages/{name}"}
     channels["feed"]["messages"] = refs
-    channels["feed"]["parameters"]["kind"] = {"enum": sorted(FEED_MESSAGES)}
+    channels["feed"]["parameters"]["kind"] = {"enum": sorted(bodies)}

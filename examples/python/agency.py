@@ -66,6 +66,7 @@ async def send(nc: nats.NATS, command: str, payload: dict, attempts: int = 5) ->
 async def read_feed(nc: nats.NATS, wait: float) -> None:
     # Agencies reach JetStream through the API the platform exports to their account.
     js = nc.jetstream(prefix=f"{PREFIX}.jsapi")
+    # The feed's prefix has no dots (one subject token), so the tokens below are fixed.
     stream = f"{PREFIX.upper().replace('-', '_')}_FEED"
     feed = await js.pull_subscribe_bind(durable=f"feed-{AGENCY}", stream=stream)
     loop = asyncio.get_running_loop()
@@ -77,11 +78,12 @@ async def read_feed(nc: nats.NATS, wait: float) -> None:
             continue
         for msg in msgs:
             body = json.loads(msg.data)
-            kind = msg.subject.rsplit(".", 1)[-1]
-            view = body.get("view", {})
-            # The message is the case's whole current view: store it, replacing the last.
-            out(feed=msg.subject, kind=kind, case_id=msg.subject.split(".")[-2],
-                seq=body.get("seq"), redacted=view.get("redacted"))
+            # <prefix>.feed.<agency>.<case, referral or meeting id>.<kind>[.<id>...]
+            about, last = msg.subject.split(".")[3], msg.subject.split(".")[4]
+            kind = (msg.headers or {}).get("Tsunagu-Kind") or body.get("kind") or last
+            # One current message per subject: store it, replacing what that subject said.
+            out(feed=msg.subject, kind=kind, about=about, seq=body.get("seq"),
+                redacted=body.get("view", {}).get("redacted"))
             await msg.ack()  # not acked within ack_wait: delivered again
         return
 

@@ -59,10 +59,12 @@ async function readFeed(nc: NatsConnection, waitMs: number): Promise<void> {
   while (Date.now() < deadline) {
     let got = 0;
     for await (const msg of await feed.fetch({ max_messages: 10, expires: 2000 })) {
-      const body = msg.json<{ seq?: number; view?: { redacted?: boolean } }>();
+      const body = msg.json<{ seq?: number; kind?: string; view?: { redacted?: boolean } }>();
+      // <prefix>.feed.<agency>.<case, referral or meeting id>.<kind>[.<id>...]
       const tokens = msg.subject.split('.');
-      // The message is the case's whole current view: store it, replacing the last.
-      out({ feed: msg.subject, kind: tokens.at(-1), case_id: tokens.at(-2), seq: body.seq,
+      const kind = msg.headers?.get('Tsunagu-Kind') || body.kind || tokens[4];
+      // One current message per subject: store it, replacing what that subject said.
+      out({ feed: msg.subject, kind, about: tokens[3], seq: body.seq,
             redacted: body.view?.redacted });
       msg.ack(); // not acked within ack_wait: delivered again
       got++;

@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 
 from contracts.export import asyncapi, export
+from contracts.export_channels import NOTICE_TYPES
 from eventstore.settings import Settings
 from tsunagu.services import SERVICES, spec_factory
 
@@ -46,13 +47,14 @@ def test_the_document_lists_every_command_query_and_migration_subject_served_and
 def test_the_feed_channel_has_a_message_schema_for_each_kind_the_casefile_publishes():
     doc = asyncapi()
     feed = doc["channels"]["feed"]
-    assert feed["address"] == "tsunagu.feed.{agency_id}.{case_id}.{kind}"
+    assert feed["address"] == "tsunagu.feed.{agency_id}.{about}.{kind}"
     kinds = {doc["components"]["messages"][ref["$ref"].rsplit("/", 1)[-1]]["x-kind"]
              for ref in feed["messages"].values()}
     # The kinds services/casefile/projection.py publishes (feed_subject(..., kind)).
     source = Path("services/casefile/projection.py").read_text()
     published = set(re.findall(r'feed_subject\([^)]*"(\w+)"\)', source))
-    assert published and kinds == published
+    assert published and kinds == published | {n.model_fields["kind"].default
+                                               for n in NOTICE_TYPES}
 
 
 def test_the_document_names_a_dev_and_a_secured_server_with_its_security():
@@ -91,7 +93,7 @@ def test_the_official_asyncapi_parser_accepts_the_exported_document(tmp_path):
 def test_the_parser_refuses_a_broken_document(tmp_path):
     tools = npm_tools()
     doc = asyncapi()
-    doc["channels"]["feed"]["messages"]["FeedCaseView"] = {"$ref": "#/components/messages/nope"}
+    doc["channels"]["feed"]["messages"]["feed_case"] = {"$ref": "#/components/messages/nope"}
     (tmp_path / "bad.json").write_text(json.dumps(doc))
     result = subprocess.run(["node", "validate.mjs", str(tmp_path / "bad.json")],
                             cwd=tools, capture_output=True, text=True, timeout=120)

@@ -107,7 +107,9 @@ async def _run_example(local: SecureLocal, agency: str, argv: list[str], cwd: Pa
                     json.dumps({"command_id": f"triage-{agency}", "outcome": "complex",
                                 "referral_id": line["submitted"]["referral_id"]}).encode(),
                     timeout=10)
-                assert json.loads(msg.data)["ok"], msg.data
+                triaged = json.loads(msg.data)
+                assert triaged["ok"], triaged
+                lines.append({"case_opened": triaged["ids"]["case_id"]})
         code = await asyncio.wait_for(proc.wait(), 90)
         assert code == 0, (await proc.stderr.read()).decode()
     finally:
@@ -125,7 +127,10 @@ def _check(lines: list[dict], agency: str, prefix: str) -> None:
     feed = [x for x in lines if "feed" in x]
     assert feed, lines
     assert all(x["feed"].startswith(f"{prefix}.feed.{agency}.") for x in feed)
-    assert feed[0]["kind"] == "case" and feed[0]["seq"]
+    assert all(x["seq"] and x["kind"] for x in feed)
+    # The case the referral was triaged into (or, with typed notices, the referral itself).
+    case_id = next(x["case_opened"] for x in lines if "case_opened" in x)
+    assert {x["about"] for x in feed} & {submitted["submitted"]["referral_id"], case_id}
 
 
 @pytest.mark.timeout(180)
