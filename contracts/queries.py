@@ -119,9 +119,10 @@ QUERIES: dict[str, Query] = {
     "meeting_counts": Query(
         "meeting", "Meetings held per month and kind (counts only)",
         _args(from_month={"type": "string", "pattern": r"^\d{4}-\d{2}$"},
-              to_month={"type": "string", "pattern": r"^\d{4}-\d{2}$"}), ANY),
+              to_month={"type": "string", "pattern": r"^\d{4}-\d{2}$"}),
+        _list(_obj("month", "kind", "held", month=S, kind=S, held={"type": "integer"}))),
     "stats_report": Query("stats", "The monthly report (counts only, never a person)",
-                          _args(as_of=DATE),
+                          _args(("as_of",), as_of=DATE),
                           _obj("as_of", as_of=DATE,
                                projection_seq={"type": ["integer", "null"]})),
 }

@@ -159,3 +159,80 @@ async def test_the_typescript_example_submits_a_referral_and_reads_its_feed(plat
     ts = _node_example()
     lines = await _run_example(platform, "tsagency", ["node", "dist/agency.js"], ts)
     _check(lines, "tsagency", platform.topology.prefix)
+
+
+def _validator(doc: dict[str, Any], message: str) -> Any:
+    from jsonschema import Draft202012Validator
+
+    payload = doc["components"]["messages"][message]["payload"]
+    return Draft202012Validator({**payload, "components": doc["components"]})
+
+
+@pytest.mark.timeout(120)
+async def test_every_query_answers_in_the_shape_the_asyncapi_document_gives(platform):
+    from contracts.export import asyncapi
+    from tests.helpers import eventually
+
+    doc = asyncapi(platform.topology.prefix)
+    prefix = platform.topology.prefix
+    nc = {a: await _connect(platform, "agency", a) for a in ("fukushi", "pyagency")}
+
+    async def ask(agency: str, subject: str, body: dict[str, Any]) -> dict[str, Any]:
+        msg = await nc[agency].request(f"{prefix}.{subject}", json.dumps(body).encode(),
+                                       timeout=10)
+        return json.loads(msg.data)
+
+    try:
+        sent = await ask("pyagency", "cmd.pyagency.submit_referral", {
+            "command_id": "q-1", "contact_route": "phone", "concerns": ["income"],
+            "personal": {"summary": "相談", "phone": "090-0000-0000"}})
+        referral_id = sent["ids"]["referral_id"]
+        triaged = await ask("fukushi", "cmd.fukushi.triage_referral", {
+            "command_id": "q-2", "referral_id": referral_id, "outcome": "complex"})
+        case_id = triaged["ids"]["case_id"]
+        applied = await ask("fukushi", "cmd.fukushi.record_application", {
+            "command_id": "q-3", "case_id": case_id, "applied_on": date.today().isoformat(),
+            "with_consent": True, "consent": {
+                "agencies": ["fukushi", "pyagency"], "purposes": ["支援調整"],
+                "method": "written", "given_on": date.today().isoformat(),
+                "obtained_by_staff": "相談員A", "form_ref": "同意書-1"}})
+        assert applied["ok"], applied
+
+        async def full_view() -> bool:
+            reply = await ask("fukushi", "query.fukushi.case_view", {"case_id": case_id})
+            return reply["ok"] and reply["result"]["redacted"] is False
+
+        await eventually(full_view, timeout=30)
+        asks = {
+            "inbox": ("pyagency", {}), "triage_queue": ("fukushi", {}),
+            "referral": ("pyagency", {"referral_id": referral_id}),
+            "directory": ("fukushi", {}),
+            "consent_coverage": ("fukushi", {"case_id": case_id}),
+            "consent_history": ("fukushi", {"case_id": case_id}),
+            "case_view": ("pyagency", {"case_id": case_id}),
+            "my_cases": ("fukushi", {}), "case_timeline": ("fukushi", {"case_id": case_id}),
+            "meetings": ("fukushi", {"include_past": True}),
+            "meeting_agenda": ("fukushi", {"meeting_id": "none"}),
+            "meeting_minutes": ("fukushi", {"meeting_id": "none"}),
+            "meeting_materials": ("fukushi", {"meeting_id": "none"}),
+            "case_decisions": ("fukushi", {"case_id": case_id}),
+            "meeting_counts": ("fukushi", {}),
+            "stats_report": ("fukushi", {"as_of": date.today().isoformat()}),
+        }
+        assert set(asks) == {c["address"].rsplit(".", 1)[-1] for c in doc["channels"].values()
+                             if ".query." in (c.get("address") or "")}
+        answered = set()
+        for name, (agency, args) in asks.items():
+            assert _validator(doc, f"query_{name}").is_valid(args), (name, args)
+            reply = await ask(agency, f"query.{agency}.{name}", args)
+            errors = [e.message for e in _validator(doc, f"query_{name}_reply")
+                      .iter_errors(reply)]
+            assert errors == [], (name, reply, errors[:3])
+            if reply["ok"]:
+                answered.add(name)
+        # Every query whose arguments name something that exists answered with a result.
+        assert answered == set(asks) - {"meeting_agenda", "meeting_minutes",
+                                        "meeting_materials"}
+    finally:
+        for c in nc.values():
+            await c.close()
