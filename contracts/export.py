@@ -91,7 +91,8 @@ ERROR_REPLY: dict[str, Any] = {
                     "description": "Stable machine code: invalid, too_large, forbidden, "
                     "not_found, conflict, unknown_command, command_id_reused (this agency "
                     "already sent this command_id with another type or body: nothing was "
-                    "stored; a new command needs a new command_id), or a rule's own code",
+                    "stored; a new command needs a new command_id), or a rule's own code "
+                    "(every code: docs/INTEGRATING.md, Errors)",
                 },
                 "message": {"type": "string", "description": "What is wrong, for a person"},
                 "details": {"description": "Field-level details where there are any"},
