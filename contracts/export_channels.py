@@ -43,6 +43,9 @@ def servers(prefix: str) -> dict[str, Any]:
                           "port": {"default": "4222"}},
             "security": [{"$ref": "#/components/securitySchemes/agencyNkey"},
                          {"$ref": "#/components/securitySchemes/mutualTls"}],
+            "x-inbox-prefix": "_INBOX.agency.<agency_id>",
+            "x-jetstream-api-prefix": f"{prefix}.jsapi",
+            "x-feed-consumer": "feed-<agency_id>",
             "bindings": {"nats": {"bindingVersion": "0.1.0"}},
         },
     }
@@ -50,7 +53,7 @@ def servers(prefix: str) -> dict[str, Any]:
 
 SECURITY_SCHEMES: dict[str, Any] = {
     "agencyNkey": {
-        "type": "userPassword",
+        "type": "asymmetricEncryption",
         "description": "NATS nkey authentication: the agency's seed file "
         "(`agency-<id>.nk`) signs the server's nonce. Every agency is a user in its own "
         "account `AGENCY_<id>`; it may publish only `<prefix>.cmd.<id>.>` and "
@@ -97,6 +100,14 @@ def add_queries(prefix: str, channels: dict[str, Any], operations: dict[str, Any
             "channel": {"$ref": f"#/channels/query_{name}"},
             "reply": {"channel": {"$ref": f"#/channels/query_{name}_reply"}},
         }
+    channels["admin_actions"] = {
+        "address": f"{prefix}.admin.{{service}}.{{action}}",
+        "title": "Operator actions (status, rebuild, replay), operators only",
+        "description": "Replies only to `_INBOX.operator.`/`_INBOX.admin.`; agencies cannot "
+        f"publish here. `{prefix}.admin.discover` is answered by every running service.",
+        "parameters": {"service": {"enum": ["referral", "casefile", "meeting", "stats"]},
+                       "action": {"enum": ["status", "rebuild", "replay"]}},
+    }
     for name, summary in OPERATOR_QUERIES.items():
         channels[f"admin_{name}"] = {
             "address": f"{prefix}.admin.{{service}}.{name}", "title": f"Operator query {name}",

@@ -116,3 +116,11 @@ def test_contracts_export_html_renders_every_channel_and_the_rules_on_one_page(t
     assert "required_for_ordinary" in page and "via_agency" in page
     assert 'href="#schemas-CaseView"' in page and 'id="schemas-CaseView"' in page
     assert "<script" not in page  # self-contained, nothing to fetch or run
+
+
+def test_the_operator_actions_channel_names_every_action_the_kit_answers():
+    source = Path("eventstore/admin.py").read_text()
+    actions = set(re.findall(r'action == "(\w+)"', source))
+    channel = asyncapi()["channels"]["admin_actions"]
+    assert actions and set(channel["parameters"]["action"]["enum"]) == actions
+    assert set(channel["parameters"]["service"]["enum"]) == set(SERVICES)
