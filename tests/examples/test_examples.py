@@ -27,6 +27,7 @@ from eventstore.service import build_app
 from eventstore.settings import Settings
 from eventstore.topology import Topology
 from services.referral.directory_import import import_directory
+from tests.helpers import eventually
 from tsunagu.deploy.certs import issue_client
 from tsunagu.deploy.client import ensure_feed_consumer
 from tsunagu.deploy.identities import client_inbox_prefix
@@ -171,7 +172,6 @@ def _validator(doc: dict[str, Any], message: str) -> Any:
 @pytest.mark.timeout(120)
 async def test_every_query_answers_in_the_shape_the_asyncapi_document_gives(platform):
     from contracts.export import asyncapi
-    from tests.helpers import eventually
 
     doc = asyncapi(platform.topology.prefix)
     prefix = platform.topology.prefix
@@ -236,3 +236,56 @@ async def test_every_query_answers_in_the_shape_the_asyncapi_document_gives(plat
     finally:
         for c in nc.values():
             await c.close()
+
+
+class LosesTheFirstReply:
+    """A real connection whose first reply is lost after the platform stored the command
+    (what a timeout looks like to a client): the request went through, the answer did not."""
+
+    def __init__(self, nc: nats.NATS) -> None:
+        self.nc, self.sent = nc, []  # type: ignore[var-annotated]
+
+    async def request(self, subject: str, body: bytes, timeout: float) -> Any:
+        self.sent.append(body)
+        reply = await self.nc.request(subject, body, timeout=timeout)
+        if len(self.sent) == 1:
+            raise nats.errors.TimeoutError
+        return reply
+
+
+@pytest.mark.timeout(60)
+async def test_the_python_example_retries_a_lost_reply_with_the_same_bytes_and_stores_once(
+    platform, monkeypatch
+):
+    import importlib.util
+
+    monkeypatch.setenv("TSUNAGU_AGENCY", "pyagency")
+    monkeypatch.setenv("TSUNAGU_PREFIX", platform.topology.prefix)
+    spec = importlib.util.spec_from_file_location("agency_example",
+                                                  ROOT / "examples/python/agency.py")
+    assert spec and spec.loader
+    example = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(example)
+    nc = await _connect(platform, "agency", "pyagency")
+    try:
+        flaky = LosesTheFirstReply(nc)
+        reply = await example.send(flaky, "submit_referral", {
+            "contact_route": "phone", "concerns": ["debt"],
+            "personal": {"summary": "再送の例", "phone": "090-0000-0000"}})
+        assert len(flaky.sent) == 2 and flaky.sent[0] == flaky.sent[1]
+        assert reply["replayed"] is True and reply["ids"]["referral_id"]
+        referral_id = reply["ids"]["referral_id"]
+
+        async def listed() -> list[dict[str, Any]]:
+            inbox = await nc.request(f"{platform.topology.prefix}.query.pyagency.inbox",
+                                     b"{}", timeout=10)
+            return [r for r in json.loads(inbox.data)["result"]["sent"]
+                    if r["referral_id"] == referral_id]
+
+        async def stored() -> bool:
+            return bool(await listed())
+
+        await eventually(stored, timeout=20)
+        assert len(await listed()) == 1
+    finally:
+        await nc.close()
