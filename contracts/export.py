@@ -244,7 +244,8 @@ def asyncapi(prefix: str = "tsunagu") -> dict[str, Any]:
             "title": ccls.__name__,
             "summary": (ccls.__doc__ or "").strip().split("\n")[0] or name,
             "contentType": "application/json",
-            "payload": add_schema(ccls.__name__, ccls, name),
+            # Keyed by the command type: two services may name their classes alike.
+            "payload": add_schema(name, ccls, name),
         }
         channels[f"cmd_{name}"] = {
             "address": f"{prefix}.cmd.{{agency_id}}.{name}",

@@ -125,3 +125,15 @@ def test_the_operator_actions_channel_names_every_action_the_kit_answers():
     channel = asyncapi()["channels"]["admin_actions"]
     assert actions and set(channel["parameters"]["action"]["enum"]) == actions
     assert set(channel["parameters"]["service"]["enum"]) == set(SERVICES)
+
+
+def test_each_command_channel_carries_its_own_commands_schema():
+    # It once carried the last event's schema for every command.
+    doc = asyncapi()
+    schemas = doc["components"]["schemas"]
+    for cid, channel in doc["channels"].items():
+        if not cid.startswith("cmd_"):
+            continue
+        ref = channel["messages"]["request"]["$ref"].rsplit("/", 1)[-1]
+        payload = doc["components"]["messages"][ref]["payload"]["$ref"].rsplit("/", 1)[-1]
+        assert schemas[payload]["properties"]["type"]["const"] == cid.removeprefix("cmd_")
