@@ -17,8 +17,16 @@ from typing import Any
 
 from pydantic import BaseModel
 
+from contracts import cross_field
 from contracts.catalog import command_types, event_types
 from contracts.envelope import Envelope
+from contracts.export_channels import (
+    SECURITY_SCHEMES,
+    add_feed,
+    add_migrate,
+    add_queries,
+    servers,
+)
 from contracts.feed import NOTICE_TYPES
 
 
@@ -84,7 +92,8 @@ ERROR_REPLY: dict[str, Any] = {
                     "description": "Stable machine code: invalid, too_large, forbidden, "
                     "not_found, conflict, unknown_command, command_id_reused (this agency "
                     "already sent this command_id with another type or body: nothing was "
-                    "stored; a new command needs a new command_id), or a rule's own code",
+                    "stored; a new command needs a new command_id), or a rule's own code "
+                    "(every code: docs/INTEGRATING.md, Errors)",
                 },
                 "message": {"type": "string", "description": "What is wrong, for a person"},
                 "details": {"description": "Field-level details where there are any"},
@@ -100,22 +109,38 @@ def schema_of(model: type[BaseModel]) -> dict[str, Any]:
     return schema
 
 
-def envelope_schema() -> dict[str, Any]:
-    """The envelope with ``event`` as a oneOf of every event, discriminated by ``type``."""
-    schema = schema_of(Envelope)
-    defs = schema.setdefault("$defs", {})
+def command_schema(name: str, model: type[BaseModel]) -> dict[str, Any]:
+    """A command's JSON Schema with its cross-field rules (``contracts/cross_field.py``).
+    Validation mode: what a sender writes (defaults may be left out)."""
+    schema = model.model_json_schema(mode="validation")
+    schema["$schema"] = "https://json-schema.org/draft/2020-12/schema"
+    return cross_field.apply(name, schema)
+
+
+def envelope_schema(components: dict[str, Any] | None = None) -> dict[str, Any]:
+    """The envelope with ``event`` as a oneOf of every event, discriminated by ``type``.
+    With ``components``, for the AsyncAPI document: event schemas go there and are referred
+    to as ``#/components/schemas/...``, and the discriminator is AsyncAPI's (a string)."""
+    template = "#/components/schemas/{model}" if components is not None else "#/$defs/{model}"
+    schema = Envelope.model_json_schema(mode="serialization", ref_template=template)
+    defs: dict[str, Any] = components if components is not None else {}
+    defs.update(schema.pop("$defs", {}))
     refs = []
     for name, cls in event_types().items():
-        sub = cls.model_json_schema(mode="serialization", ref_template="#/$defs/{model}")
+        sub = cls.model_json_schema(mode="serialization", ref_template=template)
         defs.update(sub.pop("$defs", {}))
         defs[name] = sub
-        refs.append({"$ref": f"#/$defs/{name}"})
+        refs.append({"$ref": template.format(model=name)})
+    discriminator: Any = "type" if components is not None else {"propertyName": "type"}
     schema["properties"]["event"] = {
         "oneOf": refs,
-        "discriminator": {"propertyName": "type"},
+        "discriminator": discriminator,
         "description": "The event itself",
     }
     defs.pop("DomainEvent", None)
+    if components is None:
+        schema["$defs"] = defs
+        schema["$schema"] = "https://json-schema.org/draft/2020-12/schema"
     return schema
 
 
@@ -125,15 +150,16 @@ def asyncapi(prefix: str = "tsunagu") -> dict[str, Any]:
     messages: dict[str, Any] = {}
     schemas: dict[str, Any] = {}
 
-    def add_schema(name: str, model: type[BaseModel]) -> dict[str, str]:
+    def add_schema(name: str, model: type[BaseModel], command: str = "") -> dict[str, str]:
         sub = model.model_json_schema(
-            mode="serialization", ref_template="#/components/schemas/{model}"
+            mode="validation" if command else "serialization",
+            ref_template="#/components/schemas/{model}",
         )
         schemas.update(sub.pop("$defs", {}))
-        schemas[name] = sub
+        schemas[name] = cross_field.apply(command, sub) if command else sub
         return {"$ref": f"#/components/schemas/{name}"}
 
-    schemas["Envelope"] = envelope_schema()
+    schemas["Envelope"] = envelope_schema(schemas)
     for name, cls in events.items():
         messages[name] = {
             "name": name,
@@ -178,15 +204,21 @@ def asyncapi(prefix: str = "tsunagu") -> dict[str, Any]:
             "messages": {n: {"$ref": f"#/components/messages/{n}"} for n in events},
         },
         "feed": {
-            "address": f"{prefix}.feed.{{agency_id}}.{{case_id}}.{{kind}}",
+            "address": f"{prefix}.feed.{{agency_id}}.{{about}}.{{kind}}",
             "title": "Per-agency feed (JetStream stream TSUNAGU_FEED)",
-            "description": "What one agency may see of the cases it takes part in; personal "
-            "data only while a valid consent covers it (or as a bound 支援会議 member). "
-            "Each message (kind `case`) is the whole current view of the case as of stream "
-            "sequence `seq`: state, not a log of steps — changes applied together are sent as "
-            "one view, the latest. Kind `erased`: the person's data was erased. "
-            "Agencies consume it with a durable consumer filtered on their own id.",
-            "parameters": {"agency_id": {}, "case_id": {}, "kind": {}},
+            "description": "What one agency may see of the cases, referrals and meetings it "
+            "takes part in; personal data only while a valid consent covers it (or as a bound "
+            "支援会議 member). The stream keeps one current message per subject. Kind `case`: "
+            "the whole current view of the case as of stream sequence `seq` (state, not a log "
+            "of steps: changes applied together are sent as one view, the latest). Kind "
+            "`erased`: the person's data was erased. Typed notices (docs/FEEDS.md) may add "
+            "tokens after the kind (`<kind>.<id>…`); the header `Tsunagu-Kind` names the kind. "
+            "Agencies consume it with their durable consumer `feed-<agency_id>`.",
+            "parameters": {
+                "agency_id": {"description": "The reading agency"},
+                "about": {"description": "The case id (or the referral or meeting id)"},
+                "kind": {},
+            },
         },
         "deadLetters": {
             "address": f"{prefix}.dlq.{{projection}}",
@@ -213,7 +245,8 @@ def asyncapi(prefix: str = "tsunagu") -> dict[str, Any]:
             "title": ccls.__name__,
             "summary": (ccls.__doc__ or "").strip().split("\n")[0] or name,
             "contentType": "application/json",
-            "payload": add_schema(ccls.__name__, cls),
+            # Keyed by the command type: two services may name their classes alike.
+            "payload": add_schema(name, ccls, name),
         }
         channels[f"cmd_{name}"] = {
             "address": f"{prefix}.cmd.{{agency_id}}.{name}",
@@ -232,6 +265,9 @@ def asyncapi(prefix: str = "tsunagu") -> dict[str, Any]:
             "channel": {"$ref": f"#/channels/cmd_{name}"},
             "reply": {"channel": {"$ref": f"#/channels/reply_{name}"}},
         }
+        add_migrate(prefix, name, channels, operations)
+    add_queries(prefix, channels, operations, messages)
+    add_feed(channels, messages, schemas)
     return {
         "asyncapi": "3.0.0",
         "info": {
@@ -247,9 +283,11 @@ def asyncapi(prefix: str = "tsunagu") -> dict[str, Any]:
             "per-subject key (crypto-shredding) and masked in views that consent does not cover.",
         },
         "defaultContentType": "application/json",
+        "servers": servers(prefix),
         "channels": channels,
         "operations": operations,
-        "components": {"messages": messages, "schemas": schemas},
+        "components": {"messages": messages, "schemas": schemas,
+                       "securitySchemes": SECURITY_SCHEMES},
     }
 
 
@@ -264,7 +302,8 @@ def export(out: Path) -> list[Path]:
     for name, cls in event_types().items():
         written.append(_write(out / "events" / f"{name}.schema.json", schema_of(cls)))
     for name, command_cls in command_types().items():
-        written.append(_write(out / "commands" / f"{name}.schema.json", schema_of(command_cls)))
+        written.append(_write(out / "commands" / f"{name}.schema.json",
+                              command_schema(name, command_cls)))
     for notice in NOTICE_TYPES:
         kind = notice.model_fields["kind"].default
         written.append(_write(out / "feeds" / f"{kind}.schema.json", schema_of(notice)))

@@ -125,9 +125,16 @@ def send(
 
 def export_contracts(
     out: Annotated[Path, typer.Argument(help="Directory to write into")],
+    html: Annotated[Path | None, typer.Option(
+        help="Also render the AsyncAPI document as one HTML page into this directory")] = None,
 ) -> None:
     """Write JSON Schema for every event and command, and an AsyncAPI document."""
-    from contracts.export import export
+    from contracts.export import asyncapi, export
 
     written = export(out)
-    print(json.dumps({"written": len(written), "dir": str(out)}))
+    result: dict[str, object] = {"written": len(written), "dir": str(out)}
+    if html is not None:
+        from tsunagu.apidoc import write_html
+
+        result["html"] = str(write_html(asyncapi(), html))
+    print(json.dumps(result))
