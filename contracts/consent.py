@@ -147,6 +147,27 @@ def covers(events: Iterable[object], agency_id: str, on: date) -> bool:
     return any(agency_id in c.agencies for c in active_consents(events, on))
 
 
+def uncovered_by_expiry(events: Iterable[object], day: date) -> frozenset[str]:
+    """Agencies whose view of the case becomes redacted on ``day`` because a consent
+    expired: covered the day before by a consent whose last valid day it was, and covered by
+    no valid consent on ``day`` (a withdrawn consent never expires: its withdrawal redacted
+    already). Expiry is judged in Japan's days (``contracts.jst``); the casefile's timer
+    sends these agencies the redacted view on ``day``.
+
+    >>> k = ConsentRecorded(case_id="c1", consent_id="k1", person_id="p1",
+    ...     agencies=("npo", "hokatsu"), method="written", obtained_by="hokatsu",
+    ...     given_on=date(2026, 4, 1), valid_until=date(2026, 6, 30))
+    >>> sorted(uncovered_by_expiry([k], date(2026, 7, 1)))
+    ['hokatsu', 'npo']
+    >>> uncovered_by_expiry([k], date(2026, 6, 30))
+    frozenset()
+    """
+    before = day - timedelta(days=1)
+    ending = [c for c in active_consents(events, before) if c.valid_until == before]
+    evs = list(consent_events(events))
+    return frozenset(a for c in ending for a in c.agencies if not covers(evs, a, day))
+
+
 ConsentStatus = Literal["not_yet_given", "active", "expired", "withdrawn"]
 CaseConsentState = Literal["consented", "withdrawn", "expired", "refused", "none"]
 
