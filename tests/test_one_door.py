@@ -47,8 +47,6 @@ NOT_YET_THROUGH_COMMANDS = {
     "tests/meeting/test_projection.py": "a meeting history for the projection",
     "tests/ops/test_console_browser.py": "a referral and cases for the live flow",
     "tests/ops/test_tail.py": "a referral and cases to tail",
-    "tests/referral/test_consent_privacy.py": "a consent history",
-    "tests/referral/test_projection.py": "a referral history for the projection",
     "tests/stats/small.py": "small stats histories",
 }
 
