@@ -11,7 +11,7 @@ import pytest
 
 from contracts.case import LeadAgencyAssigned
 from contracts.commands_referral import NameConsentRecorder, RecordConsent
-from contracts.consent import ConsentRecorded, ConsentRecorderNamed
+from contracts.consent import ConsentRecorded, ConsentRecorderNamed, consent_text
 from eventstore.errors import Forbidden, InvalidInput, NotFound
 from services.referral import domain
 from tests.helpers import eventually
@@ -44,7 +44,9 @@ def test_the_coordinator_records_consent_naming_who_obtained_it_and_the_form():
     [event] = domain.decide_consent(_cmd(obtained_by="hospital"), CASE,
                                     _facts("fukushi-sodan"), consent_id="k1")
     assert isinstance(event, ConsentRecorded)
-    assert (event.obtained_by, event.obtained_by_staff, event.form_ref) == (
+    text = consent_text(event)  # sealed with the person's key, not in plain fields
+    assert text is not None and (event.obtained_by_staff, event.form_ref) == (None, None)
+    assert (event.obtained_by, text.obtained_by_staff, text.form_ref) == (
         "hospital", "相談員A", "同意書-2025-015")
 
 
@@ -71,7 +73,8 @@ def test_a_consent_without_who_obtained_it_or_its_form_is_refused(over, field):
 def test_oral_consent_needs_no_form_but_names_the_staff():
     [event] = domain.decide_consent(_cmd(method="oral", form_ref=None), CASE,
                                     _facts("fukushi-sodan"), consent_id="k1")
-    assert isinstance(event, ConsentRecorded) and event.form_ref is None
+    assert isinstance(event, ConsentRecorded) and event.personal is not None
+    assert consent_text(event).form_ref is None  # type: ignore[union-attr]
 
 
 def test_consent_state_is_answered_only_to_the_case_members():
