@@ -45,7 +45,6 @@ NOT_YET_THROUGH_COMMANDS = {
     "tests/casefile/test_erasure_documents.py": "attachments on a corrected sheet",
     "tests/meeting/support.py": "meeting histories for the projection tests",
     "tests/meeting/test_projection.py": "a meeting history for the projection",
-    "tests/stats/small.py": "small stats histories",
 }
 
 
