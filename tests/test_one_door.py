@@ -55,8 +55,6 @@ NOT_YET_THROUGH_COMMANDS = {
     "tests/meeting/test_confidential.py": "through tests/meeting/support.py",
     "tests/meeting/test_item_minutes.py": "through tests/meeting/support.py",
     "tests/meeting/test_item_visibility.py": "through tests/meeting/support.py",
-    "tests/meeting/test_projection.py": "a meeting history for the projection, and "
-    "cases through tests/meeting/support.py",
 }
 
 
