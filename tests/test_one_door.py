@@ -53,8 +53,6 @@ NOT_YET_THROUGH_COMMANDS = {
     "services would write them (open_case, draft_plan, give_consent, withdraw_consent)",
     "tests/meeting/test_agenda_and_decisions.py": "through tests/meeting/support.py",
     "tests/meeting/test_confidential.py": "through tests/meeting/support.py",
-    "tests/meeting/test_item_minutes.py": "through tests/meeting/support.py",
-    "tests/meeting/test_item_visibility.py": "through tests/meeting/support.py",
 }
 
 
