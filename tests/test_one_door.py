@@ -51,7 +51,6 @@ NOT_YET_THROUGH_COMMANDS = {
     "test_item_attendance: methods are not followed by the scan)",
     "tests/meeting/support.py": "cases, plans and consents as the casefile and referral "
     "services would write them (open_case, draft_plan, give_consent, withdraw_consent)",
-    "tests/meeting/test_agenda_and_decisions.py": "through tests/meeting/support.py",
     "tests/meeting/test_confidential.py": "through tests/meeting/support.py",
 }
 
