@@ -6,7 +6,9 @@ named like a store (``store``, ``self.store``, ``world._store``), of ``append_ev
 ``append_new`` on anything, a JetStream ``publish``/``publish_async`` to an event subject
 (``event_subject(...)``/``subject_of(...)`` as the subject, directly or through a local
 name), or a call of a module-level function defined in the scanned code that makes one of
-those (a wrapper, such as a test's ``append_event`` helper) from a file importing it. A
+those, directly or through other such functions (a wrapper, such as a test's ``append``
+helper), from a file importing it. Methods are not followed: a class that appends is found
+in its own file. A
 *door* (the directory import, the operators' audit record) is where such events are meant
 to enter: calling it is not a direct append.
 """
@@ -21,9 +23,6 @@ STORE_METHODS = {"append", "append_batch", "_append_batch"}
 ANY_RECEIVER = {"append_events", "append_new"}
 PUBLISH = {"publish", "publish_async"}
 EVENT_SUBJECT = {"event_subject", "subject_of"}
-#: Wrapper names too common to follow across files (``list.append``): a wrapper with such a
-#: name is found where it is defined, and its file must be allowed there.
-COMMON = {"append", "publish"}
 
 
 @dataclass(frozen=True)
@@ -59,7 +58,7 @@ class _Scan(ast.NodeVisitor):
     def __init__(self, path: str) -> None:
         self.path = path
         self.direct: list[tuple[int, str, str | None]] = []  # line, call, enclosing def
-        self.calls: list[tuple[int, str]] = []  # every named call, for wrappers
+        self.calls: list[tuple[int, str, str | None]] = []  # f(...) calls: line, f, in def
         self.imports: dict[str, str] = {}  # name → module it is imported from
         self.stack: list[str] = []
         self.subject_names: list[set[str]] = [set()]
@@ -85,11 +84,10 @@ class _Scan(ast.NodeVisitor):
 
     def visit_Call(self, node: ast.Call) -> None:
         func = node.func
-        name = _last_name(func)
-        if name:
-            self.calls.append((node.lineno, name))
+        where = self.stack[-1] if self.stack else None
+        if isinstance(func, ast.Name):
+            self.calls.append((node.lineno, func.id, where))
         if isinstance(func, ast.Attribute) and self._direct(func, node):
-            where = self.stack[-1] if self.stack else None
             self.direct.append((node.lineno, ast.unparse(func), where))
         self.generic_visit(node)
 
@@ -111,19 +109,31 @@ def _module(path: str) -> str:
 
 
 def scan(sources: dict[str, str], doors: frozenset[str] = frozenset()) -> list[Finding]:
-    """Direct appends in ``sources`` (path → Python source); ``doors``: paths whose
-    functions are the ways in, so calling them is not one."""
+    """Direct appends in ``sources`` (path → Python source), and calls of functions that
+    make one, however many functions deep; ``doors``: paths whose functions are the ways
+    in, so calling them is not one."""
     scans = {}
     for path, text in sources.items():
         s = _Scan(path)
         s.visit(ast.parse(text, filename=path))
         scans[path] = s
+
+    def target(s: _Scan, name: str) -> tuple[str, str]:
+        return (s.imports[name] if name in s.imports else _module(s.path), name)
+
     wrappers = {(_module(path), where) for path, s in scans.items() if path not in doors
-                for _, _, where in s.direct if where and where not in COMMON}
+                for _, _, where in s.direct if where}
+    while True:
+        more = {(_module(path), where) for path, s in scans.items() if path not in doors
+                for _, name, where in s.calls
+                if where and target(s, name) in wrappers} - wrappers
+        if not more:
+            break
+        wrappers |= more
     found = [Finding(path, line, call) for path, s in scans.items() for line, call, _ in s.direct]
-    found += [Finding(path, line, f"{name}() (wraps a direct append in {s.imports[name]})")
-              for path, s in scans.items() for line, name in s.calls
-              if (s.imports.get(name), name) in wrappers]
+    found += [Finding(path, line, f"{name}() (makes a direct append, {target(s, name)[0]})")
+              for path, s in scans.items() for line, name, _ in s.calls
+              if target(s, name) in wrappers and target(s, name)[0] != _module(path)]
     return sorted(set(found), key=lambda f: (f.path, f.line))
 
 

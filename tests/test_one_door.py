@@ -32,6 +32,10 @@ ALLOWED = {
     "duplicate publishes and redelivery to a projection, with the bench's stand-in events",
     "tests/ops/test_verify.py": "plants a history the deciders forbid, to prove verify "
     "finds it",
+    "tests/casefile/test_visibility.py": "a consent whose recorded_at is three days old (a "
+    "feed backlog); a command's recorded_at is always the real time",
+    "tests/casefile/test_erasure_documents.py": "events in the shapes stored before "
+    "references were sealed and materials keyed by case, which no decider writes today",
     "tests/stats/test_seed_report.py": "the stats projection fed seed 004's history in a "
     "shuffled stream order no sequence of commands produces (the same tables through the "
     "commands: tests/ledger/test_import.py)",
@@ -40,14 +44,15 @@ ALLOWED = {
 #: Histories still written directly where commands exist: to be converted (issue 13 item 6);
 #: a file leaves this list when its histories are sent as commands.
 NOT_YET_THROUGH_COMMANDS = {
-    "tests/casefile/world.py": "the casefile tests' referral, consent and meeting events",
-    "tests/casefile/test_visibility.py": "an event stored before consent rules changed",
-    "tests/casefile/test_erasure_documents.py": "attachments on a corrected sheet",
-    "tests/meeting/support.py": "meeting histories for the projection tests",
-    "tests/meeting/test_projection.py": "a meeting history for the projection",
-    "tests/ops/test_console_browser.py": "a referral and cases for the live flow",
-    "tests/ops/test_tail.py": "a referral and cases to tail",
-    "tests/stats/small.py": "small stats histories",
+    "tests/casefile/world.py": "the casefile tests' referral, consent and meeting events "
+    "(World's methods, used through the `world` fixture by tests/casefile/test_cli, "
+    "test_erasure, test_erasure_documents, test_feed_limits, test_lifecycle, test_refusals, "
+    "test_sharing, test_visibility and tests/meeting/test_with_casefile, "
+    "test_item_attendance: methods are not followed by the scan)",
+    "tests/meeting/support.py": "cases, plans and consents as the casefile and referral "
+    "services would write them (open_case, draft_plan, give_consent, withdraw_consent)",
+    "tests/meeting/test_agenda_and_decisions.py": "through tests/meeting/support.py",
+    "tests/meeting/test_confidential.py": "through tests/meeting/support.py",
 }
 
 
@@ -76,9 +81,11 @@ def test_the_scan_finds_each_kind_of_direct_append():
     wrapper = (
         "async def put(store, env):\n"
         "    await store.append([env])\n"
+        "async def put_case(store, env):\n"  # a wrapper of a wrapper
+        "    await put(store, env)\n"
     )
     user = (
-        "from tests.put import put\n"
+        "from tests.put import put, put_case\n"
         "async def test_x(store, world, js, topology, env, items):\n"
         "    items.append(1)\n"  # a list: not an append to the stream
         "    await world.store.append([env], {('case', 'c1'): 0})\n"
@@ -88,9 +95,12 @@ def test_the_scan_finds_each_kind_of_direct_append():
         "    await js.publish_async(subject, b'')\n"
         "    await js.publish(topology.dlq_subject('x'), b'')\n"  # not the event stream
         "    await put(store, env)\n"
+        "    await put_case(store, env)\n"
     )
     found = [(f.path, f.line) for f in scan({"tests/put.py": wrapper, "tests/user.py": user})]
     assert found == [("tests/put.py", 2), ("tests/user.py", 4), ("tests/user.py", 5),
-                     ("tests/user.py", 6), ("tests/user.py", 8), ("tests/user.py", 10)]
+                     ("tests/user.py", 6), ("tests/user.py", 8), ("tests/user.py", 10),
+                     ("tests/user.py", 11)]
     doors = scan({"tests/put.py": wrapper, "tests/user.py": user}, frozenset({"tests/put.py"}))
-    assert ("tests/user.py", 10) not in [(f.path, f.line) for f in doors]
+    assert not {("tests/user.py", 10), ("tests/user.py", 11)} & {(f.path, f.line)
+                                                                  for f in doors}

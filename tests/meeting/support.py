@@ -4,6 +4,7 @@ with the kit (so these tests do not depend on the referral or casefile services)
 from __future__ import annotations
 
 import uuid
+from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
@@ -157,3 +158,51 @@ async def withdraw_consent(store: EventStore, case_id: str, on: date, consent_id
                            ) -> None:
     await append(store, ConsentWithdrawn(case_id=case_id, consent_id=consent_id,
                                          withdrawn_on=on, reason="本人の申出"))
+
+
+# ---- cases through the referral and casefile services' commands -------------------------
+@dataclass(frozen=True)
+class CaseRef:
+    case_id: str
+    plan_id: str | None
+    consent_id: str | None
+
+
+async def case_through_commands(nc: Client, topology: Topology, services: Any, *,
+                                consent: bool = True, plan: bool = True) -> CaseRef:
+    """A referral (HOKATSU) triaged into a case by COORD, with a consent covering COORD,
+    HOKATSU and KIKAN and a drafted plan (each optional), all sent as commands today."""
+    await services("referral", "casefile")
+    today = today_jst().isoformat()
+
+    async def ok(agency: str, command: str, **body: Any) -> dict:
+        reply = await send(nc, topology, agency, command,
+                           {"command_id": f"case-{uuid.uuid4().hex[:12]}", **body})
+        assert reply["ok"], (command, reply)
+        return reply
+
+    submitted = await ok(HOKATSU, "submit_referral", contact_route="phone",
+                         concerns=["income"],
+                         personal={"summary": "概要", "phone": "090-0000-0000"})
+    case_id = (await ok(COORD, "triage_referral", referral_id=submitted["ids"]["referral_id"],
+                        outcome="complex"))["ids"]["case_id"]
+    consent_id = plan_id = None
+    if consent:
+        applied = await ok(COORD, "record_application", case_id=case_id, applied_on=today,
+                           with_consent=True, consent={
+                               "agencies": [COORD, HOKATSU, KIKAN],
+                               "purposes": ["重層的支援会議での共有"], "method": "written",
+                               "given_on": today, "obtained_by_staff": "相談員A",
+                               "form_ref": "同意書-1"})
+        consent_id = applied["ids"]["consent_id"]
+    if plan:
+        await ok(COORD, "record_intake_assessment", case_id=case_id, assessed_on=today,
+                 national_items={"household": "with_children", "route": "agency",
+                                 "main_concern": "income", "urgency": "medium"},
+                 personal={"situation": "状況"})
+        plan_id = (await ok(COORD, "draft_plan", case_id=case_id, drafted_on=today,
+                            roles=[{"agency_id": HOKATSU, "role": "見守り"}],
+                            personal={"long_term_goal": "安定した生活",
+                                      "short_term_goals": ["受診"],
+                                      "direction": "多機関で支える"}))["ids"]["plan_id"]
+    return CaseRef(str(case_id), plan_id, consent_id)
