@@ -12,8 +12,8 @@ import json
 
 import pytest
 
-from tests.casefile.world import World, assessment_payload, feed, settle
 from tests.casefile.test_cli import tsunagu
+from tests.casefile.world import World, assessment_payload, feed, settle
 from tests.helpers import ask
 
 pytestmark = pytest.mark.timeout(180)
