@@ -157,6 +157,7 @@ class ReferralProjection:
     needs_personal = True
 
     def apply(self, conn: Connection, env: Envelope, ctx: ApplyContext) -> None:
+        env = ctx.unseal(env)  # the staff name (last_staff) is sealed in the envelope
         e = env.event
         if isinstance(e, AgencyRegistered | AgencyUpdated):
             upsert(conn, agencies, {
@@ -200,6 +201,9 @@ class ReferralProjection:
                 or_(referrals.c.person_id == e.person_id,
                     referrals.c.referral_id.in_(e.referral_ids)),
                 referrals.c.reason.is_not(None)).values(reason=REDACTED))
+            conn.execute(update(referrals).where(or_(
+                referrals.c.person_id == e.person_id,
+                referrals.c.referral_id.in_(e.referral_ids))).values(last_staff=None))
 
     def _sheet(self, conn: Connection, env: Envelope, ctx: ApplyContext) -> None:
         e = env.event
