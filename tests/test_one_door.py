@@ -49,9 +49,6 @@ NOT_YET_THROUGH_COMMANDS = {
     "test_erasure, test_erasure_documents, test_feed_limits, test_lifecycle, test_refusals, "
     "test_sharing, test_visibility and tests/meeting/test_with_casefile, "
     "test_item_attendance: methods are not followed by the scan)",
-    "tests/meeting/support.py": "cases, plans and consents as the casefile and referral "
-    "services would write them (open_case, draft_plan, give_consent, withdraw_consent)",
-    "tests/meeting/test_confidential.py": "through tests/meeting/support.py",
 }
 
 
