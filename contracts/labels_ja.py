@@ -42,7 +42,8 @@ LABELS_JA: dict[str, dict[str, str]] = {
         "decision_not_applied": "決定が反映できませんでした", "task_due": "期日のお知らせ",
         "erased": "個人情報の消去", "case": "ケース情報の更新",
     },
-    "task": {"plan_role_end": "役割期間の終了", "monitoring": "モニタリング", "plan_role_period_ends": "役割期間の終了",
+    "task": {"plan_role_end": "役割期間の終了", "monitoring": "モニタリング",
+             "plan_role_period_ends": "役割期間の終了",
              "plan_review": "プラン見直し", "consent_expiry": "同意の期限"},
 }
 

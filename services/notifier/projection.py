@@ -4,6 +4,8 @@ database."""
 
 from __future__ import annotations
 
+from typing import Any
+
 from sqlalchemy import Connection
 
 from contracts.envelope import Envelope
@@ -28,7 +30,7 @@ class NotifierProjection:
         event = env.event
         if not isinstance(event, NotificationSettingsSet):
             return
-        values = {
+        values: dict[str, Any] = {
             "agency_id": event.agency_id, "mail_to": list(event.mail_to),
             "webhook_url": event.webhook_url, "delivery": event.delivery,
             "digest_hour": event.digest_hour, "seq": ctx.seq,

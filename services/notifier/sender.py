@@ -11,6 +11,7 @@ header, the mail's ``Message-ID``), by which the receiver sees one message. A da
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import time as _time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -78,10 +79,8 @@ class Sender:
                 log.warning("deliveries not sent, retrying", code="sender_retry",
                             error=type(exc).__name__)
             self._due.clear()
-            try:
+            with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._due.wait(), timeout=every)
-            except TimeoutError:
-                pass
 
     async def send_due(self) -> int:
         units = await in_thread(self._due_units, ms(self.clock()))
