@@ -97,7 +97,10 @@ _MEETING_CASES = (select(t.meeting_cases.c.case_id)
                   .order_by(t.meeting_cases.c.case_id))
 _REFERRAL_CASES = select(_C.case_id).where(_C.referral_id == bindparam("referral_id"))
 _CONSENT_ROW = insert(t.consent)
-_FREE_TEXT = {"reason", "personal_reason"}
+#: A consent's free text (reasons, purposes, who obtained it, the form): coverage needs
+#: none of it, so the casefile never keeps it.
+_FREE_TEXT = {"reason", "personal_reason", "personal", "purposes", "obtained_by_staff",
+              "form_ref"}
 #: ApplyContext.scratch keys: the feed mark as advanced in this transaction, and the cases
 #: whose views are due, {case_id: (seq, event type, recorded_at)} of their last event.
 _MARK, _DUE = "casefile.feed_mark", "casefile.feeds_due"

@@ -230,6 +230,7 @@ async def test_older_events_with_plain_references_are_covered_too(
         meeting_id=meeting_id, material_id="mat-old", item_id="item-1", shared_by="shakyo",
         personal=MaterialPersonal(title=f"{NAME}さんの状況", text=ABOUT_P1)))
     assert isinstance(shared.personal, Sealed) and shared.personal.key_id == meeting_id
+    # Direct: today's deciders seal references and key materials by case; these are old shapes.
     await store.append([new_envelope(corrected.model_copy(update={"attachment": sheet}),
                                      Actor(agency_id="hokatsu"))])
     await store.append([new_envelope(shared.model_copy(update={"attachment": material}),

@@ -117,6 +117,7 @@ async def test_a_feed_sent_late_judges_consent_on_the_day_it_is_sent(
                               method=ConsentMethod.written, obtained_by="shakyo",
                               given_on=GIVEN, valid_until=today - timedelta(days=1))
     env = new_envelope(expired, Actor(agency_id="shakyo"))
+    # Direct: recorded_at is always the real time in a command, and the test needs a past one.
     await world.store.append([env.model_copy(
         update={"recorded_at": env.recorded_at - timedelta(days=3)})])
     await settle(nc, topology, casefile)
