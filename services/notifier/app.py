@@ -20,6 +20,7 @@ from eventstore.settings import Settings, load_settings
 from services.notifier.channels import SmtpConfig
 from services.notifier.handlers import COMMANDS
 from services.notifier.intake import Intake
+from services.notifier.policy import MAX_ATTEMPTS
 from services.notifier.projection import NotifierProjection
 from services.notifier.queries import QUERIES
 from services.notifier.sender import Sender
@@ -35,8 +36,9 @@ def smtp_of(settings: Settings) -> SmtpConfig | None:
 
 
 def build_spec(settings: Settings, clock: Clock | None = None, every: float = 1.0,
-               first_retry_s: float = 10.0) -> ServiceSpec:
-    """``clock``, ``every`` (the sender's tick) and ``first_retry_s`` are for tests."""
+               first_retry_s: float = 10.0, max_attempts: int = MAX_ATTEMPTS) -> ServiceSpec:
+    """``clock``, ``every`` (the sender's tick), ``first_retry_s`` and ``max_attempts`` are
+    for tests."""
     now_of: Clock = clock or (lambda: datetime.now(JST))
     senders: list[Sender] = []
 
@@ -44,7 +46,7 @@ def build_spec(settings: Settings, clock: Clock | None = None, every: float = 1.
         assert rt.keyring is not None
         nc = rt.broker.connection
         sender = Sender(nc, rt.topology, rt.engine, rt.keyring, smtp_of(settings), now_of,
-                        first_retry_s)
+                        first_retry_s, max_attempts)
         senders.append(sender)
         intake = Intake(nc, rt.topology, rt.engine, now_of, sender.wake)
         rt.tasks.append(asyncio.create_task(intake.run(), name="notifier-intake"))

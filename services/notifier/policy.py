@@ -23,8 +23,8 @@ def backoff(attempts: int, first: float = FIRST_RETRY_S) -> timedelta:
     return timedelta(seconds=min(first * 2 ** max(0, attempts - 1), MAX_RETRY_S))
 
 
-def is_dead(attempts: int) -> bool:
-    return attempts >= MAX_ATTEMPTS
+def is_dead(attempts: int, bound: int = MAX_ATTEMPTS) -> bool:
+    return attempts >= bound
 
 
 @dataclass(frozen=True)

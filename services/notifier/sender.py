@@ -31,7 +31,7 @@ from eventstore.topology import Topology
 from services.notifier import tables as t
 from services.notifier.channels import DeliveryFailed, SmtpConfig, post_webhook, send_mail
 from services.notifier.intake import ms
-from services.notifier.policy import backoff, is_dead
+from services.notifier.policy import MAX_ATTEMPTS, backoff, is_dead
 from services.notifier.render import render, render_digest
 
 log = structlog.get_logger("tsunagu.notifier.sender")
@@ -62,6 +62,7 @@ class Sender:
     smtp: SmtpConfig | None
     clock: Clock
     first_retry_s: float = 10.0
+    max_attempts: int = MAX_ATTEMPTS
     counts: dict[str, int] = field(default_factory=dict)
     _due: asyncio.Event = field(default_factory=asyncio.Event)
 
@@ -157,7 +158,7 @@ class Sender:
 
     async def _failed(self, unit: Unit, code: str) -> None:
         attempts = max(r.attempts for r in unit.rows) + 1
-        dead = is_dead(attempts)
+        dead = is_dead(attempts, self.max_attempts)
         if dead:
             await self._dead_letter(unit, code, attempts)
         wait = backoff(attempts, self.first_retry_s).total_seconds()

@@ -174,3 +174,36 @@ async def test_a_receiver_that_was_down_gets_the_message_later_once_with_the_sam
     await eventually(lambda: rt.status()["deliveries"].get("sent") == 2, timeout=10)
     assert rt.status()["deliveries"]["failed"] == 0
     await app.stop()
+
+
+async def cli(settings, *args: str):
+    import asyncio
+
+    from typer.testing import CliRunner
+
+    from tsunagu.cli import build
+
+    env = {"TSUNAGU_NATS_URL": settings.nats_url, "TSUNAGU_PREFIX": settings.prefix,
+           "TSUNAGU_DATA_DIR": str(settings.data_dir)}
+    return await asyncio.to_thread(CliRunner().invoke, build(), list(args), env=env)
+
+
+async def test_a_webhook_that_keeps_failing_is_dead_lettered_and_counted_in_status(
+    nc, topology, store, settings, services, mailbox, receiver
+):
+    receiver.stop()  # never comes back
+    app, rt = await start_all(settings, services, mailbox, first_retry_s=0.05, max_attempts=3)
+    await setup(nc, topology, store, receiver.url)
+    await invite(nc, topology)
+    await eventually(lambda: rt.status()["deliveries"].get("dead") == 1, timeout=30)
+    info = await nc.jetstream().stream_info(topology.dlq_stream)
+    assert info.state.messages == 1
+    result = await cli(settings, "status", "--json")
+    [notifier] = [s for s in json.loads(result.stdout)["services"] if s["name"] == "notifier"]
+    assert notifier["deliveries"]["dead"] == 1 and notifier["deliveries"]["sent"] == 1  # mail
+    shown = await cli(settings, "notify", "settings", "show", "--as", "npo", "--json")
+    assert shown.exit_code == 0, shown.output
+    assert json.loads(shown.stdout)["mail_to"] == ["soudan@npo.example"]
+    assert "webhook_secret" in shown.stdout and len(json.loads(shown.stdout)[
+        "webhook_secret"]) == 5  # "…" and 4 characters, never the secret
+    await app.stop()
