@@ -105,7 +105,8 @@ def add_queries(prefix: str, channels: dict[str, Any], operations: dict[str, Any
         "title": "Operator actions (status, rebuild, replay), operators only",
         "description": "Replies only to `_INBOX.operator.`/`_INBOX.admin.`; agencies cannot "
         f"publish here. `{prefix}.admin.discover` is answered by every running service.",
-        "parameters": {"service": {"enum": ["referral", "casefile", "meeting", "stats"]},
+        "parameters": {"service": {"enum": ["referral", "casefile", "meeting", "stats",
+                                           "notifier"]},
                        "action": {"enum": ["status", "rebuild", "replay"]}},
     }
     for name, summary in OPERATOR_QUERIES.items():

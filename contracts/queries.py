@@ -131,6 +131,18 @@ QUERIES: dict[str, Query] = {
                           _args(("as_of",), as_of=DATE),
                           _obj("as_of", as_of=DATE,
                                projection_seq={"type": ["integer", "null"]})),
+    "notification_settings": Query(
+        "notifier", "The agency's own notification settings (the webhook secret masked)",
+        _args(), _obj("agency_id", "configured", agency_id=S, configured=B,
+                      mail_to=_list(S), webhook_url=N, delivery=S,
+                      digest_hour={"type": "integer"}, quiet_hours={"type": ["object", "null"]},
+                      webhook_secret={**N, "description": "Only its last 4 characters"})),
+    "notification_deliveries": Query(
+        "notifier", "The agency's latest mail and webhook deliveries, newest first",
+        _args(limit={"type": "integer", "minimum": 1, "maximum": 500}),
+        _list(_obj("idempotency_key", "channel", "kind", "status", idempotency_key=S,
+                   channel=S, kind=S, status=S, attempts={"type": "integer"},
+                   last_error=N, case_id=N, meeting_id=N, referral_id=N))),
 }
 
 OPERATOR_QUERIES: dict[str, str] = {

@@ -70,6 +70,9 @@ class Session:
     now: datetime = field(default_factory=utcnow)
     loaded: dict[tuple[str, str], History] = field(default_factory=dict)
     role: Role = "agency"
+    #: Given back once, in this execution's reply only (``"once"``), never stored in the
+    #: receipt nor replayed: e.g. a generated secret the sender must keep.
+    once: dict[str, Any] = field(default_factory=dict)
 
     @property
     def world(self) -> datetime:
@@ -181,7 +184,7 @@ class Executor:
                 continue
             reply = reply_ok(command, list(zip(seqs, envelopes, strict=True)), replayed=False)
             await self._remember(agency_id, command, envelopes, reply)
-            return reply
+            return {**reply, "once": session.once} if session.once else reply
         raise ConcurrencyConflict(
             f"{command.type}: the record kept changing under this command; try again",
             details={"attempts": MAX_ATTEMPTS},

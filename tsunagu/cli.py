@@ -13,6 +13,7 @@ MODULES = (
     "services.casefile.cli",
     "services.meeting.cli",
     "services.stats.cli",
+    "services.notifier.cli",
     "tsunagu.ops.cli",
     "tsunagu.ledger.cli",
     "tsunagu.deploy.cli",
