@@ -39,7 +39,7 @@ from sqlalchemy import Connection, Engine, MetaData, delete, insert, select
 
 from contracts.envelope import Envelope
 from eventstore.codec import decode
-from eventstore.crypto import KeyRing, sealed_key_ids
+from eventstore.crypto import KeyRing, envelope_key_ids
 from eventstore.db import (
     in_thread,
     kit_metadata,
@@ -98,8 +98,7 @@ class ApplyContext:
     def unseal(self, env: Envelope) -> Envelope:
         if self.keyring is None:
             return env
-        event = self.keyring.unseal_event(env.event)
-        return env if event is env.event else env.model_copy(update={"event": event})
+        return self.keyring.unseal_envelope(env)
 
     def publish(self, subject: str, data: bytes, msg_id: str, headers: dict | None = None) -> None:
         """Publish after commit (written to the outbox in this transaction)."""
@@ -298,7 +297,7 @@ class ProjectionRunner:
         ids: set[str] = set()
         for item in items:
             if item.envelope is not None:
-                ids |= sealed_key_ids(item.envelope.event)
+                ids |= envelope_key_ids(item.envelope)
                 if item.envelope.type == "PersonDataErased":
                     for key_id in getattr(item.envelope.event, "key_ids", ()) or ():
                         self.keyring.forget(key_id)

@@ -13,6 +13,7 @@ MODULES = (
     "tsunagu.areas.casefile",
     "tsunagu.areas.meeting",
     "tsunagu.areas.stats",
+    "tsunagu.areas.notifier",
     "tsunagu.ops.cli",
     "tsunagu.ledger.cli",
     "tsunagu.deploy.cli",

@@ -13,6 +13,7 @@ SERVICES: dict[str, str] = {
     "casefile": "services.casefile.app:build_spec",
     "meeting": "services.meeting.app:build_spec",
     "stats": "services.stats.app:build_spec",
+    "notifier": "services.notifier.app:build_spec",
 }
 
 
