@@ -27,6 +27,7 @@ import subprocess
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import date
 from typing import Any
 
 import psutil
@@ -37,12 +38,12 @@ from bench.events import DAY
 from bench.harness import Bench, RssMonitor, connected
 from bench.mix import FlowFailed, Step, World
 from bench.serve import committed_subject
-from contracts.base import Actor
 from contracts.catalog import event_types
 from contracts.directory import AgencyRegistered
-from eventstore.codec import new_envelope
 from eventstore.store import EventStore
 from eventstore.topology import Topology
+from services.referral.directory_import import import_directory
+from tsunagu.ops.demo_story import directory_csv
 from tsunagu.ops.demo_world import AGENCIES
 from tsunagu.ops.verify import verify_stream
 
@@ -225,12 +226,16 @@ async def drive(nc: Client, topo: Topology, probe: Probe, take: Callable[[], Ste
 
 
 async def seed_directory(store: EventStore, stand_in: bool) -> None:
+    """The agencies, through the directory import (the operators' door for them)."""
     rows = ([(STAND_IN_AGENCY, STAND_IN_AGENCY, "社会福祉協議会", True)] if stand_in
             else AGENCIES)
-    for agency_id, name, category, triage in rows:
-        event = AgencyRegistered(agency_id=agency_id, name=name, category=category,
-                                 verified_at=DAY, can_triage=triage)
-        await store.append([new_envelope(event, Actor(agency_id="operator"))])
+    raw = directory_csv([AgencyRegistered(agency_id=agency_id, name=name, category=category,
+                                          verified_at=DAY, can_triage=triage)
+                         for agency_id, name, category, triage in rows])
+    result = await import_directory(store.nc, store.topology, "bench-directory.csv", raw,
+                                    today=date.today(), operator="bench")
+    if not result.ok:
+        raise RuntimeError("the bench directory was refused: " + "; ".join(result.errors))
 
 
 async def run(bench: Bench, rates: tuple[int, ...] = (500,), stand_in: bool = False,

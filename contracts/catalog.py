@@ -11,6 +11,7 @@ from contracts import (  # noqa: F401  (imported for their subclasses)
     consent,
     directory,
     meeting,
+    notify,
     ops,
     person,
     referral,

@@ -46,11 +46,35 @@ def sealable(text: str | None) -> FreeText | None:
 def reason_of(event: object) -> str | None:
     """An event's reason: its sealed block once unsealed, else the plain field of an event
     stored before reasons were sealed; None when there is none or its key is destroyed."""
-    block = getattr(event, "personal_reason", None)
+    return text_of(event, "reason")
+
+
+def text_of(event: object, name: str) -> str | None:
+    """An event's free text ``name`` (``reason``, ``title``, ``description``, ``staff``): the
+    sealed block ``personal_<name>`` once unsealed, else the plain field ``name`` of an event
+    stored before it was sealed; None when there is none or its key is destroyed.
+
+    >>> class Old:
+    ...     title = "旧形式の件名"
+    >>> text_of(Old(), "title"), text_of(Old(), "reason")
+    ('旧形式の件名', None)
+    """
+    block = getattr(event, f"personal_{name}", None)
     if isinstance(block, FreeText):
         return block.text
-    plain = getattr(event, "reason", None)
+    plain = getattr(event, name, None)
     return plain if isinstance(plain, str) else None
+
+
+def sealed_text(event: object, name: str) -> bool:
+    """Whether the event holds free text ``name`` that can no longer be read (its key was
+    destroyed): views show the redaction marker instead of nothing."""
+    block = getattr(event, f"personal_{name}", None)
+    return block is not None and not isinstance(block, FreeText)
+
+
+#: What views show for free text whose key was destroyed (erased person).
+REDACTED = "（削除済み）"
 
 
 class Sex(StrEnum):

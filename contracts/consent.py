@@ -9,7 +9,16 @@ from typing import ClassVar, Literal
 
 from pydantic import Field
 
-from contracts.base import AgencyId, DomainEvent, Id, Sealed, ShortText, WorldDate
+from contracts.base import (
+    AgencyId,
+    DomainEvent,
+    Id,
+    PersonalData,
+    Sealed,
+    ShortText,
+    WorldDate,
+    personal,
+)
 from contracts.common import FreeText
 
 
@@ -33,20 +42,47 @@ class ApplicationRecorded(ConsentEvent):
     with_consent: bool
 
 
+class ConsentText(PersonalData):
+    """A consent's free text (purposes, who obtained it, the signed form's reference): about
+    the person, so sealed with their key and shredded with it."""
+
+    purposes: tuple[ShortText, ...] = personal("利用目的")
+    obtained_by_staff: ShortText | None = personal("取得した職員", default=None)
+    form_ref: ShortText | None = personal("同意書の参照", default=None)
+
+
 class ConsentRecorded(ConsentEvent):
+    """A consent. Its free text is in the sealed ``personal`` block; events stored before
+    it was sealed carry it in the plain ``purposes``, ``obtained_by_staff`` and ``form_ref``
+    (read both with ``consent_text``)."""
+
     type: Literal["ConsentRecorded"] = "ConsentRecorded"
     creates: ClassVar[tuple[str, ...]] = ("consent_id",)
     consent_id: Id
     person_id: Id
     agencies: tuple[AgencyId, ...] = Field(min_length=1, description="Agencies it covers")
-    purposes: tuple[ShortText, ...] = Field(min_length=1)
+    purposes: tuple[ShortText, ...] = Field(
+        default=(), description="Plain, in events stored before consent text was sealed only")
     method: ConsentMethod
     obtained_by: AgencyId
-    obtained_by_staff: ShortText | None = None
+    obtained_by_staff: ShortText | None = Field(
+        default=None, description="Plain, in events stored before consent text was sealed only")
     given_on: WorldDate
     valid_until: WorldDate | None = Field(default=None, description="Expires after this day")
     form_ref: ShortText | None = Field(
-        default=None, description="Reference of the signed form (同意書); absent in older events")
+        default=None, description="Plain, in events stored before consent text was sealed only")
+    personal: ConsentText | Sealed | None = None
+
+
+def consent_text(event: ConsentRecorded) -> ConsentText | None:
+    """A consent's free text: the unsealed block, else the plain fields of an event stored
+    before it was sealed; None once the person's key is destroyed."""
+    if isinstance(event.personal, ConsentText):
+        return event.personal
+    if event.personal is not None:
+        return None
+    return ConsentText(purposes=event.purposes, obtained_by_staff=event.obtained_by_staff,
+                       form_ref=event.form_ref)
 
 
 class ConsentWithdrawn(ConsentEvent):
@@ -109,6 +145,27 @@ def has_valid_consent(events: Iterable[object], on: date) -> bool:
 def covers(events: Iterable[object], agency_id: str, on: date) -> bool:
     """Whether a valid consent on ``on`` covers ``agency_id`` (sharing personal data)."""
     return any(agency_id in c.agencies for c in active_consents(events, on))
+
+
+def uncovered_by_expiry(events: Iterable[object], day: date) -> frozenset[str]:
+    """Agencies whose view of the case becomes redacted on ``day`` because a consent
+    expired: covered the day before by a consent whose last valid day it was, and covered by
+    no valid consent on ``day`` (a withdrawn consent never expires: its withdrawal redacted
+    already). Expiry is judged in Japan's days (``contracts.jst``); the casefile's timer
+    sends these agencies the redacted view on ``day``.
+
+    >>> k = ConsentRecorded(case_id="c1", consent_id="k1", person_id="p1",
+    ...     agencies=("npo", "hokatsu"), method="written", obtained_by="hokatsu",
+    ...     given_on=date(2026, 4, 1), valid_until=date(2026, 6, 30))
+    >>> sorted(uncovered_by_expiry([k], date(2026, 7, 1)))
+    ['hokatsu', 'npo']
+    >>> uncovered_by_expiry([k], date(2026, 6, 30))
+    frozenset()
+    """
+    before = day - timedelta(days=1)
+    ending = [c for c in active_consents(events, before) if c.valid_until == before]
+    evs = list(consent_events(events))
+    return frozenset(a for c in ending for a in c.agencies if not covers(evs, a, day))
 
 
 ConsentStatus = Literal["not_yet_given", "active", "expired", "withdrawn"]

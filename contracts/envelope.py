@@ -7,7 +7,25 @@ from uuid import UUID
 
 from pydantic import Field, SerializeAsAny
 
-from contracts.base import Actor, AwareDatetime, Contract, DomainEvent, Id
+from contracts.base import (
+    Actor,
+    AwareDatetime,
+    Contract,
+    DomainEvent,
+    Id,
+    PersonalData,
+    Sealed,
+    ShortText,
+    personal,
+)
+
+
+class StaffName(PersonalData):
+    """The acting staff member's name (a command's ``staff``), sealed in the envelope with
+    the key of the event's subject: it says who worked on a person's case, so it goes with
+    their data when they are erased."""
+
+    name: ShortText = personal("職員名")
 
 
 class Envelope(Contract):
@@ -30,3 +48,6 @@ class Envelope(Contract):
         "is refused (command_id_reused); absent in events stored before it existed",
     )
     event: Annotated[SerializeAsAny[DomainEvent], Field(description="The event itself")]
+    sealed_staff: Sealed | None = Field(
+        default=None, description="The acting staff member's name (StaffName), sealed with the "
+        "event's key; ``actor.staff`` is then empty (events stored before carry it there)")

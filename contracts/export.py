@@ -75,6 +75,8 @@ OK_REPLY: dict[str, Any] = {
             },
         },
         "ids": reply_ids_schema(),
+        "once": {"type": "object", "description": "Only in the first reply, never in a "
+                 "replayed one: what the sender must keep (e.g. `webhook_secret`)"},
     },
 }
 ERROR_REPLY: dict[str, Any] = {

@@ -105,7 +105,8 @@ def add_queries(prefix: str, channels: dict[str, Any], operations: dict[str, Any
         "title": "Operator actions (status, rebuild, replay), operators only",
         "description": "Replies only to `_INBOX.operator.`/`_INBOX.admin.`; agencies cannot "
         f"publish here. `{prefix}.admin.discover` is answered by every running service.",
-        "parameters": {"service": {"enum": ["referral", "casefile", "meeting", "stats"]},
+        "parameters": {"service": {"enum": ["referral", "casefile", "meeting", "stats",
+                                           "notifier"]},
                        "action": {"enum": ["status", "rebuild", "replay"]}},
     }
     for name, summary in OPERATOR_QUERIES.items():
@@ -156,9 +157,27 @@ CASE_VIEW: dict[str, Any] = {
             "personal": {"type": ["object", "null"], "x-personal": True}}},
         "members": _LIST, "enrollments": _LIST, "plans": _LIST, "assessments": _LIST,
         "monitoring": _LIST,
+        "more": {"type": "object", "description": "Present when the whole view would not fit "
+                 "in one message: per list cut short, `total`, `returned` and `read_with` (the "
+                 "`case_view` arguments that read the rest, a page at a time)",
+                 "additionalProperties": {"type": "object", "properties": {
+                     "total": {"type": "integer"}, "returned": {"type": "integer"},
+                     "read_with": {"type": "object"}}}},
     },
     "if": {"properties": {"redacted": {"const": False}}},
     "then": {"required": ["access", "basis", "status", "subject", "members"]},
+}
+
+CASE_VIEW_PAGE: dict[str, Any] = {
+    "title": "CaseViewPage",
+    "description": "One page of a list of a case view (`case_view` with `section`): the "
+    "items from `offset` that fit in one message; `next_offset` is where the next page "
+    "starts (null: this is the last).",
+    "type": "object",
+    "required": ["case_id", "section", "offset", "total", "items", "next_offset"],
+    "properties": {"case_id": _S, "redacted": {"type": "boolean"}, "section": _S,
+                   "offset": {"type": "integer"}, "total": {"type": "integer"},
+                   "items": _LIST, "next_offset": {"type": ["integer", "null"]}},
 }
 
 FEED_MESSAGES: dict[str, dict[str, Any]] = {
@@ -204,6 +223,7 @@ def add_feed(channels: dict[str, Any], messages: dict[str, Any],
     """The feed's messages: the case view, the erasure notice and every typed notice.
     A kind both publish (``erased``) accepts either shape."""
     schemas["CaseView"] = CASE_VIEW
+    schemas["CaseViewPage"] = CASE_VIEW_PAGE
     bodies: dict[str, list[dict[str, Any]]] = {}
     for kind, schema in [*FEED_MESSAGES.items(), *_notice_schemas(schemas).items()]:
         schemas[schema["title"]] = schema

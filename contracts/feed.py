@@ -24,9 +24,11 @@ from pydantic import AwareDatetime, Field
 from contracts.base import AgencyId, Contract, Id, ShortText
 
 KIND_HEADER = "Tsunagu-Kind"
-#: Kinds that may carry a person's data (a view, a decision's reason): the erasure of the
-#: person removes them from the feed stream; the others carry ids, codes and dates only.
-PERSONAL_KINDS = frozenset({"case", "case_decision", "decision_not_applied"})
+#: Kinds that may carry a person's data (a view, a decision's or a return's reason): the
+#: erasure of the person removes them from the feed stream; the others carry ids, codes and
+#: dates only.
+PERSONAL_KINDS = frozenset({"case", "case_decision", "decision_not_applied",
+                            "referral_returned"})
 
 
 class Notice(Contract):

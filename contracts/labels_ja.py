@@ -33,7 +33,17 @@ LABELS_JA: dict[str, dict[str, str]] = {
         "assign_lead": "主担当の決定", "assign_roles": "役割分担",
         "share_information": "情報共有",
     },
-    "task": {"monitoring": "モニタリング", "plan_role_period_ends": "役割期間の終了",
+    "feed_kind": {
+        "referral_received": "つなぐシートの受付", "referral_triaged": "振り分けの結果",
+        "referral_returned": "つなぐシートの差し戻し", "referral_assigned": "通常案件の担当依頼",
+        "case_joined": "ケースへの参加", "lead_changed": "主担当の変更",
+        "meeting_invitation": "会議への招集", "meeting_changed": "会議の日時変更",
+        "meeting_cancelled": "会議の中止", "case_decision": "会議での決定",
+        "decision_not_applied": "決定が反映できませんでした", "task_due": "期日のお知らせ",
+        "erased": "個人情報の消去", "case": "ケース情報の更新",
+    },
+    "task": {"plan_role_end": "役割期間の終了", "monitoring": "モニタリング",
+             "plan_role_period_ends": "役割期間の終了",
              "plan_review": "プラン見直し", "consent_expiry": "同意の期限"},
 }
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 from enum import StrEnum
 from typing import ClassVar, Literal
 
@@ -53,6 +54,25 @@ class MeetingEvent(DomainEvent):
     meeting_id: Id
 
 
+#: Prefix of the keys that seal a meeting's own free text (``meeting_text_key``).
+MEETING_TEXT_KEY_PREFIX = "mt-"
+
+
+def meeting_text_key(meeting_id: str, what: str = "") -> str:
+    """The key sealing one piece of a meeting's own free text (its title, a reschedule or
+    cancel reason, an acknowledging staff member, a resource gap): not the meeting's key,
+    which seals material and minutes for the whole meeting, nor a case's. Erasing a person
+    destroys these keys of every meeting that tabled one of their cases (a title may name
+    the person; docs/PRIVACY.md). One key per piece (``what``), so a meeting can still be
+    rescheduled or cancelled with a reason after such an erasure.
+
+    >>> meeting_text_key("m1") == meeting_text_key("m1", ""), meeting_text_key("m1")[:3]
+    (True, 'mt-')
+    """
+    digest = hashlib.sha256(f"{meeting_id}\0{what}".encode()).hexdigest()[:40]
+    return f"{MEETING_TEXT_KEY_PREFIX}{digest}"
+
+
 class MeetingScheduled(MeetingEvent):
     type: Literal["MeetingScheduled"] = "MeetingScheduled"
     creates: ClassVar[tuple[str, ...]] = ("meeting_id",)
@@ -63,18 +83,33 @@ class MeetingScheduled(MeetingEvent):
     convened_by: AgencyId
     members: tuple[AgencyId, ...] = Field(min_length=1)
     external_members: tuple[ExternalMember, ...] = ()
-    title: ShortText | None = None
+    title: ShortText | None = Field(
+        default=None, description="Plain, in events stored before it was sealed only")
+    personal_title: FreeText | Sealed | None = None
+
+    def personal_key_id(self) -> str:
+        return meeting_text_key(self.meeting_id)
 
 
 class MeetingRescheduled(MeetingEvent):
     type: Literal["MeetingRescheduled"] = "MeetingRescheduled"
     scheduled_for: AwareDatetime
-    reason: ShortText | None = None
+    reason: ShortText | None = Field(
+        default=None, description="Plain, in events stored before it was sealed only")
+    personal_reason: FreeText | Sealed | None = None
+
+    def personal_key_id(self) -> str:
+        return meeting_text_key(self.meeting_id, f"rescheduled {self.scheduled_for.isoformat()}")
 
 
 class MeetingCancelled(MeetingEvent):
     type: Literal["MeetingCancelled"] = "MeetingCancelled"
-    reason: ShortText
+    reason: ShortText | None = Field(
+        default=None, description="Plain, in events stored before it was sealed only")
+    personal_reason: FreeText | Sealed | None = None
+
+    def personal_key_id(self) -> str:
+        return meeting_text_key(self.meeting_id, "cancelled")
 
 
 class MemberInvited(MeetingEvent):
@@ -89,8 +124,13 @@ class ConfidentialityAcknowledged(MeetingEvent):
     type: Literal["ConfidentialityAcknowledged"] = "ConfidentialityAcknowledged"
     agency_id: AgencyId | None = None
     member_id: Id | None = None
-    staff: ShortText | None = None
+    staff: ShortText | None = Field(
+        default=None, description="Plain, in events stored before it was sealed only")
+    personal_staff: FreeText | Sealed | None = None
     acknowledged_on: WorldDate
+
+    def personal_key_id(self) -> str:
+        return meeting_text_key(self.meeting_id, f"ack {self.agency_id} {self.member_id}")
 
 
 class CaseTabled(MeetingEvent):
@@ -193,7 +233,12 @@ class ResourceGapRecorded(MeetingEvent):
     type: Literal["ResourceGapRecorded"] = "ResourceGapRecorded"
     creates: ClassVar[tuple[str, ...]] = ("gap_id",)
     gap_id: Id
-    description: LongText
+    description: LongText | None = Field(
+        default=None, description="Plain, in events stored before it was sealed only")
+    personal_description: FreeText | Sealed | None = None
+
+    def personal_key_id(self) -> str:
+        return meeting_text_key(self.meeting_id, f"gap {self.gap_id}")
 
 
 class MinutesPersonal(PersonalData):
@@ -269,11 +314,15 @@ class MeetingSeriesStarted(MeetingSeriesEvent):
     rule: RecurrenceRule
     convened_by: AgencyId
     members: tuple[AgencyId, ...] = Field(min_length=1)
-    title: ShortText | None = None
+    title: ShortText | None = Field(
+        default=None, description="Plain, in events stored before it was sealed only")
+    personal_title: FreeText | Sealed | None = None
     first_meeting_id: Id | None = Field(default=None, description="Its first occurrence")
 
 
 class MeetingSeriesEnded(MeetingSeriesEvent):
     type: Literal["MeetingSeriesEnded"] = "MeetingSeriesEnded"
     ended_on: WorldDate
-    reason: ShortText
+    reason: ShortText | None = Field(
+        default=None, description="Plain, in events stored before it was sealed only")
+    personal_reason: FreeText | Sealed | None = None

@@ -27,4 +27,9 @@ class PersonDataErased(PersonEvent):
     reason: ShortText
     erased_by: ShortText
     key_ids: tuple[Id, ...] = Field(default=(), description="The data keys destroyed")
+    meeting_ids: tuple[Id, ...] = Field(
+        default=(), description="Meetings that tabled the person's cases: the keys of their "
+        "own free text (title, reasons) are among key_ids")
+    referral_ids: tuple[Id, ...] = Field(
+        default=(), description="The person's referrals (their reasons are shredded too)")
     age_bands: dict[str, AgeBand] = Field(default_factory=dict)

@@ -7,7 +7,7 @@ this table names exactly the queries they serve. Results are open objects (field
 added, never removed within a schema version).
 
     >>> sorted(QUERIES["case_view"].args["properties"])
-    ['case_id', 'on']
+    ['case_id', 'offset', 'on', 'section']
 """
 
 from __future__ import annotations
@@ -47,6 +47,8 @@ ANY: dict[str, Any] = {"type": "object"}
 REFERRAL_ROW = _obj("referral_id", "status", referral_id=S, status=S, referring_agency=S,
                     assigned_agency=N, triaged_by=N, outcome=N, case_id=N,
                     submitted_on=DATE, reason=N)
+#: The lists of a case view that ``case_view`` pages through (``services/casefile/paging.py``).
+CASE_VIEW_SECTIONS = ("members", "enrollments", "monitoring", "plans", "assessments")
 CASE_VIEW = {
     "$ref": "#/components/schemas/CaseView",
 }
@@ -90,8 +92,12 @@ QUERIES: dict[str, Query] = {
         _args(("case_id",), case_id=ID, on=ON),
         _obj("case_id", "state", "events", case_id=S, on=DATE, state=CONSENT_STATE,
              events=_list(_obj("type", type=S, status=S)))),
-    "case_view": Query("casefile", "What the agency may see of one case (as its feed)",
-                       _args(("case_id",), case_id=ID, on=ON), CASE_VIEW),
+    "case_view": Query(
+        "casefile", "What the agency may see of one case (as its feed); with `section`, one "
+        "page of one of its lists (a view too large for one message names them in `more`)",
+        _args(("case_id",), case_id=ID, on=ON, section={"enum": list(CASE_VIEW_SECTIONS)},
+              offset={"type": "integer", "minimum": 0, "description": "Default: 0"}),
+        {"oneOf": [CASE_VIEW, {"$ref": "#/components/schemas/CaseViewPage"}]}),
     "my_cases": Query("casefile", "The cases the agency takes part in",
                       _args(on=ON), _list(_obj("case_id", "stage", "redacted", case_id=S,
                                                stage=S, redacted=B, name=N,
@@ -125,6 +131,18 @@ QUERIES: dict[str, Query] = {
                           _args(("as_of",), as_of=DATE),
                           _obj("as_of", as_of=DATE,
                                projection_seq={"type": ["integer", "null"]})),
+    "notification_settings": Query(
+        "notifier", "The agency's own notification settings (the webhook secret masked)",
+        _args(), _obj("agency_id", "configured", agency_id=S, configured=B,
+                      mail_to=_list(S), webhook_url=N, delivery=S,
+                      digest_hour={"type": "integer"}, quiet_hours={"type": ["object", "null"]},
+                      webhook_secret={**N, "description": "Only its last 4 characters"})),
+    "notification_deliveries": Query(
+        "notifier", "The agency's latest mail and webhook deliveries, newest first",
+        _args(limit={"type": "integer", "minimum": 1, "maximum": 500}),
+        _list(_obj("idempotency_key", "channel", "kind", "status", idempotency_key=S,
+                   channel=S, kind=S, status=S, attempts={"type": "integer"},
+                   last_error=N, case_id=N, meeting_id=N, referral_id=N))),
 }
 
 OPERATOR_QUERIES: dict[str, str] = {

@@ -18,7 +18,7 @@ from contracts.base import (
     WorldDate,
     personal,
 )
-from contracts.common import AgeBand, AttachmentRef, Concern, Sex
+from contracts.common import AgeBand, AttachmentRef, Concern, FreeText, Sex
 
 
 class HouseholdMember(PersonalData):
@@ -84,7 +84,11 @@ class ReferralCorrected(ReferralEvent):
 
 class ReferralWithdrawn(ReferralEvent):
     type: Literal["ReferralWithdrawn"] = "ReferralWithdrawn"
-    reason: ShortText
+    reason: ShortText | None = Field(
+        default=None, description="Plain, in events stored before reasons were sealed only")
+    personal_reason: FreeText | Sealed | None = None
+    person_id: Id | None = Field(
+        default=None, description="Whose key seals the reason (absent in older events)")
 
 
 class TriageOutcome(StrEnum):
@@ -100,7 +104,9 @@ class ReferralTriaged(ReferralEvent):
     triaged_by: AgencyId
     case_id: Id | None = Field(default=None, description="Set when outcome is complex")
     assigned_agency: AgencyId | None = Field(default=None, description="Set when ordinary")
-    reason: ShortText | None = None
+    reason: ShortText | None = Field(
+        default=None, description="Plain, in events stored before reasons were sealed only")
+    personal_reason: FreeText | Sealed | None = None
     person_id: Id
     triaged_on: WorldDate | None = Field(default=None, description="The decision's world date")
 

@@ -35,7 +35,7 @@ from contracts.directory import AgencyRegistered, AgencyRetired, AgencyUpdated
 from contracts.envelope import Envelope
 from contracts.worldtime import DatingPolicy, Role, dating_problem, world_time
 from eventstore.codec import new_envelope
-from eventstore.crypto import KeyRing
+from eventstore.crypto import KeyRing, key_id_of
 from eventstore.errors import ConcurrencyConflict, DomainError, Forbidden, InvalidInput
 from eventstore.guard import parse_json
 from eventstore.idempotency import (
@@ -70,6 +70,9 @@ class Session:
     now: datetime = field(default_factory=utcnow)
     loaded: dict[tuple[str, str], History] = field(default_factory=dict)
     role: Role = "agency"
+    #: Given back once, in this execution's reply only (``"once"``), never stored in the
+    #: receipt nor replayed: e.g. a generated secret the sender must keep.
+    once: dict[str, Any] = field(default_factory=dict)
 
     @property
     def world(self) -> datetime:
@@ -181,7 +184,7 @@ class Executor:
                 continue
             reply = reply_ok(command, list(zip(seqs, envelopes, strict=True)), replayed=False)
             await self._remember(agency_id, command, envelopes, reply)
-            return reply
+            return {**reply, "once": session.once} if session.once else reply
         raise ConcurrencyConflict(
             f"{command.type}: the record kept changing under this command; try again",
             details={"attempts": MAX_ATTEMPTS},
@@ -231,19 +234,20 @@ class Executor:
     async def _envelopes(
         self, session: Session, command: Command, events: list[DomainEvent]
     ) -> list[Envelope]:
-        actor = Actor(agency_id=session.agency_id, staff=command.staff)
+        # The staff member's name is sealed beside the event (with its key), never plain.
+        actor = Actor(agency_id=session.agency_id)
         out = []
         for event in events:
             sealed = await self.keyring.seal_event(event)
-            out.append(
-                new_envelope(
-                    sealed,
-                    actor,
-                    occurred_at=session.world,
-                    correlation_id=command.command_id,
-                    causation_id=command.command_id,
-                )
+            env = new_envelope(
+                sealed,
+                actor,
+                occurred_at=session.world,
+                correlation_id=command.command_id,
+                causation_id=command.command_id,
             )
+            staff = await self.keyring.seal_staff(key_id_of(sealed), command.staff)
+            out.append(env.model_copy(update={"sealed_staff": staff}) if staff else env)
         return out
 
 

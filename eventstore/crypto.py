@@ -22,6 +22,7 @@ from nats.js.errors import APIError, KeyDeletedError, KeyNotFoundError, KeyWrong
 from nats.js.kv import KeyValue
 
 from contracts.base import DomainEvent, PersonalData, Sealed
+from contracts.envelope import Envelope, StaffName
 from eventstore.errors import DomainError
 from eventstore.topology import Topology
 
@@ -146,6 +147,30 @@ class KeyRing:
                 updates[name] = seal(value, key_id, await self.get_or_create(key_id))
         return event.model_copy(update=updates) if updates else event
 
+    async def seal_staff(self, key_id: str, staff: str | None) -> Sealed | None:
+        """A staff member's name sealed with ``key_id`` (None without one, or when that key
+        was destroyed: nothing may be recorded about an erased person, not even who)."""
+        if not staff:
+            return None
+        try:
+            key = await self.get_or_create(key_id)
+        except DomainError:
+            return None
+        return seal(StaffName(name=staff), key_id, key)
+
+    def unseal_envelope(self, env: Envelope) -> Envelope:
+        """The envelope with its event's blocks and the staff name unsealed where the keys
+        exist (``prefetch(envelope_key_ids(env))`` first)."""
+        event = self.unseal_event(env.event)
+        updates: dict[str, Any] = {} if event is env.event else {"event": event}
+        if env.sealed_staff is not None:
+            key = self.get_cached(env.sealed_staff.key_id)
+            if key is not None:
+                staff = unseal(env.sealed_staff, StaffName, key)
+                assert isinstance(staff, StaffName)
+                updates["actor"] = env.actor.model_copy(update={"staff": staff.name})
+        return env.model_copy(update=updates) if updates else env
+
     def unseal_event(self, event: E) -> E:
         """Plain personal blocks where the key exists; ``Sealed`` left as is otherwise."""
         updates: dict[str, Any] = {}
@@ -164,3 +189,11 @@ def sealed_key_ids(event: DomainEvent) -> set[str]:
         for name in personal_fields(type(event))
         if isinstance(v := getattr(event, name), Sealed)
     }
+
+
+def envelope_key_ids(env: Envelope) -> set[str]:
+    """The keys an envelope's sealed parts need: its event's blocks and the staff name."""
+    ids = sealed_key_ids(env.event)
+    if env.sealed_staff is not None:
+        ids.add(env.sealed_staff.key_id)
+    return ids

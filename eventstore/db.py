@@ -33,6 +33,8 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.sql.elements import ClauseElement
 
+from eventstore import fastsql
+
 T = TypeVar("T")
 
 #: Kit tables live in every projection database, beside the projection's own tables.
@@ -128,7 +130,7 @@ def upsert(
             else ins.on_conflict_do_nothing(index_elements=keys)
         )
         _UPSERTS[cache_key] = stmt
-    conn.execute(stmt, values)
+    fastsql.run(conn, stmt, values)
 
 
 @functools.cache
@@ -141,7 +143,7 @@ def update_where(conn: Connection, table: Table, where: dict[str, Any], **values
     built once per (table, key columns) and its SET columns come from the parameters."""
     params = {f"key_{k}": v for k, v in where.items()}
     params.update(values)
-    conn.execute(_update_by(table, tuple(where)), params)
+    fastsql.run(conn, _update_by(table, tuple(where)), params)
 
 
 def _upsert_expr(conn: Connection, table: Table, values: dict[str, Any], keys: list[str]) -> None:
@@ -155,8 +157,11 @@ def _upsert_expr(conn: Connection, table: Table, values: dict[str, Any], keys: l
     )
 
 
+_CHECKPOINT = select(tracking.c.last_seq).where(tracking.c.name == bindparam("name"))
+
+
 def read_checkpoint(conn: Connection, name: str) -> int:
-    row = conn.execute(select(tracking.c.last_seq).where(tracking.c.name == name)).first()
+    row = fastsql.first(conn, _CHECKPOINT, {"name": name})
     return int(row[0]) if row else 0
 
 

@@ -88,6 +88,9 @@ class ServiceSpec:
     #: never an agency's): e.g. what the service holds about one person (開示請求). The
     #: handler's second argument is the operator (``operator_of``), not an agency.
     operator_queries: dict[str, QueryHandler] = field(default_factory=dict)
+    #: More of the service's state for ``tsunagu status`` (cheap, sync: it is sent with
+    #: every heartbeat), e.g. the notifier's delivery counts.
+    extra_status: Callable[[], dict[str, Any]] | None = None
 
 
 @dataclass
@@ -277,6 +280,7 @@ class Runtime:
                 }
                 for name, r in self.runners.items()
             },
+            **(self.spec.extra_status() if self.spec.extra_status else {}),
         }
 
     async def _heartbeat(self) -> None:

@@ -47,6 +47,13 @@ class Settings(BaseSettings):
     #: How many days back an agency may date a record (contracts.worldtime.DatingPolicy);
     #: the migration subjects (<prefix>.migrate.…) have no limit.
     backdate_days: int = Field(default=90, ge=0)
+    # The notifier's mail (services/notifier): no SMTP host, no mail is sent.
+    smtp_host: str | None = None
+    smtp_port: int = 25
+    smtp_from: str = "tsunagu@localhost"
+    smtp_starttls: bool = False
+    smtp_user: str | None = None
+    smtp_password: str | None = None
 
     @field_validator("reply_prefixes", "admin_reply_prefixes")
     @classmethod

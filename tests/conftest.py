@@ -149,7 +149,7 @@ async def service_db(
     The services are stopped here, before the database goes away, whatever order a test
     asked for the two fixtures in (a service left running on a dropped PostgreSQL schema
     once held a test's teardown for two minutes)."""
-    for name in ("referral", "casefile", "meeting", "stats"):
+    for name in ("referral", "casefile", "meeting", "stats", "notifier"):
         monkeypatch.setenv(f"TSUNAGU_{name.upper()}_DATABASE_URL", db_url)
     yield db_url
     stop = request.node.stash.get(STOP_SERVICES, None)

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+import csv
+import io
 import json
 import time
 from collections.abc import Awaitable, Callable
@@ -11,12 +13,11 @@ from typing import Any
 
 from nats.aio.client import Client
 
-from contracts.base import Actor
-from contracts.directory import AgencyRegistered
-from eventstore.codec import new_envelope
 from eventstore.commands import request_patiently
 from eventstore.store import EventStore
 from eventstore.topology import Topology
+from services.referral import directory_file as df
+from services.referral.directory_import import import_directory
 
 
 async def send(nc: Client, topology: Topology, agency: str, command: str, payload: Any) -> dict:
@@ -45,15 +46,33 @@ async def register_agency(
     can_triage: bool = False,
     verified_at: date = date(2025, 4, 1),
 ) -> None:
-    """Put an agency into the directory directly (the directory import is tested elsewhere)."""
-    event = AgencyRegistered(
-        agency_id=agency_id,
-        name=name or agency_id,
-        category=category,
-        verified_at=verified_at,
-        can_triage=can_triage,
-    )
-    await store.append([new_envelope(event, Actor(agency_id="operator"))])
+    """Put an agency into the directory through its door, the operators' directory import
+    (a one-row file; the other agencies stay as they are)."""
+    row = [agency_id, name or agency_id, category, verified_at.isoformat(),
+           "1" if can_triage else "0"]
+    await _import(store, [row], extra_categories=(category,))
+
+
+async def retire_agency(store: EventStore, agency_id: str) -> None:
+    """Retire an agency through the directory import: a file listing every other active
+    agency as it is, imported with ``retire_missing``."""
+    stored = await store.read(store.topology.aggregate_kind_filter("agency"))
+    current = df.fold_current((s.seq, s.envelope.event) for s in stored)
+    assert agency_id in current and current[agency_id].active, f"{agency_id} is not active"
+    rows = [[a.agency_id, a.name, a.category, str(a.verified_at), "1" if a.can_triage else "0"]
+            for a in current.values() if a.active and a.agency_id != agency_id]
+    categories = tuple({a.category for a in current.values()})
+    await _import(store, rows, extra_categories=categories, retire_missing=True)
+
+
+async def _import(store: EventStore, rows: list[list[str]], **options: Any) -> None:
+    out = io.StringIO()
+    writer = csv.writer(out)
+    writer.writerow(["機関ID", "機関名", "分類", "確認日", "振り分け"])
+    writer.writerows(rows)
+    result = await import_directory(store.nc, store.topology, "agencies.csv",
+                                    out.getvalue().encode(), today=date.today(), **options)
+    assert result.ok, result.errors
 
 
 async def eventually(check: Callable[[], Awaitable[bool] | bool], timeout: float = 10.0) -> None:

@@ -44,6 +44,7 @@ async def test_the_event_store_works_against_a_containerised_nats(docker_nats):
         topology = Topology("docker")
         await provision(nc, topology)
         store = EventStore(nc, topology)
+        # The kit's store is the subject here, not a history.
         await store.append([agency_event("d1")], {("agency", "d1"): 0})
         assert len((await store.load("agency", "d1")).events) == 1
     finally:

@@ -3,3 +3,4 @@ CREATE DATABASE referral OWNER tsunagu;
 CREATE DATABASE casefile OWNER tsunagu;
 CREATE DATABASE meeting OWNER tsunagu;
 CREATE DATABASE stats OWNER tsunagu;
+CREATE DATABASE notifier OWNER tsunagu;

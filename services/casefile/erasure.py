@@ -25,6 +25,7 @@ from contracts.commands_casefile import ErasePersonData
 from contracts.common import AgeBand, age_band_for_age, age_on
 from contracts.envelope import Envelope
 from contracts.feed import PERSONAL_KINDS
+from contracts.meeting import MEETING_TEXT_KEY_PREFIX
 from contracts.person import PersonDataErased
 from contracts.referral import ReferralCorrected, ReferralSubmitted
 from eventstore.commands import Session
@@ -120,11 +121,30 @@ async def erase_person_data(session: Session, cmd: ErasePersonData) -> list[Doma
             if isinstance(event, ReferralSubmitted | ReferralCorrected):
                 referrals[referral_id] = event  # the latest version wins
     case_ids = sorted(env.aggregate_id for env in mine)
+    meetings, text_keys = await meeting_text_keys(session, set(case_ids))
     return [PersonDataErased(
         person_id=cmd.person_id, reason=cmd.reason, erased_by=cmd.staff or OPERATOR,
-        key_ids=(cmd.person_id, *case_ids),
+        key_ids=(cmd.person_id, *case_ids, *text_keys), meeting_ids=meetings,
+        referral_ids=tuple(sorted(referral_ids)),
         age_bands=age_bands(cmd.person_id, cases, referrals),
     )]
+
+
+async def meeting_text_keys(session: Session, case_ids: set[str]
+                            ) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    """The meetings that tabled one of ``case_ids``, and the keys sealing their own free
+    text (title, reasons, staff, gaps: ``contracts.meeting.meeting_text_key``): a title may
+    name the person, so erasing them destroys these (docs/PRIVACY.md)."""
+    store, topo = session.store, session.store.topology
+    tabled = await store.read(topo.event_subject("meeting", "*", "CaseTabled"))
+    meetings = sorted({s.envelope.aggregate_id for s in tabled
+                       if getattr(s.envelope.event, "case_id", None) in case_ids})
+    keys: set[str] = set()
+    for meeting_id in meetings:
+        for env in (await store.load("meeting", meeting_id)).envelopes:
+            keys |= {k for k in sealed_key_ids(env.event)
+                     if k.startswith(MEETING_TEXT_KEY_PREFIX)}
+    return tuple(meetings), tuple(sorted(keys))
 
 
 class Shredder:
@@ -154,9 +174,11 @@ class Shredder:
         if runner is not None:
             await runner.wait_for(seq, timeout=120)
         js = self.runtime.broker.connection.jetstream()
-        cases = set(event.key_ids) - {event.person_id}
+        # Feed subjects name a case, or a referral (a return's reason).
+        cases = set(event.key_ids) - {event.person_id} | set(event.referral_ids)
         await self._rewrite_feed(runner, js, cases)
-        dead = await erase_dead_letters(js, self.runtime.topology, set(event.key_ids))
+        dead = await erase_dead_letters(js, self.runtime.topology,
+                                        set(event.key_ids) | set(event.referral_ids))
         keyring: KeyRing = self.runtime.keyring
         # A fresh ring: the service's own has already forgotten the erased keys.
         names = await objects_to_delete(self.runtime.store, KeyRing(keyring.kv), event)

@@ -205,7 +205,7 @@ def _referral(conn: Connection, ctx: ApplyContext, topology: Topology,
     common = {**base, "referral_id": e.referral_id, "triaged_by": e.triaged_by,
               "triaged_on": e.triaged_on}
     if e.outcome is TriageOutcome.returned:
-        _send(ctx, topology, ReferralReturned(**common, reason=e.reason), referrer=referrer)
+        _send(ctx, topology, ReferralReturned(**common, reason=reason_of(e)), referrer=referrer)
         return
     _send(ctx, topology, ReferralTriaged(**common, outcome=e.outcome.value, case_id=e.case_id,
                                          assigned_agency=e.assigned_agency), referrer=referrer)

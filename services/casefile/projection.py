@@ -51,6 +51,7 @@ from contracts.meeting import (
 )
 from contracts.person import PersonDataErased
 from contracts.referral import ReferralCorrected, ReferralSubmitted
+from eventstore import fastsql
 from eventstore.db import read_checkpoint, update_where, upsert, write_checkpoint
 from eventstore.disclosure import DisclosureLog
 from eventstore.projection import ApplyContext
@@ -97,7 +98,10 @@ _MEETING_CASES = (select(t.meeting_cases.c.case_id)
                   .order_by(t.meeting_cases.c.case_id))
 _REFERRAL_CASES = select(_C.case_id).where(_C.referral_id == bindparam("referral_id"))
 _CONSENT_ROW = insert(t.consent)
-_FREE_TEXT = {"reason", "personal_reason"}
+#: A consent's free text (reasons, purposes, who obtained it, the form): coverage needs
+#: none of it, so the casefile never keeps it.
+_FREE_TEXT = {"reason", "personal_reason", "personal", "purposes", "obtained_by_staff",
+              "form_ref"}
 #: ApplyContext.scratch keys: the feed mark as advanced in this transaction, and the cases
 #: whose views are due, {case_id: (seq, event type, recorded_at)} of their last event.
 _MARK, _DUE = "casefile.feed_mark", "casefile.feeds_due"
@@ -135,7 +139,7 @@ class CasefileProjection:
                 touched = [event.case_id]
         elif isinstance(event, ConsentEvent):
             # Coverage needs no reason (free text about the person): not kept.
-            conn.execute(_CONSENT_ROW, {"case_id": event.case_id, "seq": ctx.seq, "event":
+            fastsql.run(conn, _CONSENT_ROW, {"case_id": event.case_id, "seq": ctx.seq, "event":
                                         event.model_dump(mode="json", exclude=_FREE_TEXT)})
             self._timeline(conn, event.case_id, ctx.seq, env, _consent_summary(event))
             touched = [event.case_id]
@@ -212,8 +216,8 @@ class CasefileProjection:
         assert isinstance(e, CaseEvent)
         cid = e.case_id
         if isinstance(e, CaseOpened):
-            erased = conn.execute(_PERSON_ERASED,
-                                  {"person_id": e.subject.person_id or ""}).first() is not None
+            erased = fastsql.first(conn, _PERSON_ERASED,
+                                   {"person_id": e.subject.person_id or ""}) is not None
             upsert(conn, t.cases, {
                 "case_id": cid, "person_id": e.subject.person_id,
                 "subject_agency_id": e.subject.agency_id, "referral_id": e.referral_id,
@@ -225,7 +229,7 @@ class CasefileProjection:
             }, ["case_id"])
             self._timeline(conn, cid, seq, env, f"case opened ({e.origin.value})")
             return True
-        row = conn.execute(_CASE_ERASED, {"case_id": cid}).first()
+        row = fastsql.first(conn, _CASE_ERASED, {"case_id": cid})
         if row is None:
             return False  # an event of a case we never saw opened: nothing to hang it on
         erased = bool(row[0])
@@ -277,7 +281,7 @@ class CasefileProjection:
                 key = self._plan_key(cid, e.plan_id, e.version)
                 update_where(conn, t.plans, key,
                              approved_on=e.approved_on, approved_by_meeting=e.meeting_id)
-                monitoring_on = conn.execute(_PLAN_MONITORING_ON, key).scalar()
+                monitoring_on = fastsql.scalar(conn, _PLAN_MONITORING_ON, key)
                 if monitoring_on is not None:
                     update_where(conn, t.cases, {"case_id": cid},
                                  next_monitoring_on=monitoring_on)
@@ -312,7 +316,7 @@ class CasefileProjection:
             case DecisionNotApplied():
                 summary = (f"decision {e.decision_id} of meeting {e.meeting_id} not applied: "
                            f"{e.reason}")
-        conn.execute(_RESTAGE, {"key_case_id": cid, "new_last_seq": seq})
+        fastsql.run(conn, _RESTAGE, {"key_case_id": cid, "new_last_seq": seq})
         self._timeline(conn, cid, seq, env, summary)
         return True
 
@@ -355,9 +359,9 @@ class CasefileProjection:
                        ["meeting_id", "case_id"])
             case _:
                 return []
-        if conn.execute(_MEETING_KIND, {"mid": mid}).scalar() != "confidential":
+        if fastsql.scalar(conn, _MEETING_KIND, {"mid": mid}) != "confidential":
             return []  # only a 支援会議 changes who may see what
-        return list(conn.execute(_MEETING_CASES, {"mid": mid}).scalars())
+        return [r[0] for r in fastsql.all_rows(conn, _MEETING_CASES, {"mid": mid})]
 
     @staticmethod
     def _meeting_member(conn: Connection, meeting_id: str, agency_id: str) -> None:
@@ -368,12 +372,13 @@ class CasefileProjection:
     # ----- referrals (the personal part of triaged cases) ----------------------------------
     def _referral(self, conn: Connection, e: ReferralSubmitted | ReferralCorrected,
                   env: Envelope) -> list[str]:
-        erased = conn.execute(_PERSON_ERASED, {"person_id": e.person_id}).first() is not None
+        erased = fastsql.first(conn, _PERSON_ERASED, {"person_id": e.person_id}) is not None
         upsert(conn, t.referrals, {
             "referral_id": e.referral_id, "person_id": e.person_id,
             "personal": None if erased else _plain(e.personal, REFERRAL_FIELDS),
         }, ["referral_id"])
-        return list(conn.execute(_REFERRAL_CASES, {"referral_id": e.referral_id}).scalars())
+        return [r[0] for r in fastsql.all_rows(conn, _REFERRAL_CASES,
+                                               {"referral_id": e.referral_id})]
 
     # ----- erasure -----------------------------------------------------------------------
     def _erase(self, conn: Connection, e: PersonDataErased, ctx: ApplyContext) -> None:

@@ -12,7 +12,7 @@ from eventstore.db import in_thread
 from eventstore.disclosure import Disclosure, DisclosureLog
 from eventstore.errors import Forbidden, InvalidInput, NotFound
 from eventstore.service import Runtime
-from services.casefile import disclosures, views
+from services.casefile import disclosures, paging, views
 
 JST = ZoneInfo("Asia/Tokyo")
 
@@ -38,19 +38,25 @@ def _on(args: dict[str, Any]) -> date:
         raise InvalidInput("on: must be a date YYYY-MM-DD", details={"field": "on"}) from exc
 
 
+def _load_view(engine: Engine, case_id: str, agency: str,
+               on: date) -> tuple[views.CaseData, dict[str, Any]]:
+    with engine.connect() as conn:
+        data = views.load_case(conn, case_id)
+    view = views.view_of(data, agency, on, _today()) if data else None
+    if data is None or view is None:
+        # Same answer whether the case exists or not: existence is not disclosed.
+        raise NotFound(f"case {case_id!r} is not among the cases of agency {agency!r}",
+                       details={"case_id": case_id})
+    return data, view
+
+
 def view_of(engine: Engine, case_id: str, agency: str, on: date,
             channel: str = "query.case_view") -> tuple[dict[str, Any], Disclosure | None]:
     """The agency's view and the record of disclosing it (None when redacted). ``on`` dates
     the tasks; consent is judged today whatever ``on`` says (a withdrawal is not stepped
     around by asking about yesterday)."""
-    with engine.connect() as conn:
-        data = views.load_case(conn, case_id)
-        view = views.view_of(data, agency, on, _today()) if data else None
-        if data is None or view is None:
-            # Same answer whether the case exists or not: existence is not disclosed.
-            raise NotFound(f"case {case_id!r} is not among the cases of agency {agency!r}",
-                           details={"case_id": case_id})
-        return view, disclosures.of_view(data, agency, view, channel)
+    data, view = _load_view(engine, case_id, agency, on)
+    return view, disclosures.of_view(data, agency, view, channel)
 
 
 async def _recorded(rt: Runtime, records: list[Disclosure | None]) -> None:
@@ -59,8 +65,43 @@ async def _recorded(rt: Runtime, records: list[Disclosure | None]) -> None:
         *[r for r in records if r is not None])
 
 
+def _section(args: dict[str, Any]) -> tuple[str, int] | None:
+    """``section`` and ``offset`` of a paged read (None: the whole view)."""
+    section, offset = args.get("section"), args.get("offset", 0)
+    if section is None:
+        return None
+    if section not in paging.SECTIONS:
+        raise InvalidInput(f"section: must be one of {', '.join(paging.SECTIONS)}",
+                           details={"field": "section"})
+    if not isinstance(offset, int) or isinstance(offset, bool) or offset < 0:
+        raise InvalidInput("offset: must be a whole number ≥ 0", details={"field": "offset"})
+    return section, offset
+
+
+def _budget(rt: Runtime) -> int:
+    """Bytes a reply may take: the connection's max payload less room for the envelope."""
+    return rt.broker.connection.max_payload - 64 * 1024
+
+
+def paged_view_of(engine: Engine, case_id: str, agency: str, on: date, budget: int,
+                  part: tuple[str, int] | None) -> tuple[dict[str, Any], Disclosure | None]:
+    """The view cut to fit ``budget`` (``more`` says how to read the rest), or one page of
+    a section; with the record of what was actually given."""
+    data, view = _load_view(engine, case_id, agency, on)
+    if part is None:
+        answer = paging.fit(view, budget)
+        return answer, disclosures.of_view(data, agency, answer, "query.case_view")
+    if view["redacted"]:
+        raise Forbidden(f"agency {agency!r} sees case {case_id!r} redacted: no {part[0]} "
+                        "to page through", details={"case_id": case_id})
+    answer = paging.page(view, *part, budget)
+    given = {"redacted": False, "basis": view["basis"], part[0]: answer["items"]}
+    return answer, disclosures.of_view(data, agency, given, "query.case_view")
+
+
 async def case_view(rt: Runtime, agency: str, args: dict[str, Any]) -> dict[str, Any]:
-    view, record = await in_thread(view_of, rt.engine, _case_id(args), agency, _on(args))
+    view, record = await in_thread(paged_view_of, rt.engine, _case_id(args), agency,
+                                   _on(args), _budget(rt), _section(args))
     await _recorded(rt, [record])
     return view
 

@@ -29,6 +29,7 @@ from eventstore.db import in_thread, outbox, read_checkpoint, write_checkpoint
 from eventstore.service import Runtime, StartHook
 from eventstore.topology import Topology
 from services.casefile import tables as t
+from services.casefile.expiry import send_expired
 from services.casefile.notices import tasks
 
 log = structlog.get_logger("tsunagu.casefile.reminders")
@@ -89,8 +90,8 @@ def send_due(conn: Connection, topology: Topology, now: datetime) -> int:
 
 
 def _send_now(engine: Engine, topology: Topology, now: datetime) -> int:
-    with engine.begin() as conn:
-        return send_due(conn, topology, now)
+    with engine.begin() as conn:  # reminders, and the redacted views of expired consents
+        return send_due(conn, topology, now) + send_expired(conn, topology, now)
 
 
 def reminder_timer(clock: Clock | None = None, every: float = 60.0) -> StartHook:

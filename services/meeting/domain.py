@@ -9,7 +9,7 @@ import uuid
 from collections.abc import Iterable
 from datetime import date, datetime, time, timedelta
 
-from contracts.base import MAX_DATE, DomainEvent
+from contracts.base import MAX_DATE, DomainEvent, Sealed
 from contracts.commands_meeting import (
     AcknowledgeConfidentiality,
     CancelMeeting,
@@ -26,7 +26,7 @@ from contracts.commands_meeting import (
     StartMeetingSeries,
     TableCase,
 )
-from contracts.common import FreeText, Program
+from contracts.common import FreeText, Program, sealable
 from contracts.meeting import (
     Ask,
     CaseMovedToSupportPlanMeeting,
@@ -157,7 +157,7 @@ def schedule(
         MeetingScheduled(
             meeting_id=meeting.meeting_id, kind=cmd.kind, regular=False,
             scheduled_for=cmd.scheduled_for, convened_by=convener, members=members,
-            external_members=cmd.external_members, title=cmd.title,
+            external_members=cmd.external_members, personal_title=sealable(cmd.title),
         )
     ]
 
@@ -172,9 +172,10 @@ def start_series(
     return [
         MeetingSeriesStarted(
             series_id=series.series_id, kind=cmd.kind, rule=cmd.rule, convened_by=convener,
-            members=members, title=cmd.title, first_meeting_id=first.meeting_id,
+            members=members, personal_title=sealable(cmd.title), first_meeting_id=first.meeting_id,
         ),
-        _occurrence(series.series_id, cmd.kind, convener, members, cmd.title, first.meeting_id,
+        _occurrence(series.series_id, cmd.kind, convener, members, sealable(cmd.title),
+                    first.meeting_id,
                     first_when),
     ]
 
@@ -202,11 +203,12 @@ def first_occurrence(cmd: StartMeetingSeries, now: datetime) -> datetime:
 
 def _occurrence(
     series_id: str, kind: MeetingKind, convener: str, members: tuple[str, ...],
-    title: str | None, meeting_id: str, when: datetime,
+    title: FreeText | Sealed | None, meeting_id: str, when: datetime,
 ) -> MeetingScheduled:
+    # A later occurrence carries the series' title as the series sealed it (its key).
     return MeetingScheduled(
         meeting_id=meeting_id, kind=kind, regular=True, series_id=series_id,
-        scheduled_for=when, convened_by=convener, members=members, title=title,
+        scheduled_for=when, convened_by=convener, members=members, personal_title=title,
     )
 
 
@@ -244,7 +246,7 @@ def end_series(cmd: EndMeetingSeries, series: Series, agency_id: str, now: datet
         raise DomainError(f"series_id: series {cmd.series_id} has already ended",
                           code="series_ended")
     return [MeetingSeriesEnded(series_id=cmd.series_id, ended_on=local_date(now),
-                               reason=cmd.reason)]
+                               personal_reason=sealable(cmd.reason))]
 
 
 def reschedule(cmd: RescheduleMeeting, m: Meeting, agency_id: str, now: datetime
@@ -256,13 +258,13 @@ def reschedule(cmd: RescheduleMeeting, m: Meeting, agency_id: str, now: datetime
         raise InvalidInput("scheduled_for: the meeting is already at that time",
                            code="unchanged", details={"field": "scheduled_for"})
     return [MeetingRescheduled(meeting_id=m.meeting_id, scheduled_for=cmd.scheduled_for,
-                               reason=cmd.reason)]
+                               personal_reason=sealable(cmd.reason))]
 
 
 def cancel(cmd: CancelMeeting, m: Meeting, agency_id: str) -> list[DomainEvent]:
     require_open(m)
     require_convener(m, agency_id)
-    return [MeetingCancelled(meeting_id=m.meeting_id, reason=cmd.reason)]
+    return [MeetingCancelled(meeting_id=m.meeting_id, personal_reason=sealable(cmd.reason))]
 
 
 def invite(cmd: InviteMember, m: Meeting, agency_id: str, invitee: Agency | None
@@ -313,7 +315,8 @@ def acknowledge(cmd: AcknowledgeConfidentiality, m: Meeting, agency_id: str, tod
         raise DomainError(f"agency {agency_id} has already acknowledged",
                           code="already_acknowledged")
     return [ConfidentialityAcknowledged(meeting_id=m.meeting_id, agency_id=agency_id,
-                                        staff=staff, acknowledged_on=today)]
+                                        personal_staff=sealable(staff),
+                                        acknowledged_on=today)]
 
 
 # ---- agenda ---------------------------------------------------------------------------
@@ -580,7 +583,7 @@ def resource_gap(cmd: RecordResourceGap, m: Meeting, agency_id: str) -> list[Dom
                            details={"field": "meeting_id"})
     gap_id = derived_id("gap", m.meeting_id, agency_id, cmd.command_id)
     return [ResourceGapRecorded(meeting_id=m.meeting_id, gap_id=gap_id,
-                                description=cmd.description)]
+                                personal_description=sealable(cmd.description))]
 
 
 def minutes(cmd: RecordMinutes, m: Meeting, agency_id: str) -> list[DomainEvent]:

@@ -28,7 +28,7 @@ from sqlalchemy import (
     update,
 )
 
-from contracts.common import AttachmentRef, reason_of
+from contracts.common import REDACTED, AttachmentRef, reason_of, sealed_text, text_of
 from contracts.consent import ConsentRecorded, ConsentWithdrawn
 from contracts.envelope import Envelope
 from contracts.meeting import (
@@ -217,7 +217,8 @@ class MeetingProjection:
             case MeetingScheduled():
                 upsert(conn, meetings, {
                     "meeting_id": event.meeting_id, "kind": event.kind.value,
-                    "regular": event.regular, "series_id": event.series_id, "title": event.title,
+                    "regular": event.regular, "series_id": event.series_id,
+                    "title": _text(env, ctx, "title"),
                     "scheduled_at": utc_text(event.scheduled_for),
                     "scheduled_on": local_date(event.scheduled_for),
                     "convened_by": event.convened_by, "status": "scheduled",
@@ -236,7 +237,7 @@ class MeetingProjection:
                              scheduled_on=local_date(event.scheduled_for))
             case MeetingCancelled():
                 update_where(conn, meetings, {"meeting_id": event.meeting_id},
-                             status="cancelled", cancel_reason=event.reason)
+                             status="cancelled", cancel_reason=_text(env, ctx, "reason"))
             case MemberInvited():
                 if event.agency_id:
                     _member(conn, event.meeting_id, event.agency_id, agency_id=event.agency_id,
@@ -306,16 +307,17 @@ class MeetingProjection:
             case MaterialShared():
                 self._material(conn, ctx.unseal(env).event, ctx.seq)
             case PersonDataErased():
-                self._erase(conn, event.key_ids)
+                self._erase(conn, event.key_ids, event.meeting_ids)
             case ResourceGapRecorded():
                 upsert(conn, gaps, {"gap_id": event.gap_id, "seq": ctx.seq,
                                     "meeting_id": event.meeting_id,
-                                    "description": event.description}, ["gap_id"])
+                                    "description": _text(env, ctx, "description") or ""},
+                       ["gap_id"])
             case MeetingSeriesStarted():
                 upsert(conn, series, {
                     "series_id": event.series_id, "kind": event.kind.value,
                     "rule": describe(event.rule), "convened_by": event.convened_by,
-                    "title": event.title, "active": True,
+                    "title": _text(env, ctx, "title"), "active": True,
                 }, ["series_id"])
             case MeetingSeriesEnded():
                 update_where(conn, series, {"series_id": event.series_id}, active=False)
@@ -337,9 +339,20 @@ class MeetingProjection:
         }, ["material_id"])
 
     @staticmethod
-    def _erase(conn: Connection, key_ids: tuple[str, ...]) -> None:
+    def _erase(conn: Connection, key_ids: tuple[str, ...], meeting_ids: tuple[str, ...]
+               ) -> None:
         """The erased person's case ids are among the destroyed keys: what was about those
-        cases goes, whatever key it was sealed with (the meeting's own rows stay)."""
+        cases goes, whatever key it was sealed with (the meeting's own rows stay). The own
+        free text of the meetings that tabled them (title, cancel reason, resource gaps)
+        shows the redaction marker: its keys were destroyed too."""
+        mids = list(meeting_ids)
+        conn.execute(update(meetings).where(meetings.c.meeting_id.in_(mids),
+                                            meetings.c.title.is_not(None))
+                     .values(title=REDACTED))
+        conn.execute(update(meetings).where(meetings.c.meeting_id.in_(mids),
+                                            meetings.c.cancel_reason.is_not(None))
+                     .values(cancel_reason=REDACTED))
+        conn.execute(update(gaps).where(gaps.c.meeting_id.in_(mids)).values(description=REDACTED))
         case_ids = list(key_ids)
         conn.execute(update(materials).where(materials.c.case_id.in_(case_ids))
                      .values(title=None, text=None, attachment=None))
@@ -354,3 +367,11 @@ class MeetingProjection:
         current = conn.execute(_HELD, {"kind": kind, "month": month}).scalar()
         upsert(conn, counts, {"kind": kind, "month": month, "held": (current or 0) + 1},
                ["kind", "month"])
+
+
+def _text(env: Envelope, ctx: ApplyContext, name: str) -> str | None:
+    """A meeting's own free text (``title``, ``reason``, ``description``) as rows keep it:
+    unsealed, or the redaction marker when its key was destroyed (a rebuild after an
+    erasure)."""
+    event = ctx.unseal(env).event
+    return REDACTED if sealed_text(event, name) else text_of(event, name)

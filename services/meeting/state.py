@@ -8,14 +8,14 @@ from datetime import date, datetime
 from types import MappingProxyType
 from typing import Literal
 
-from contracts.base import DomainEvent
+from contracts.base import DomainEvent, Sealed
 from contracts.case import (
     CaseClosed,
     CaseOpened,
     CaseReopened,
     PlanDrafted,
 )
-from contracts.common import Program
+from contracts.common import FreeText, Program, sealable
 from contracts.directory import AgencyRegistered, AgencyRetired, AgencyUpdated
 from contracts.envelope import Envelope
 from contracts.meeting import (
@@ -184,7 +184,8 @@ class Series:
     rule: RecurrenceRule | None = None
     convened_by: str = ""
     members: tuple[str, ...] = ()
-    title: str | None = None
+    #: As stored (sealed with the series' key): each occurrence carries it so.
+    title: FreeText | Sealed | None = None
     first_meeting_id: str | None = None
 
 
@@ -194,7 +195,8 @@ def fold_series(series_id: str, events: Iterable[DomainEvent]) -> Series:
         if isinstance(event, MeetingSeriesStarted):
             s = replace(
                 s, started=True, kind=event.kind, rule=event.rule, convened_by=event.convened_by,
-                members=event.members, title=event.title,
+                members=event.members,
+                title=event.personal_title or sealable(event.title),
                 first_meeting_id=event.first_meeting_id,
             )
         elif isinstance(event, MeetingSeriesEnded):

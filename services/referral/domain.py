@@ -51,6 +51,7 @@ from contracts.consent import (
     ConsentRecorded,
     ConsentRecorderNamed,
     ConsentRefused,
+    ConsentText,
     ConsentWithdrawn,
     covers,
 )
@@ -288,7 +289,8 @@ def decide_withdraw(
     cmd: WithdrawReferral, state: ReferralState, *, agency_id: str
 ) -> list[DomainEvent]:
     _require_open_for_sender(state, agency_id, "withdraw")
-    return [ReferralWithdrawn(referral_id=state.referral_id, reason=cmd.reason)]
+    return [ReferralWithdrawn(referral_id=state.referral_id, person_id=state.person_id,
+                              personal_reason=sealable(cmd.reason))]
 
 
 def _require_triager(state: ReferralState, agency_id: str, allowed: bool) -> None:
@@ -353,7 +355,8 @@ def decide_triage(
     triaged = ReferralTriaged(
         referral_id=state.referral_id, outcome=outcome, triaged_by=facts.agency_id,
         case_id=facts.case_id if outcome is TriageOutcome.complex else None,
-        assigned_agency=cmd.assigned_agency, reason=cmd.reason, person_id=state.person_id,
+        assigned_agency=cmd.assigned_agency, personal_reason=sealable(cmd.reason),
+        person_id=state.person_id,
         triaged_on=on,
     )
     if outcome is not TriageOutcome.complex:
@@ -590,9 +593,10 @@ def _consent(
                       code="unknown_agency")
     return ConsentRecorded(
         case_id=case_id, consent_id=consent_id, person_id=person_id,
-        agencies=tuple(dict.fromkeys(scope.agencies)), purposes=tuple(scope.purposes),
-        method=scope.method, obtained_by=obtained_by, obtained_by_staff=obtained_by_staff,
-        given_on=scope.given_on, valid_until=scope.valid_until, form_ref=scope.form_ref,
+        agencies=tuple(dict.fromkeys(scope.agencies)), method=scope.method,
+        obtained_by=obtained_by, given_on=scope.given_on, valid_until=scope.valid_until,
+        personal=ConsentText(purposes=tuple(scope.purposes),
+                             obtained_by_staff=obtained_by_staff, form_ref=scope.form_ref),
     )
 
 

@@ -28,10 +28,13 @@ from sqlalchemy import (
     Table,
     bindparam,
     delete,
+    or_,
     select,
+    update,
 )
 
 from contracts.case import CaseClosed, CaseOpened, CaseReopened, SubjectPersonal
+from contracts.common import REDACTED, reason_of, sealed_text
 from contracts.directory import AgencyRegistered, AgencyRetired, AgencyUpdated
 from contracts.envelope import Envelope
 from contracts.person import PersonDataErased
@@ -152,8 +155,14 @@ class ReferralProjection:
     # "consent" is read (and ignored) so the checkpoint follows every event this service writes.
     aggregates: tuple[str, ...] | None = ("agency", "referral", "case", "consent", "person")
     needs_personal = True
+    #: What apply uses; a rebuild skips the rest (most case and every consent event) undecoded.
+    event_types = frozenset(c.model_fields["type"].default for c in (
+        AgencyRegistered, AgencyUpdated, AgencyRetired, ReferralSubmitted, ReferralCorrected,
+        ReferralWithdrawn, ReferralTriaged, PersonMatchDecided, CaseOpened, CaseClosed,
+        CaseReopened, PersonDataErased))
 
     def apply(self, conn: Connection, env: Envelope, ctx: ApplyContext) -> None:
+        env = ctx.unseal(env)  # the staff name (last_staff) is sealed in the envelope
         e = env.event
         if isinstance(e, AgencyRegistered | AgencyUpdated):
             upsert(conn, agencies, {
@@ -167,11 +176,12 @@ class ReferralProjection:
         elif isinstance(e, ReferralSubmitted | ReferralCorrected):
             self._sheet(conn, env, ctx)
         elif isinstance(e, ReferralWithdrawn):
-            self._act(conn, env, status="withdrawn", reason=e.reason)
+            self._act(conn, env, status="withdrawn", reason=_reason(env, ctx))
         elif isinstance(e, ReferralTriaged):
             self._act(conn, env, status="triaged", outcome=e.outcome.value, case_id=e.case_id,
                       assigned_agency=e.assigned_agency, triaged_by=e.triaged_by,
-                      triaged_on=e.triaged_on or world_date(env.occurred_at), reason=e.reason)
+                      triaged_on=e.triaged_on or world_date(env.occurred_at),
+                      reason=_reason(env, ctx))
         elif isinstance(e, PersonMatchDecided):
             upsert(conn, match_decisions, {"referral_id": e.referral_id,
                                            "candidate_person_id": e.candidate_person_id,
@@ -191,6 +201,14 @@ class ReferralProjection:
         elif isinstance(e, PersonDataErased):
             # Without the person's data nothing may still link to them.
             conn.execute(delete(match_keys).where(match_keys.c.person_id == e.person_id))
+            # Their reasons (triage, withdrawal) were about them: the marker replaces them.
+            conn.execute(update(referrals).where(
+                or_(referrals.c.person_id == e.person_id,
+                    referrals.c.referral_id.in_(e.referral_ids)),
+                referrals.c.reason.is_not(None)).values(reason=REDACTED))
+            conn.execute(update(referrals).where(or_(
+                referrals.c.person_id == e.person_id,
+                referrals.c.referral_id.in_(e.referral_ids))).values(last_staff=None))
 
     def _sheet(self, conn: Connection, env: Envelope, ctx: ApplyContext) -> None:
         e = env.event
@@ -248,3 +266,10 @@ def person_known(engine: Engine, person_id: str) -> bool:
             or conn.execute(select(cases.c.case_id)
                             .where(cases.c.person_id == person_id).limit(1)).first()
         )
+
+
+def _reason(env: Envelope, ctx: ApplyContext) -> str | None:
+    """A triage or withdrawal reason as the referral's row shows it: unsealed, or the
+    redaction marker once the person's key is destroyed (a rebuild after erasure)."""
+    event = ctx.unseal(env).event
+    return REDACTED if sealed_text(event, "reason") else reason_of(event)

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy import Engine, or_, select
 
 from contracts.base import ID_PATTERN
-from contracts.common import reason_of
+from contracts.common import REDACTED, reason_of, sealed_text
 from contracts.consent import (
     ApplicationRecorded,
     ConsentRecorded,
@@ -23,6 +23,7 @@ from contracts.consent import (
     active_consents,
     case_consent_state,
     consent_status,
+    consent_text,
     covers,
 )
 from eventstore.crypto import sealed_key_ids
@@ -313,16 +314,25 @@ async def consent_history(rt: Runtime, agency: str, args: dict[str, Any]) -> dic
     history: list[dict[str, Any]] = []
     for e in events:
         item = e.model_dump(mode="json", exclude={"schema_version", "case_id", "person_id",
-                                                  "personal_reason"})
+                                                  "personal_reason", "personal"})
         if isinstance(e, ConsentWithdrawn | ConsentRefused):
-            item["reason"] = reason_of(e)
+            item["reason"] = REDACTED if sealed_text(e, "reason") else reason_of(e)
         if isinstance(e, ConsentRecorded):
+            item.update(_consent_text(e))
             item["status"] = consent_status(e, events, on)
         if isinstance(e, ApplicationRecorded | ConsentRecorded | ConsentWithdrawn
                       | ConsentRefused | ConsentRecorderNamed):
             history.append(item)
     return {"case_id": case_id, "on": on.isoformat(),
             "state": case_consent_state(events, on), "events": history}
+
+
+def _consent_text(e: ConsentRecorded) -> dict[str, Any]:
+    """A consent's free text as the history shows it (the marker once it was erased)."""
+    text = consent_text(e)
+    if text is None:
+        return {"purposes": [REDACTED], "obtained_by_staff": REDACTED, "form_ref": REDACTED}
+    return text.model_dump(mode="json")
 
 
 QUERIES = {

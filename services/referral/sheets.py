@@ -8,7 +8,7 @@ from typing import Any
 from contracts.common import AttachmentRef
 from contracts.envelope import Envelope
 from contracts.referral import ReferralPersonal
-from eventstore.crypto import sealed_key_ids
+from eventstore.crypto import envelope_key_ids, sealed_key_ids
 from eventstore.service import Runtime
 from services.referral.domain import fold_referral, world_date
 
@@ -30,4 +30,9 @@ async def sheet_of(rt: Runtime, referral_id: str) -> tuple[list[Envelope], dict[
             sheet["attachment"] = None
         elif not isinstance(plain.attachment, AttachmentRef):
             sheet["attachment"] = None
-    return list(history.envelopes), sheet
+    # Who acted: the staff names are sealed in the envelopes (None once erased).
+    ids: set[str] = set()
+    for env in history.envelopes:
+        ids |= envelope_key_ids(env)
+    await rt.keyring.prefetch(ids)
+    return [rt.keyring.unseal_envelope(env) for env in history.envelopes], sheet

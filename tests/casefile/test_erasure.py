@@ -46,9 +46,9 @@ def all_rows(url: str) -> str:
 
 
 async def test_erasure_leaves_no_personal_data_in_feeds_rows_rebuilds_or_replays(
-    nc, store, topology, casefile, service_db
+    nc, store, topology, casefile, service_db, services
 ):
-    world = await World(nc, store, topology).setup()
+    world = await World(nc, store, topology).setup(services)
     await world.triaged_case()
     await world.consent()
     await world.triaged_case(case_id="c2", person_id="p2")  # someone else, untouched
@@ -58,78 +58,81 @@ async def test_erasure_leaves_no_personal_data_in_feeds_rows_rebuilds_or_replays
     await settle(nc, topology, casefile)
     assert contains_secret(all_rows(service_db))  # before: the consented views need it
     assert any(contains_secret(m) for m in await raw_feed(nc, topology))
-    history_before = [e.type for e in (await store.load("case", "c1")).envelopes]
+    history_before = [e.type for e in (await store.load("case", world.id("c1"))).envelopes]
 
     with capture_logs() as logs:
         reply = await world.send("operator", "erase_person_data", {
-            "command_id": "er1", "person_id": "p1", "reason": "本人の申出", "staff": "運用担当"})
+            "command_id": "er1", "person_id": world.id("p1"), "reason": "本人の申出",
+            "staff": "運用担当"})
         assert reply["ok"], reply
         keyring = await KeyRing.open(nc, topology)
 
         async def keys_gone() -> bool:
             fresh = KeyRing(keyring.kv)
-            return await fresh.get("p1") is None and await fresh.get("c1") is None
+            return (await fresh.get(world.id("p1")) is None
+                    and await fresh.get(world.id("c1")) is None)
 
         await eventually(keys_gone)
         await settle(nc, topology, casefile)
 
-    erased = (await store.load("person", "p1")).envelopes[0].event
+    erased = (await store.load("person", world.id("p1"))).envelopes[0].event
     assert isinstance(erased, PersonDataErased)
-    assert erased.key_ids == ("p1", "c1") and erased.erased_by == "運用担当"
-    assert erased.age_bands == {"c1-e1": AgeBand.forties}  # born 1984-05-06, enrolled 2026-05-01
+    assert erased.key_ids == (world.id("p1"), world.id("c1")) and erased.erased_by == "運用担当"
+    # born 1984-05-06, enrolled 2026-05-01
+    assert erased.age_bands == {world.id("c1-e1"): AgeBand.forties}
     # Feeds: nothing stored in the FEED stream shows p1's data; the agency is told.
     about_c1 = [m for m in map(json.loads, await raw_feed(nc, topology))
-                if m.get("case_id", m.get("view", {}).get("case_id")) == "c1"]
+                if m.get("case_id", m.get("view", {}).get("case_id")) == world.id("c1")]
     assert about_c1 and not any(contains_secret(json.dumps(m, ensure_ascii=False))
                                 for m in about_c1)
     hokatsu = await feed(nc, topology, "hokatsu")
-    assert {m["case_id"]: m["erased"] for m in hokatsu if "erased" in m} == {"c1": True}
+    assert {m["case_id"]: m["erased"] for m in hokatsu if "erased" in m} == {world.id("c1"): True}
     assert not any(contains_secret(json.dumps(m, ensure_ascii=False)) for m in hokatsu
-                   if m.get("view", {}).get("case_id") == "c1")
+                   if m.get("view", {}).get("case_id") == world.id("c1"))
     # Views and rows.
-    view = (await ask(nc, topology, "hokatsu", "case_view", {"case_id": "c1"}))["result"]
+    view = (await ask(nc, topology, "hokatsu", "case_view", {"case_id": world.id("c1")}))["result"]
     assert view["erased"] is True and view["subject"]["personal"] is None
     assert view["stage"] == "plan_drafted" and view["plans"][0]["personal"] is None
-    other = (await ask(nc, topology, "hokatsu", "case_view", {"case_id": "c2"}))["result"]
+    other = (await ask(nc, topology, "hokatsu", "case_view", {"case_id": world.id("c2")}))["result"]
     assert other["subject"]["personal"]["name"] == NAME  # the other person is untouched
     rows_after = all_rows(service_db).replace(repr(other["subject"]["personal"]), "")
-    assert "p1" in rows_after and "c1" in rows_after  # the case history stays
+    assert world.id("p1") in rows_after and world.id("c1") in rows_after  # the case history stays
     # Rebuild from the first event: still nothing of p1.
     await casefile.runners["casefile"].rebuild()
     await settle(nc, topology, casefile)
-    view = (await ask(nc, topology, "hokatsu", "case_view", {"case_id": "c1"}))["result"]
+    view = (await ask(nc, topology, "hokatsu", "case_view", {"case_id": world.id("c1")}))["result"]
     assert view["subject"]["personal"] is None and view["assessments"][0]["personal"] is None
     # Replay: every personal block of c1 and of p1's referral stays sealed for ever.
     fresh = KeyRing(keyring.kv)
-    for agg, agg_id in (("case", "c1"), ("referral", "r-c1")):
+    for agg, agg_id in (("case", world.id("c1")), ("referral", world.id("r-c1"))):
         history = await store.load(agg, agg_id)
         for env in history.envelopes:
             ids = {v.key_id for v in env.event.__dict__.values() if isinstance(v, Sealed)}
             await fresh.prefetch(ids)
             plain = fresh.unseal_event(env.event)
             assert not any(isinstance(v, PersonalData) for v in plain.__dict__.values())
-    assert [e.type for e in (await store.load("case", "c1")).envelopes] == history_before
+    assert [e.type for e in (await store.load("case", world.id("c1"))).envelopes] == history_before
     assert not contains_secret(repr(logs))
 
 
 async def test_erasing_twice_or_writing_personal_data_after_erasure_is_refused(
-    nc, store, topology, casefile
+    nc, store, topology, casefile, services
 ):
-    world = await World(nc, store, topology).setup()
+    world = await World(nc, store, topology).setup(services)
     await world.triaged_case()
     assert (await world.send("operator", "erase_person_data", {
-        "command_id": "er1", "person_id": "p1", "reason": "本人の申出"}))["ok"]
+        "command_id": "er1", "person_id": world.id("p1"), "reason": "本人の申出"}))["ok"]
     await settle(nc, topology, casefile)
     js = nc.jetstream()
     before = (await js.stream_info(topology.events_stream)).state.last_seq
     again = await world.send("operator", "erase_person_data", {
-        "command_id": "er2", "person_id": "p1", "reason": "again"})
+        "command_id": "er2", "person_id": world.id("p1"), "reason": "again"})
     assert again["error"]["code"] == "already_erased"
     late = await world.send("shakyo", "record_intake_assessment", assessment_payload("a"))
     assert late["error"]["code"] == "person_erased" and "erased" in late["error"]["message"]
     assert (await js.stream_info(topology.events_stream)).state.last_seq == before
     retry = await world.send("operator", "erase_person_data", {
-        "command_id": "er1", "person_id": "p1", "reason": "本人の申出"})
+        "command_id": "er1", "person_id": world.id("p1"), "reason": "本人の申出"})
     assert retry["ok"] and retry["replayed"]
 
 

@@ -55,8 +55,8 @@ def shown(text: str) -> list[str]:
 
 @pytest.fixture
 async def platform(nc, store, topology, services, service_db):
-    world = await World(nc, store, topology).setup()
-    rt = await services("casefile", "meeting", "referral")
+    world = await World(nc, store, topology).setup(services)
+    rt = await services("casefile", "meeting")  # World started the referral service
     return world, Driver(nc, topology, store, rt["meeting"]), rt
 
 
@@ -73,7 +73,7 @@ async def test_erasure_shreds_item_material_and_minutes_and_deletes_the_document
     leaflet = await upload(nc, topology, "leaflet", "制度案内.pdf")  # given to both people
     await world.triaged_case(attachment=sheet)
     await world.triaged_case(case_id="c2", person_id="p2", name=OTHER, attachment=other_sheet)
-    for case_id, person_id in (("c1", "p1"), ("c2", "p2")):
+    for case_id, person_id in ((world.id("c1"), world.id("p1")), (world.id("c2"), world.id("p2"))):
         await world.consent(case_id=case_id, person_id=person_id)
     assessment = await upload(nc, topology, "p1 assessment", ASSESSMENT)
     assessed = await world.send("shakyo", "record_intake_assessment", assessment_payload(
@@ -83,7 +83,7 @@ async def test_erasure_shreds_item_material_and_minutes_and_deletes_the_document
 
     meeting_id = (await drv.ok("shakyo", "schedule_meeting", kind="support_plan",
                                scheduled_for=soon(), members=["hokatsu"]))["ids"]["meeting_id"]
-    for item_id, case_id in (("item-1", "c1"), ("item-2", "c2")):
+    for item_id, case_id in (("item-1", world.id("c1")), ("item-2", world.id("c2"))):
         await drv.ok("shakyo", "table_case", meeting_id=meeting_id, case_id=case_id,
                      asks=["share_information"], item_id=item_id)
     await drv.ok("shakyo", "share_material", meeting_id=meeting_id, item_id="item-1",
@@ -107,22 +107,22 @@ async def test_erasure_shreds_item_material_and_minutes_and_deletes_the_document
     sealed = [e for e in await drv.events_of(meeting_id)
               if getattr(e, "item_id", None) == "item-1" and hasattr(e, "personal")]
     assert len(sealed) == 3
-    assert {e.personal.key_id for e in sealed} == {"c1"}
+    assert {e.personal.key_id for e in sealed} == {world.id("c1")}
     await _caught_up(nc, topology, rt)
     stored = [e.model_dump(mode="json") for e in await drv.events_of(meeting_id)]
     assert not shown(json.dumps(stored, ensure_ascii=False))
     before = all_rows(service_db, *_metadatas())
     assert NAME in before and ABOUT_P1 in before and MINUTES_P1 in before  # views need them
-    timeline_before = await _timeline(nc, topology)
+    timeline_before = await _timeline(nc, topology, world.id("c1"))
 
     erase = await world.send("operator", "erase_person_data", {
-        "command_id": "er1", "person_id": "p1", "reason": "本人の申出"})
+        "command_id": "er1", "person_id": world.id("p1"), "reason": "本人の申出"})
     assert erase["ok"], erase
     ring = await KeyRing.open(nc, topology)
 
     async def keys_gone() -> bool:
         fresh = KeyRing(ring.kv)
-        return await fresh.get("p1") is None and await fresh.get("c1") is None
+        return await fresh.get(world.id("p1")) is None and await fresh.get(world.id("c1")) is None
 
     await eventually(keys_gone)
     await _caught_up(nc, topology, rt)
@@ -146,12 +146,14 @@ async def test_erasure_shreds_item_material_and_minutes_and_deletes_the_document
         ("item-1", None, True), ("item-2", "就労支援につなぐ", False)]
     assert [c["held"] for c in await drv.ask("hokatsu", "meeting_counts")] == [1]
     # Case and referral views: no personal data, no filename; the history stays.
-    view = (await ask(nc, topology, "hokatsu", "case_view", {"case_id": "c1"}))["result"]
+    view = (await ask(nc, topology, "hokatsu", "case_view", {"case_id": world.id("c1")}))["result"]
     assert view["erased"] is True and view["assessments"][0]["attachment"] is None
-    assert await _timeline(nc, topology) == timeline_before
-    referral = (await ask(nc, topology, "shakyo", "referral", {"referral_id": "r-c1"}))["result"]
+    assert await _timeline(nc, topology, world.id("c1")) == timeline_before
+    referral = (await ask(nc, topology, "shakyo", "referral",
+                          {"referral_id": world.id("r-c1")}))["result"]
     assert referral["sheet"]["personal"] is None and referral["sheet"]["attachment"] is None
-    other = (await ask(nc, topology, "shakyo", "referral", {"referral_id": "r-c2"}))["result"]
+    other = (await ask(nc, topology, "shakyo", "referral",
+                       {"referral_id": world.id("r-c2")}))["result"]
     assert other["sheet"]["attachment"]["filename"] == f"{OTHER}_シート.pdf"
     # Nowhere: projection rows of every service, the feeds, the views.
     rows = all_rows(service_db, *_metadatas())
@@ -166,14 +168,14 @@ async def test_erasure_shreds_item_material_and_minutes_and_deletes_the_document
     assert await drv.ask("hokatsu", "meeting_minutes", meeting_id=meeting_id) == minutes
     assert not shown(all_rows(service_db, meeting_tables.metadata))
     fresh = KeyRing(ring.kv)
-    for aggregate, aggregate_id in (("meeting", meeting_id), ("referral", "r-c1"),
-                                    ("case", "c1")):
+    for aggregate, aggregate_id in (("meeting", meeting_id), ("referral", world.id("r-c1")),
+                                    ("case", world.id("c1"))):
         for env in (await store.load(aggregate, aggregate_id)).envelopes:
             await fresh.prefetch({v.key_id for v in env.event.__dict__.values()
                                   if isinstance(v, Sealed)})
             plain = fresh.unseal_event(env.event)
             assert not shown(plain.model_dump_json())
-            if aggregate != "meeting" or getattr(env.event, "case_id", None) == "c1":
+            if aggregate != "meeting" or getattr(env.event, "case_id", None) == world.id("c1"):
                 assert not any(isinstance(v, PersonalData) for v in plain.__dict__.values())
 
 
@@ -185,16 +187,16 @@ async def test_nothing_personal_can_be_added_to_an_erased_persons_item_afterward
     await world.consent()
     meeting_id = (await drv.ok("shakyo", "schedule_meeting", kind="support_plan",
                                scheduled_for=soon(), members=["hokatsu"]))["ids"]["meeting_id"]
-    await drv.ok("shakyo", "table_case", meeting_id=meeting_id, case_id="c1",
+    await drv.ok("shakyo", "table_case", meeting_id=meeting_id, case_id=world.id("c1"),
                  asks=["share_information"])
     await drv.ok("shakyo", "record_meeting_held", meeting_id=meeting_id,
                  held_on=today_jst().isoformat(), attendees=["shakyo", "hokatsu"])
     assert (await world.send("operator", "erase_person_data", {
-        "command_id": "er1", "person_id": "p1", "reason": "本人の申出"}))["ok"]
+        "command_id": "er1", "person_id": world.id("p1"), "reason": "本人の申出"}))["ok"]
     ring = await KeyRing.open(nc, topology)
 
     async def key_gone() -> bool:
-        return await KeyRing(ring.kv).get("c1") is None
+        return await KeyRing(ring.kv).get(world.id("c1")) is None
 
     await eventually(key_gone)
     # A fresh key under the destroyed id would record new data about the erased person.
@@ -204,7 +206,7 @@ async def test_nothing_personal_can_be_added_to_an_erased_persons_item_afterward
     await drv.refused("shakyo", "record_minutes", "person_erased", meeting_id=meeting_id,
                       item_id="item-1", text="x")
     await drv.ok("shakyo", "record_minutes", meeting_id=meeting_id, text="全体の議事")
-    assert await KeyRing(ring.kv).get("c1") is None
+    assert await KeyRing(ring.kv).get(world.id("c1")) is None
 
 
 async def test_older_events_with_plain_references_are_covered_too(
@@ -220,16 +222,17 @@ async def test_older_events_with_plain_references_are_covered_too(
     await world.consent()
     assert world.keyring is not None
     corrected = await world.keyring.seal_event(ReferralCorrected(
-        referral_id="r-c1", person_id="p1", contact_route=ContactRoute.phone,
+        referral_id=world.id("r-c1"), person_id=world.id("p1"), contact_route=ContactRoute.phone,
         concerns=(Concern.income,), personal=ReferralPersonal(name=NAME, summary="訂正")))
     meeting_id = (await drv.ok("shakyo", "schedule_meeting", kind="support_plan",
                                scheduled_for=soon(), members=["hokatsu"]))["ids"]["meeting_id"]
-    await drv.ok("shakyo", "table_case", meeting_id=meeting_id, case_id="c1",
+    await drv.ok("shakyo", "table_case", meeting_id=meeting_id, case_id=world.id("c1"),
                  asks=["share_information"])
     shared = await world.keyring.seal_event(MaterialShared(
         meeting_id=meeting_id, material_id="mat-old", item_id="item-1", shared_by="shakyo",
         personal=MaterialPersonal(title=f"{NAME}さんの状況", text=ABOUT_P1)))
     assert isinstance(shared.personal, Sealed) and shared.personal.key_id == meeting_id
+    # Direct: today's deciders seal references and key materials by case; these are old shapes.
     await store.append([new_envelope(corrected.model_copy(update={"attachment": sheet}),
                                      Actor(agency_id="hokatsu"))])
     await store.append([new_envelope(shared.model_copy(update={"attachment": material}),
@@ -238,11 +241,11 @@ async def test_older_events_with_plain_references_are_covered_too(
     assert MATERIAL in all_rows(service_db, meeting_tables.metadata)
 
     assert (await world.send("operator", "erase_person_data", {
-        "command_id": "er1", "person_id": "p1", "reason": "本人の申出"}))["ok"]
+        "command_id": "er1", "person_id": world.id("p1"), "reason": "本人の申出"}))["ok"]
     ring = await KeyRing.open(nc, topology)
 
     async def key_gone() -> bool:
-        return await KeyRing(ring.kv).get("c1") is None
+        return await KeyRing(ring.kv).get(world.id("c1")) is None
 
     await eventually(key_gone)
     await _caught_up(nc, topology, rt)
@@ -252,7 +255,8 @@ async def test_older_events_with_plain_references_are_covered_too(
             await obs.get_info(ref.object_name)
     [old] = await drv.ask("hokatsu", "meeting_materials", meeting_id=meeting_id)
     assert old["erased"] is True and old["text"] is None and old["attachment"] is None
-    referral = (await ask(nc, topology, "shakyo", "referral", {"referral_id": "r-c1"}))["result"]
+    referral = (await ask(nc, topology, "shakyo", "referral",
+                          {"referral_id": world.id("r-c1")}))["result"]
     assert referral["sheet"]["attachment"] is None
     assert not shown(all_rows(service_db, *_metadatas()))
     assert not shown(json.dumps(referral, ensure_ascii=False))
@@ -281,7 +285,7 @@ async def _caught_up(nc, topology, rt) -> None:
     await eventually(idle)
 
 
-async def _timeline(nc, topology) -> list[str]:
-    reply = await ask(nc, topology, "hokatsu", "case_timeline", {"case_id": "c1"})
+async def _timeline(nc, topology, case_id: str) -> list[str]:
+    reply = await ask(nc, topology, "hokatsu", "case_timeline", {"case_id": case_id})
     assert reply["ok"], reply
     return [row["type"] for row in reply["result"]]

@@ -21,6 +21,8 @@ from nats.js.api import ConsumerConfig, DeliverPolicy
 from sqlalchemy import create_engine, text
 
 from contracts.case import NATIONAL_ASSESSMENT_ITEMS
+from contracts.common import REDACTED
+from contracts.meeting import meeting_text_key
 from services.referral import attachments
 from tests.helpers import ask, eventually, register_agency, send
 
@@ -117,6 +119,12 @@ class Person:
         self.document = f"診断書の本文{tag}"
         self.reason = f"本人が家族との同居を始め共有を望まない{tag}"
         self.decision = f"母の入院で見守りが急務{tag}"
+        # Free text outside the personal blocks, sealed since: a triage reason, a meeting's
+        # title naming the person, a consent's purpose and who obtained it.
+        self.triage = f"多重債務と孤立で多機関協働が必要{tag}"
+        self.title = f"鰐淵さん世帯の支援検討会議{tag}"
+        self.purpose = f"債務整理の相談先との情報共有{tag}"
+        self.staff = f"相談支援員 楢崎{tag}"
 
     def strings(self) -> dict[str, str]:
         return {k: v for k, v in vars(self).items() if isinstance(v, str)}
@@ -151,17 +159,18 @@ class Platform:
                       "address": p.address, "phone": p.phone, "summary": p.summary})
         referral_id = sub["ids"]["referral_id"]
         case_id = (await self.ok("fukushi", "triage_referral", referral_id=referral_id,
-                                 outcome="complex", triaged_on=days_ago(39)))["ids"]["case_id"]
+                                 outcome="complex", triaged_on=days_ago(39),
+                                 reason=p.triage, staff=p.staff))["ids"]["case_id"]
         applied = await self.ok(
             "fukushi", "record_application", case_id=case_id, applied_on=days_ago(35),
             with_consent=True, consent={"agencies": ["fukushi", "hokatsu", "shakyo"],
-                                        "purposes": ["支援調整"], "method": "written",
-                                        "given_on": days_ago(35),
-                                        "obtained_by_staff": "相談員A", "form_ref": "同意書-1"})
+                                        "purposes": ["支援調整", p.purpose],
+                                        "method": "written", "given_on": days_ago(35),
+                                        "obtained_by_staff": p.staff, "form_ref": "同意書-1"})
         assert applied["ok"]
         consent_id = (await self.consent_ids(case_id, 1))[0]
         await self.ok("fukushi", "record_intake_assessment", case_id=case_id,
-                      assessed_on=days_ago(30), national_items=items,
+                      assessed_on=days_ago(30), national_items=items, staff=p.staff,
                       personal={"situation": p.situation})
         await self.ok("fukushi", "draft_plan", case_id=case_id, drafted_on=days_ago(25),
                       roles=[{"agency_id": "shakyo", "role": "家計改善"}],
@@ -170,7 +179,8 @@ class Platform:
                                 "direction": "見守り"})
         soon = (datetime.now(UTC) + timedelta(hours=2)).isoformat()
         meeting_id = (await self.ok("fukushi", "schedule_meeting", kind="support_plan",
-                                    scheduled_for=soon, members=["hokatsu", "shakyo"])
+                                    scheduled_for=soon, members=["hokatsu", "shakyo"],
+                                    title=p.title)
                       )["ids"]["meeting_id"]
         await self.ok("fukushi", "table_case", meeting_id=meeting_id, case_id=case_id,
                       asks=["assign_lead"])
@@ -183,7 +193,7 @@ class Platform:
         # A second consent, withdrawn with a reason (free text about the person).
         await self.ok("fukushi", "record_consent", case_id=case_id, agencies=["shakyo"],
                       purposes=["就労支援"], method="written", given_on=days_ago(20),
-                      obtained_by_staff="相談員A", form_ref="同意書-2")
+                      obtained_by_staff=p.staff, form_ref="同意書-2")
         later = await self.consent_ids(case_id, 2)
         await self.ok("fukushi", "withdraw_consent", case_id=case_id, consent_id=later[-1],
                       withdrawn_on=days_ago(10), reason=p.reason)
@@ -195,6 +205,14 @@ class Platform:
     async def consents(self, case_id: str) -> dict:
         return await ask(self.nc, self.topology, "fukushi", "consent_history",
                          {"case_id": case_id})
+
+    async def shown(self, ids: dict[str, str]) -> str:
+        """What the coordinator is shown of the meeting and the referral (title, reason)."""
+        meetings = await ask(self.nc, self.topology, "fukushi", "meeting_agenda",
+                             {"meeting_id": ids["meeting_id"]})
+        referral = await ask(self.nc, self.topology, "fukushi", "referral",
+                             {"referral_id": ids["referral_id"]})
+        return json.dumps([meetings, referral], ensure_ascii=False)
 
     async def consent_ids(self, case_id: str, count: int) -> list[str]:
         found: list[str] = []
@@ -238,7 +256,8 @@ async def test_after_erasure_no_byte_of_the_person_is_left_on_disk(
     ids = await platform.history(p)
     await eventually(lambda: _projected(nc, topology, ids, p), timeout=30)
     needles = {what: forms(s) for what, s in p.strings().items()}
-    needles.update(await platform.keys([ids["person_id"], ids["case_id"]]))
+    needles.update(await platform.keys([ids["person_id"], ids["case_id"],
+                                        meeting_text_key(ids["meeting_id"])]))
 
     def on_disk() -> dict[str, bytes]:
         blobs = files_under(Path(nats_server.store_dir), tmp_path)
@@ -250,10 +269,15 @@ async def test_after_erasure_no_byte_of_the_person_is_left_on_disk(
     if service_db.startswith("postgresql"):  # the relation files are really read
         in_tables = grep(postgres_files(service_db), needles)
         assert {"name", "plan", "material"} <= set(in_tables), in_tables
-    # The reason is sealed in the event from the start (no projection keeps it): readable
-    # through the platform before erasure, never as plain bytes.
-    assert set(before) == set(needles) - {"reason"}, f"not on disk: {set(needles) - set(before)}"
-    assert p.reason in json.dumps(await platform.consents(ids["case_id"]), ensure_ascii=False)
+    # Sealed in the events from the start, and no projection keeps them: readable through
+    # the platform before erasure, never as plain bytes. The triage reason and the meeting's
+    # title are kept by the referral and meeting projections (for their views), and so is
+    # the staff member who acted last on the referral (sealed in the events' envelopes).
+    sealed_only = {"reason", "purpose"}
+    assert set(before) == set(needles) - sealed_only, f"not on disk: {set(needles) - set(before)}"
+    consents = json.dumps(await platform.consents(ids["case_id"]), ensure_ascii=False)
+    assert p.reason in consents and p.purpose in consents and p.staff in consents
+    assert p.title in await platform.shown(ids)
 
     await platform.ok("operator", "erase_person_data", person_id=ids["person_id"],
                       reason="本人からの削除請求")
@@ -267,7 +291,10 @@ async def test_after_erasure_no_byte_of_the_person_is_left_on_disk(
     log.info("disk grep", files=len(on_disk()), seconds=round(time.monotonic() - started, 2))
     assert after == {}, f"still on disk after erasure: {after}"
     shown = json.dumps(await platform.consents(ids["case_id"]), ensure_ascii=False)
-    assert "consent_id" in shown and p.reason not in shown
+    assert "consent_id" in shown and p.reason not in shown and REDACTED in shown
+    assert p.purpose not in shown and p.staff not in shown
+    views = await platform.shown(ids)
+    assert p.title not in views and p.triage not in views and REDACTED in views
 
 
 @pytest.mark.timeout(120)

@@ -8,9 +8,11 @@ whole view), and later changes keep arriving. Over the real casefile service."""
 from __future__ import annotations
 
 import asyncio
+import json
 
 import pytest
 
+from tests.casefile.test_cli import tsunagu
 from tests.casefile.world import World, assessment_payload, feed, settle
 from tests.helpers import ask
 
@@ -19,10 +21,10 @@ FULL = "状" * 4000  # the longest text a field takes (LongText)
 
 
 async def test_a_case_view_past_the_message_limit_is_sent_as_a_notice_and_the_feed_moves_on(
-    services, nc, store, topology
+    services, nc, store, topology, settings
 ):
     casefile = (await services("casefile"))["casefile"]
-    world = await World(nc, store, topology).setup()
+    world = await World(nc, store, topology).setup(services)
     await world.triaged_case()
     await world.consent(agencies=("hokatsu", "shakyo"))
     for i in range(30):
@@ -37,15 +39,37 @@ async def test_a_case_view_past_the_message_limit_is_sent_as_a_notice_and_the_fe
     await settle(nc, topology, casefile)
 
     messages = await feed(nc, topology, "hokatsu")
-    c1 = [m for m in messages if m["subject"].endswith(".c1.case")]
+    c1 = [m for m in messages if m["subject"].endswith(f".{world.id('c1')}.case")]
     assert c1[-1]["too_large"] is True and c1[-1]["bytes"] > c1[-1]["limit"]
     assert c1[-1]["read_with"] == {"subject": f"{topology.prefix}.query.hokatsu.case_view",
-                                   "args": {"case_id": "c1"}}
+                                   "args": {"case_id": world.id("c1")}}
     assert c1[-1]["event_type"] == "IntakeAssessmentRecorded"
-    last_c1 = max(i for i, m in enumerate(messages) if m["subject"].endswith(".c1.case"))
-    assert any(m["subject"].endswith(".c2.case") for m in messages[last_c1 + 1:])
+    last_c1 = max(i for i, m in enumerate(messages)
+                  if m["subject"].endswith(f".{world.id('c1')}.case"))
+    assert any(m["subject"].endswith(f".{world.id('c2')}.case") for m in messages[last_c1 + 1:])
     assert casefile.runners["casefile"].dead_lettered == 0
     assert await asyncio.to_thread(casefile.runners["casefile"]._pending_outbox) == []
-    # The query answers too, clearly, within its deadline.
-    reply = await ask(nc, topology, "hokatsu", "case_view", {"case_id": "c1"})
-    assert reply["ok"] or reply["error"]["code"] == "too_large"
+    # The query the notice names answers: the view cut to one message, and the rest page
+    # by page, every assessment once.
+    reply = await ask(nc, topology, "hokatsu", "case_view", c1[-1]["read_with"]["args"])
+    assert reply["ok"], reply
+    view = reply["result"]
+    more = view["more"]["assessments"]
+    assert more["total"] == 30 and more["returned"] == len(view["assessments"]) < 30
+    assessments, args = list(view["assessments"]), more["read_with"]
+    while True:
+        page = await ask(nc, topology, "hokatsu", "case_view", args)
+        assert page["ok"], page
+        assessments += page["result"]["items"]
+        if page["result"]["next_offset"] is None:
+            break
+        args = {**args, "offset": page["result"]["next_offset"]}
+    assert len({a["assessment_id"] for a in assessments}) == len(assessments) == 30
+    assert all(a["personal"]["situation"] == FULL for a in assessments)
+    # `tsunagu case show --json` reads every page for a person.
+    shown = await tsunagu(settings, "case", "show", world.id("c1"), "--as", "hokatsu", "--json")
+    assert shown.exit_code == 0, shown.output[-500:]
+    whole = json.loads(shown.output)
+    assert "more" not in whole
+    assert [a["assessment_id"] for a in whole["assessments"]] == [
+        a["assessment_id"] for a in assessments]

@@ -13,8 +13,8 @@ from tests.helpers import ask
 
 
 @pytest.fixture
-async def world(nc, store, topology) -> World:
-    return await World(nc, store, topology).setup()
+async def world(nc, store, topology, services) -> World:
+    return await World(nc, store, topology).setup(services)
 
 
 @pytest.fixture
@@ -30,7 +30,7 @@ async def test_a_triaged_case_runs_from_opening_to_closure_across_agencies(
     assert (await world.send("shakyo", "record_intake_assessment", assessment_payload("a1")))["ok"]
     drafted = await world.send("shakyo", "draft_plan", plan_payload("p1"))
     assert drafted["ok"], drafted
-    plan_id = next(e for e in (await world.store.load("case", "c1")).envelopes
+    plan_id = next(e for e in (await world.store.load("case", world.id("c1"))).envelopes
                    if e.type == "PlanDrafted").event.plan_id
 
     await world.meeting("m1", ("shakyo", "hokatsu", "hellowork"))
@@ -41,7 +41,7 @@ async def test_a_triaged_case_runs_from_opening_to_closure_across_agencies(
     await settle(nc, topology, casefile)
 
     monitored = await world.send("jiritsu", "record_monitoring", {
-        "command_id": "mon1", "case_id": "c1", "recorded_on": "2026-07-01",
+        "command_id": "mon1", "case_id": world.id("c1"), "recorded_on": "2026-07-01",
         "next_monitoring_on": "2026-08-01", "personal": {"progress": "順調"}})
     assert monitored["ok"], monitored
     await world.meeting("m2", ("shakyo", "jiritsu"))
@@ -57,15 +57,17 @@ async def test_a_triaged_case_runs_from_opening_to_closure_across_agencies(
         "LeadAgencyAssigned", "MemberJoined",  # the lead joins
         "MonitoringRecorded", "CaseClosed", "EnrollmentEnded",
     ]
-    view = (await ask(nc, topology, "shakyo", "case_view", {"case_id": "c1"}))["result"]
+    view = (await ask(nc, topology, "shakyo", "case_view", {"case_id": world.id("c1")}))["result"]
     assert view["stage"] == "closed" and view["lead_agency"] == "jiritsu"
-    lead = (await ask(nc, topology, "jiritsu", "case_view", {"case_id": "c1"}))["result"]
-    assert lead == {"case_id": "c1", "stage": "closed", "my_roles": [], "my_tasks": [],
+    lead = (await ask(nc, topology, "jiritsu", "case_view", {"case_id": world.id("c1")}))["result"]
+    assert lead == {"case_id": world.id("c1"), "stage": "closed", "my_roles": [], "my_tasks": [],
                     "redacted": True}  # the lead is not covered by the consent
     assert view["enrollments"][0]["ended_on"] == "2026-10-01"
-    hospital = (await ask(nc, topology, "hospital", "case_view", {"case_id": "c1"}))["result"]
+    hospital = (await ask(nc, topology, "hospital", "case_view",
+                          {"case_id": world.id("c1")}))["result"]
     assert hospital["redacted"] is True  # a member without consent sees no personal data
-    timeline = (await ask(nc, topology, "shakyo", "case_timeline", {"case_id": "c1"}))["result"]
+    timeline = (await ask(nc, topology, "shakyo", "case_timeline",
+                          {"case_id": world.id("c1")}))["result"]
     assert [r["type"] for r in timeline][-2:] == ["CaseClosed", "EnrollmentEnded"]
     assert any("approved at meeting m1" in r["summary"] for r in timeline)
 
@@ -105,11 +107,12 @@ async def test_a_decision_the_case_cannot_take_is_recorded_as_not_applied(
         assert assessed["ok"]
         assert (await world.send("shakyo", "draft_plan", plan_payload("p")))["ok"]
         await settle(nc, topology, casefile)
-        kw = {"plan_id": (await world.store.load("case", "c1")).envelopes[-1].event.plan_id}
+        case = await world.store.load("case", world.id("c1"))
+        kw = {"plan_id": case.envelopes[-1].event.plan_id}
     await world.meeting("m1", ("shakyo",))
     await world.decide("m1", decision, "d1", **kw)
     await settle(nc, topology, casefile)
-    last = (await world.store.load("case", "c1")).envelopes[-1].event
+    last = (await world.store.load("case", world.id("c1"))).envelopes[-1].event
     assert last.type == "DecisionNotApplied"
     assert last.decision_id == "d1" and reason in last.reason
 
@@ -119,11 +122,11 @@ async def test_a_plan_tabled_at_a_confidential_meeting_is_not_tabled(world, case
     await world.consent()
     assert (await world.send("shakyo", "record_intake_assessment", assessment_payload("a")))["ok"]
     assert (await world.send("shakyo", "draft_plan", plan_payload("p")))["ok"]
-    plan_id = (await world.store.load("case", "c1")).envelopes[-1].event.plan_id
+    plan_id = (await world.store.load("case", world.id("c1"))).envelopes[-1].event.plan_id
     await world.meeting("s1", ("shakyo",), kind=MeetingKind.confidential)
     await world.table("s1", plan_id=plan_id, version=1)
     await settle(nc, topology, casefile)
-    last = (await world.store.load("case", "c1")).envelopes[-1].event
+    last = (await world.store.load("case", world.id("c1"))).envelopes[-1].event
     assert last.type == "DecisionNotApplied" and "重層的支援会議" in last.reason
 
 
@@ -132,7 +135,7 @@ async def test_a_revised_plan_must_be_approved_again(world, casefile, nc, topolo
     await world.consent(agencies=("hokatsu", "shakyo", "hellowork"))
     assert (await world.send("shakyo", "record_intake_assessment", assessment_payload("a")))["ok"]
     assert (await world.send("shakyo", "draft_plan", plan_payload("p")))["ok"]
-    plan_id = (await world.store.load("case", "c1")).envelopes[-1].event.plan_id
+    plan_id = (await world.store.load("case", world.id("c1"))).envelopes[-1].event.plan_id
     await world.meeting("m1", ("shakyo",))
     await world.table("m1", plan_id=plan_id, version=1)
     await world.decide("m1", Decision.approve_plan, "d1", plan_id=plan_id, plan_version=1)
@@ -140,14 +143,14 @@ async def test_a_revised_plan_must_be_approved_again(world, casefile, nc, topolo
     revised = await world.send("shakyo", "draft_plan", plan_payload("p2", plan_id=plan_id))
     assert revised["ok"], revised
     await settle(nc, topology, casefile)
-    view = (await ask(nc, topology, "shakyo", "case_view", {"case_id": "c1"}))["result"]
+    view = (await ask(nc, topology, "shakyo", "case_view", {"case_id": world.id("c1")}))["result"]
     versions = {p["version"]: p["approved_on"] for p in view["plans"]}
     assert versions == {1: "2026-06-01", 2: None}  # v1 stays "the plan" until v2 is approved
     await world.meeting("m2", ("shakyo",))
     await world.table("m2", plan_id=plan_id, version=2, item_id="i2")
     await world.decide("m2", Decision.approve_plan, "d2", plan_id=plan_id, plan_version=2)
     await settle(nc, topology, casefile)
-    view = (await ask(nc, topology, "shakyo", "case_view", {"case_id": "c1"}))["result"]
+    view = (await ask(nc, topology, "shakyo", "case_view", {"case_id": world.id("c1")}))["result"]
     assert [r["version"] for r in view["my_roles"]] == [2]
 
 
@@ -188,11 +191,12 @@ async def test_a_closed_case_can_be_reopened_with_a_reason(world, casefile, nc, 
     await world.decide("m1", Decision.close, "d1")
     await settle(nc, topology, casefile)
     reply = await world.send("shakyo", "reopen_case", {
-        "command_id": "r1", "case_id": "c1", "reopened_on": "2026-11-01", "reason": "再び困窮"})
+        "command_id": "r1", "case_id": world.id("c1"), "reopened_on": "2026-11-01",
+        "reason": "再び困窮"})
     assert reply["ok"], reply
     assert (await world.case_events())[-2:] == ["CaseReopened", "EnrollmentStarted"]
     await settle(nc, topology, casefile)
-    view = (await ask(nc, topology, "shakyo", "case_view", {"case_id": "c1"}))
+    view = (await ask(nc, topology, "shakyo", "case_view", {"case_id": world.id("c1")}))
     assert view["result"]["stage"] == "opened"
 
 
@@ -228,7 +232,7 @@ async def test_my_cases_shows_stage_next_monitoring_and_overdue_items(
     await world.consent(agencies=("hokatsu", "shakyo", "hellowork"))
     assert (await world.send("shakyo", "record_intake_assessment", assessment_payload("a")))["ok"]
     assert (await world.send("shakyo", "draft_plan", plan_payload("p")))["ok"]
-    plan_id = (await world.store.load("case", "c1")).envelopes[-1].event.plan_id
+    plan_id = (await world.store.load("case", world.id("c1"))).envelopes[-1].event.plan_id
     await world.meeting("m1", ("shakyo",))
     await world.table("m1", plan_id=plan_id, version=1)
     await world.decide("m1", Decision.approve_plan, "d1", plan_id=plan_id, plan_version=1)
@@ -236,7 +240,7 @@ async def test_my_cases_shows_stage_next_monitoring_and_overdue_items(
     # The plan's monitoring date (2026-08-01) and hellowork's role period have passed.
     coordinator = (await ask(nc, topology, "shakyo", "my_cases", {"on": "2026-09-01"}))["result"]
     assert coordinator == [{
-        "case_id": "c1", "stage": "support", "redacted": False, "name": "山田花子",
+        "case_id": world.id("c1"), "stage": "support", "redacted": False, "name": "山田花子",
         "next_monitoring_on": "2026-08-01",
         "overdue": [{"task": "monitoring", "due_on": "2026-08-01", "overdue": True}],
         "my_roles": ["全体調整"],

@@ -28,7 +28,7 @@ async def _case_in(world: World, state: str, casefile, nc, topology) -> None:
     if state in ("approved", "closed"):
         reply = await world.send("shakyo", "draft_plan", plan_payload("setup-p"))
         assert reply["ok"], reply
-        plan_id = (await world.store.load("case", "c1")).envelopes[-1].event.plan_id
+        plan_id = (await world.store.load("case", world.id("c1"))).envelopes[-1].event.plan_id
         await world.meeting("m1", ("shakyo",))
         await world.table("m1", plan_id=plan_id, version=1)
         await world.decide("m1", Decision.approve_plan, "d1", plan_id=plan_id, plan_version=1)
@@ -142,9 +142,9 @@ CASES = [
     ids=[f"{c[2]}-{c[4]}-{i}" for i, c in enumerate(CASES)],
 )
 async def test_an_illegal_command_is_refused_and_nothing_is_appended(
-    nc, store, topology, casefile, state, agency, command, payload, code, fragment
+    nc, store, topology, casefile, services, state, agency, command, payload, code, fragment
 ):
-    world = await World(nc, store, topology).setup()
+    world = await World(nc, store, topology).setup(services)
     await _case_in(world, state, casefile, nc, topology)
     js = nc.jetstream()
     before = (await js.stream_info(topology.events_stream)).state.last_seq
@@ -157,9 +157,9 @@ async def test_an_illegal_command_is_refused_and_nothing_is_appended(
 
 
 async def test_a_bad_national_item_is_refused_without_echoing_its_value(
-    nc, store, topology, casefile
+    nc, store, topology, casefile, services
 ):
-    world = await World(nc, store, topology).setup()
+    world = await World(nc, store, topology).setup(services)
     await world.triaged_case()
     reply = await world.send("shakyo", "record_intake_assessment", assessment_payload(
         "x", national_items={"household": "山田花子の世帯", "route": "self",

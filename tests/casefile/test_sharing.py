@@ -32,8 +32,8 @@ async def casefile(service_db, services):
 
 
 @pytest.fixture
-async def world(nc, store, topology) -> World:
-    return await World(nc, store, topology).setup()
+async def world(nc, store, topology, services) -> World:
+    return await World(nc, store, topology).setup(services)
 
 
 def db_rows(url: str) -> dict[str, list[dict]]:
@@ -58,12 +58,12 @@ async def _approved_case(world: World, casefile, nc, topology) -> str:
     await world.triaged_case()
     await world.consent(agencies=("hokatsu", "shakyo"))
     assert (await world.send("shakyo", "invite_case_member", {
-        "command_id": "inv", "case_id": "c1", "agency_id": "hellowork",
+        "command_id": "inv", "case_id": world.id("c1"), "agency_id": "hellowork",
         "joined_on": "2026-05-02"}))["ok"]
     assert (await world.send("shakyo", "record_intake_assessment", assessment_payload("a")))["ok"]
     reply = await world.send("shakyo", "draft_plan", plan_payload("p"))
     assert reply["ok"], reply
-    plan_id = (await world.store.load("case", "c1")).envelopes[-1].event.plan_id
+    plan_id = (await world.store.load("case", world.id("c1"))).envelopes[-1].event.plan_id
     await world.meeting("m1", ("shakyo", "hokatsu"))
     await world.table("m1", plan_id=plan_id, version=1)
     await world.decide("m1", Decision.approve_plan, "d1", plan_id=plan_id, plan_version=1)
@@ -77,12 +77,13 @@ async def test_each_agency_sees_exactly_what_consent_allows_in_feeds_views_rows_
     caplog.set_level(logging.DEBUG)
     with capture_logs() as logs:
         await _approved_case(world, casefile, nc, topology)
-        covered = latest_views(await feed(nc, topology, "hokatsu"))["c1"]
+        covered = latest_views(await feed(nc, topology, "hokatsu"))[world.id("c1")]
         member_only = await feed(nc, topology, "hellowork")
         outsider = await feed(nc, topology, "hospital")
-        view = await ask(nc, topology, "hellowork", "case_view", {"case_id": "c1"})
-        not_mine = await ask(nc, topology, "hospital", "case_view", {"case_id": "c1"})
-        timeline = await ask(nc, topology, "hellowork", "case_timeline", {"case_id": "c1"})
+        view = await ask(nc, topology, "hellowork", "case_view", {"case_id": world.id("c1")})
+        not_mine = await ask(nc, topology, "hospital", "case_view", {"case_id": world.id("c1")})
+        timeline = await ask(nc, topology, "hellowork", "case_timeline",
+                             {"case_id": world.id("c1")})
 
     # Covered by consent: the full view, personal data included.
     assert covered["redacted"] is False and covered["subject"]["personal"]["name"] == NAME
@@ -90,7 +91,7 @@ async def test_each_agency_sees_exactly_what_consent_allows_in_feeds_views_rows_
     # A member the consent does not cover: case id, stage, its own role and tasks. Nothing else.
     assert member_only, "a member gets a feed"
     assert all(not contains_secret(json.dumps(m, ensure_ascii=False)) for m in member_only)
-    last = latest_views(member_only)["c1"]
+    last = latest_views(member_only)[world.id("c1")]
     assert set(last) == {"case_id", "stage", "my_roles", "my_tasks", "redacted"}
     assert last["stage"] == "support" and last["my_roles"][0]["role"] == "就労支援"
     assert last["my_tasks"][0]["task"] == "plan_role_period_ends"
@@ -112,11 +113,11 @@ async def test_each_agency_sees_exactly_what_consent_allows_in_feeds_views_rows_
 async def test_withdrawal_stops_sharing_from_that_moment(world, casefile, nc, topology):
     await _approved_case(world, casefile, nc, topology)
     before = await feed(nc, topology, "hokatsu")
-    assert latest_views(before)["c1"]["redacted"] is False
+    assert latest_views(before)[world.id("c1")]["redacted"] is False
     await world.withdraw()
     await settle(nc, topology, casefile)
     assert (await world.send("shakyo", "record_monitoring", {
-        "command_id": "mon", "case_id": "c1", "recorded_on": "2026-11-01",
+        "command_id": "mon", "case_id": world.id("c1"), "recorded_on": "2026-11-01",
         "personal": {"progress": "撤回後の経過"}}))["ok"]
     await settle(nc, topology, casefile)
     after = await feed(nc, topology, "hokatsu")  # the same durable: only what is new
@@ -124,7 +125,7 @@ async def test_withdrawal_stops_sharing_from_that_moment(world, casefile, nc, to
     assert all(m["view"]["redacted"] for m in after)
     assert not any(contains_secret(json.dumps(m, ensure_ascii=False)) or "撤回後" in
                    json.dumps(m, ensure_ascii=False) for m in after)
-    view = await ask(nc, topology, "shakyo", "case_view", {"case_id": "c1"})
+    view = await ask(nc, topology, "shakyo", "case_view", {"case_id": world.id("c1")})
     assert view["result"]["redacted"] is True
 
 
@@ -132,10 +133,10 @@ async def test_late_consent_gives_the_newly_covered_agency_the_current_state(
     world, casefile, nc, topology
 ):
     await _approved_case(world, casefile, nc, topology)
-    assert latest_views(await feed(nc, topology, "hellowork"))["c1"]["redacted"] is True
+    assert latest_views(await feed(nc, topology, "hellowork"))[world.id("c1")]["redacted"] is True
     await world.consent(agencies=("hokatsu", "shakyo", "hellowork"), consent_id="k2")
     await settle(nc, topology, casefile)
-    now = latest_views(await feed(nc, topology, "hellowork"))["c1"]
+    now = latest_views(await feed(nc, topology, "hellowork"))[world.id("c1")]
     assert now["redacted"] is False
     assert now["subject"]["personal"]["name"] == NAME
     assert now["stage"] == "support" and now["plans"][0]["approved_on"] == "2026-06-01"
@@ -153,7 +154,7 @@ async def test_bound_members_of_a_confidential_meeting_see_personal_data_without
                                        personal=MinutesPersonal(text="議事録:本人の病歴")))
     await settle(nc, topology, casefile)
 
-    bound = latest_views(await feed(nc, topology, "hospital"))["c1"]
+    bound = latest_views(await feed(nc, topology, "hospital"))[world.id("c1")]
     assert bound["redacted"] is False and bound["access"] == "confidential_meeting"
     assert bound["subject"]["personal"]["name"] == NAME
     assert bound["assessments"][0]["personal"]["situation"]
@@ -161,6 +162,6 @@ async def test_bound_members_of_a_confidential_meeting_see_personal_data_without
         msgs = await feed(nc, topology, agency)
         assert all(m["view"]["redacted"] for m in msgs if "view" in m), agency
     mine = (await ask(nc, topology, "hospital", "my_cases"))["result"]
-    assert [(c["case_id"], c["name"]) for c in mine] == [("c1", NAME)]
+    assert [(c["case_id"], c["name"]) for c in mine] == [(world.id("c1"), NAME)]
     # 支援会議 material itself never goes into any feed.
     assert not any("病歴" in m.decode() for m in await raw_feed(nc, topology))

@@ -75,8 +75,8 @@ async def casefile(service_db, services):
 
 
 @pytest.fixture
-async def world(nc, store, topology) -> World:
-    return await World(nc, store, topology).setup()
+async def world(nc, store, topology, services) -> World:
+    return await World(nc, store, topology).setup(services)
 
 
 async def test_after_withdrawal_asking_as_of_yesterday_shows_no_personal_data(
@@ -86,19 +86,19 @@ async def test_after_withdrawal_asking_as_of_yesterday_shows_no_personal_data(
     await world.triaged_case()
     await world.consent(agencies=("hokatsu", "shakyo"))
     await settle(nc, topology, casefile)
-    full = await ask(nc, topology, "hokatsu", "case_view", {"case_id": "c1"})
+    full = await ask(nc, topology, "hokatsu", "case_view", {"case_id": world.id("c1")})
     assert full["result"]["redacted"] is False  # covered before the withdrawal
     await world.withdraw(on=today)
     await settle(nc, topology, casefile)
 
     yesterday = {"on": (today - timedelta(days=1)).isoformat()}
-    view = await ask(nc, topology, "hokatsu", "case_view", {"case_id": "c1", **yesterday})
+    view = await ask(nc, topology, "hokatsu", "case_view", {"case_id": world.id("c1"), **yesterday})
     assert view["result"]["redacted"] is True and not contains_secret(str(view))
     mine = await ask(nc, topology, "hokatsu", "my_cases", yesterday)
     assert [(c["case_id"], c["name"], c["redacted"]) for c in mine["result"]] == [
-        ("c1", None, True)]
+        (world.id("c1"), None, True)]
     timeline = await ask(nc, topology, "hokatsu", "case_timeline",
-                         {"case_id": "c1", **yesterday})
+                         {"case_id": world.id("c1"), **yesterday})
     assert timeline["ok"] is False and timeline["error"]["code"] == "forbidden"
 
 
@@ -112,11 +112,13 @@ async def test_a_feed_sent_late_judges_consent_on_the_day_it_is_sent(
     today = datetime.now(JST).date()
     await world.triaged_case()
     # Recorded three days ago (a backlog): valid then, expired yesterday.
-    expired = ConsentRecorded(case_id="c1", consent_id="k1", person_id="p1",
+    expired = ConsentRecorded(case_id=world.id("c1"), consent_id=world.id("k1"),
+                              person_id=world.id("p1"),
                               agencies=("hokatsu", "shakyo"), purposes=("共有",),
                               method=ConsentMethod.written, obtained_by="shakyo",
                               given_on=GIVEN, valid_until=today - timedelta(days=1))
     env = new_envelope(expired, Actor(agency_id="shakyo"))
+    # Direct: recorded_at is always the real time in a command, and the test needs a past one.
     await world.store.append([env.model_copy(
         update={"recorded_at": env.recorded_at - timedelta(days=3)})])
     await settle(nc, topology, casefile)

@@ -1,10 +1,11 @@
-"""Builders for the casefile tests: the events other services would append (referral,
-consent, meeting), written directly with the kit so these tests do not depend on them."""
+"""Builders for the casefile tests: cases and consents sent as commands to the referral
+service (past dates on the migration subject); meetings still written directly."""
 
 from __future__ import annotations
 
 import asyncio
 import json
+import uuid
 from datetime import UTC, date, datetime
 from typing import Any
 
@@ -12,9 +13,8 @@ from nats.aio.client import Client
 from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
 
 from contracts.base import Actor, DomainEvent
-from contracts.case import CaseOpened, CaseOrigin, EnrollmentStarted, MemberJoined, MembershipReason
-from contracts.common import AgeBand, AttachmentRef, Concern, Program, Sex, SubjectRef
-from contracts.consent import ApplicationRecorded, ConsentMethod, ConsentRecorded, ConsentWithdrawn
+from contracts.common import AttachmentRef
+from contracts.jst import JST, today_jst
 from contracts.meeting import (
     Ask,
     CaseTabled,
@@ -26,8 +26,8 @@ from contracts.meeting import (
     MeetingKind,
     MeetingScheduled,
 )
-from contracts.referral import ContactRoute, ReferralPersonal, ReferralSubmitted
 from eventstore.codec import new_envelope
+from eventstore.commands import request_patiently
 from eventstore.crypto import KeyRing
 from eventstore.service import Runtime
 from eventstore.store import EventStore
@@ -58,16 +58,35 @@ AGENCIES = {
 
 
 class World:
+    """The casefile tests' world: five agencies, and cases, consents and meetings built by
+    sending the real commands. Tests name things by short ids ("c1", "p1", "k1", "r-c1",
+    "c1-e1"); ``world.id("c1")`` is the id the platform gave, and ``world.send`` puts the
+    real ids in place of short ones in a command's top-level fields.
+
+        world = await World(nc, store, topology).setup(services)
+        await world.triaged_case()          # case "c1" of person "p1", opened 2026-05-01
+        await world.consent()               # consent "k1" covering hokatsu and shakyo
+        await world.send("shakyo", "draft_plan", plan_payload("cmd-1"))
+    """
+
     def __init__(self, nc: Client, store: EventStore, topology: Topology) -> None:
         self.nc, self.store, self.topology = nc, store, topology
         self.keyring: KeyRing | None = None
+        self.ids: dict[str, str] = {}
+        self._applied: set[str] = set()
 
-    async def setup(self) -> World:
+    async def setup(self, services: Any) -> World:
         for agency, category in AGENCIES.items():
             await register_agency(self.store, agency, category=category,
                                   can_triage=agency == "shakyo")
         self.keyring = await KeyRing.open(self.nc, self.topology)
+        if "referral" not in await services():
+            await services("referral")
         return self
+
+    def id(self, short: str) -> str:
+        """The platform's id for a test's short id (unknown ones are returned unchanged)."""
+        return self.ids.get(short, short)
 
     async def append(self, *events: DomainEvent, actor: str = "shakyo") -> list[int]:
         assert self.keyring is not None
@@ -75,48 +94,73 @@ class World:
                 for e in events]
         return await self.store.append(envs)
 
-    # ----- what the referral service appends ------------------------------------------
+    async def _command(self, agency: str, command: str, body: dict[str, Any],
+                       on: date | None = None) -> dict:
+        """A command, checked ok; dated ``on`` (the migration subject: dates in the past)."""
+        body = {"command_id": f"world-{uuid.uuid4().hex[:12]}", **self._real(body)}
+        if on is None:
+            reply = await send(self.nc, self.topology, agency, command, body)
+        else:
+            body["occurred_at"] = datetime(on.year, on.month, on.day, 10, tzinfo=JST).isoformat()
+            msg = await request_patiently(self.nc, self.topology.migrate_subject(agency, command),
+                                          json.dumps(body, default=str).encode())
+            reply = json.loads(msg.data)
+        assert reply["ok"], (command, reply)
+        return dict(reply)
+
+    def _real(self, body: dict[str, Any]) -> dict[str, Any]:
+        return {k: self.id(v) if k.endswith("_id") and k != "command_id"
+                and isinstance(v, str) else v for k, v in body.items()}
+
+    # ----- through the referral service's commands ------------------------------------
     async def triaged_case(self, case_id: str = "c1", person_id: str = "p1",
                            referring: str = "hokatsu", triaging: str = "shakyo",
                            birth: date = date(1984, 5, 6), opened_on: date = D,
                            name: str = NAME, attachment: AttachmentRef | None = None) -> None:
-        referral_id = f"r-{case_id}"
-        await self.append(ReferralSubmitted(
-            referral_id=referral_id, person_id=person_id, referring_agency=referring,
-            contact_route=ContactRoute.phone, concerns=(Concern.income,), sex=Sex.female,
-            personal=ReferralPersonal(name=name, birth_date=birth, address=ADDRESS,
-                                      phone=PHONE, summary=SUMMARY),
-            attachment=attachment,
-        ), actor=referring)
-        subject = SubjectRef(person_id=person_id)
-        await self.append(
-            CaseOpened(case_id=case_id, subject=subject, referral_id=referral_id,
-                       origin=CaseOrigin.triage, opened_on=opened_on, coordinator=triaging,
-                       sex=Sex.female, age_band=AgeBand.unknown),
-            EnrollmentStarted(case_id=case_id, enrollment_id=f"{case_id}-e1",
-                              program=Program.multi_agency, subject=subject, started_on=opened_on),
-            MemberJoined(case_id=case_id, agency_id=referring, joined_on=opened_on,
-                         how=MembershipReason.referral),
-            MemberJoined(case_id=case_id, agency_id=triaging, joined_on=opened_on,
-                         how=MembershipReason.triage),
-            actor=triaging,
-        )
+        """A referral by ``referring`` triaged into a case by ``triaging`` on ``opened_on``;
+        short ids: ``case_id``, ``person_id``, ``r-<case_id>``, ``<case_id>-e1``."""
+        personal = {"name": name, "birth_date": birth.isoformat(), "address": ADDRESS,
+                    "phone": PHONE, "summary": SUMMARY}
+        sheet: dict[str, Any] = {"contact_route": "phone", "concerns": ["income"],
+                                 "sex": "female", "personal": personal}
+        if attachment is not None:
+            sheet["attachment"] = attachment.model_dump(mode="json")
+        submitted = await self._command(referring, "submit_referral", sheet, on=opened_on)
+        referral_id = submitted["ids"]["referral_id"]
+        triaged = await self._command(triaging, "triage_referral", {
+            "referral_id": referral_id, "outcome": "complex",
+            "triaged_on": opened_on.isoformat()}, on=opened_on)
+        real_case = triaged["ids"]["case_id"]
+        case = await self.store.load("case", real_case)
+        opened = case.envelopes[0].event
+        [enrollment] = [e.event.enrollment_id for e in case.envelopes
+                        if e.type == "EnrollmentStarted"]
+        self.ids.update({case_id: real_case, person_id: opened.subject.person_id,
+                         f"r-{case_id}": referral_id, f"{case_id}-e1": enrollment})
 
     async def consent(self, case_id: str = "c1", agencies: tuple[str, ...] = ("hokatsu", "shakyo"),
                       consent_id: str = "k1", given_on: date = D, person_id: str = "p1") -> None:
-        await self.append(
-            ApplicationRecorded(case_id=case_id, person_id=person_id, applied_on=given_on,
-                                with_consent=True),
-            ConsentRecorded(case_id=case_id, consent_id=consent_id, person_id=person_id,
-                            agencies=agencies, purposes=("支援のための情報共有",),
-                            method=ConsentMethod.written, obtained_by="shakyo",
-                            given_on=given_on),
-        )
+        """The 利用申込書 with consent ``consent_id`` (later ones: a further consent), by
+        shakyo."""
+        scope = {"agencies": list(agencies), "purposes": ["支援のための情報共有"],
+                 "method": "written", "given_on": given_on.isoformat(),
+                 "obtained_by_staff": "相談員A", "form_ref": f"同意書-{consent_id}"}
+        if case_id in self._applied:
+            reply = await self._command("shakyo", "record_consent",
+                                        {"case_id": case_id, **scope}, on=given_on)
+        else:
+            reply = await self._command("shakyo", "record_application", {
+                "case_id": case_id, "applied_on": given_on.isoformat(), "with_consent": True,
+                "consent": scope}, on=given_on)
+            self._applied.add(case_id)
+        self.ids[consent_id] = reply["ids"]["consent_id"]
 
     async def withdraw(self, case_id: str = "c1", consent_id: str = "k1",
                        on: date | None = None) -> None:
-        await self.append(ConsentWithdrawn(case_id=case_id, consent_id=consent_id,
-                                           withdrawn_on=on or date.today()))
+        body = {"case_id": case_id, "consent_id": consent_id,
+                "withdrawn_on": (on or today_jst()).isoformat()}
+        await self._command("shakyo", "withdraw_consent", body,
+                            on=on if on and on < today_jst() else None)
 
     # ----- what the meeting service appends -------------------------------------------
     async def meeting(self, meeting_id: str, members: tuple[str, ...],
@@ -128,7 +172,8 @@ class World:
     async def table(self, meeting_id: str, case_id: str = "c1", plan_id: str | None = None,
                     version: int | None = None, asks: tuple[Ask, ...] = (Ask.approve_plan,),
                     item_id: str = "i1") -> None:
-        await self.append(CaseTabled(meeting_id=meeting_id, item_id=item_id, case_id=case_id,
+        await self.append(CaseTabled(meeting_id=meeting_id, item_id=item_id,
+                                     case_id=self.id(case_id),
                                      asks=asks, plan_id=plan_id, plan_version=version))
 
     async def acknowledge(self, meeting_id: str, agency: str) -> None:
@@ -139,7 +184,7 @@ class World:
                    items: tuple[ItemAttendance, ...] | None = None) -> None:
         """Held; by default everyone attended for the one item ``i1`` (case ``c1``)."""
         if items is None:
-            items = (ItemAttendance(item_id="i1", case_id="c1", agencies=attendees),)
+            items = (ItemAttendance(item_id="i1", case_id=self.id("c1"), agencies=attendees),)
         await self.append(MeetingHeld(meeting_id=meeting_id, held_on=date(2026, 6, 1),
                                       attendees=attendees, item_attendance=items))
 
@@ -147,15 +192,15 @@ class World:
                      case_id: str = "c1", **kw: Any) -> None:
         await self.append(DecisionRecorded(
             meeting_id=meeting_id, decision_id=decision_id, item_id=kw.pop("item_id", "i1"),
-            case_id=case_id, decision=decision, reason=kw.pop("reason", "会議で合意"),
+            case_id=self.id(case_id), decision=decision, reason=kw.pop("reason", "会議で合意"),
             decided_on=kw.pop("decided_on", date(2026, 6, 1)), **kw))
 
     # ----- agencies' commands -----------------------------------------------------------
     async def send(self, agency: str, command: str, payload: dict[str, Any]) -> dict:
-        return await send(self.nc, self.topology, agency, command, payload)
+        return await send(self.nc, self.topology, agency, command, self._real(payload))
 
     async def case_events(self, case_id: str = "c1") -> list[str]:
-        return [e.type for e in (await self.store.load("case", case_id)).envelopes]
+        return [e.type for e in (await self.store.load("case", self.id(case_id))).envelopes]
 
 
 def plan_payload(command_id: str, case_id: str = "c1", **kw: Any) -> dict[str, Any]:

@@ -11,13 +11,10 @@ import nats
 import pytest
 from typer.testing import CliRunner
 
-from contracts.base import Actor
-from contracts.directory import AgencyRetired
-from eventstore.codec import new_envelope
 from eventstore.provision import provision
 from eventstore.store import EventStore
 from eventstore.topology import Topology
-from tests.kit.fakes import agency_event
+from tests.helpers import register_agency, retire_agency
 from tsunagu.cli import build
 from tsunagu.deploy.cluster import LocalCluster
 from tsunagu.deploy.identities import AuthDir
@@ -45,10 +42,9 @@ async def test_creds_issue_checks_the_directory_and_revoke_takes_effect_on_reloa
     nc = await nats.connect(cluster.urls[0], nkeys_seed=str(admin))
     await provision(nc, topo)
     store = EventStore(nc, topo)
-    await store.append([agency_event("A", "A")])
-    await store.append([agency_event("Z", "Z")])
-    await store.append([new_envelope(AgencyRetired(agency_id="Z", reason="closed"),
-                                     Actor(agency_id="operator"))])
+    await register_agency(store, "A")
+    await register_agency(store, "Z")
+    await retire_agency(store, "Z")
     env = {"TSUNAGU_NATS_URL": cluster.urls[0], "TSUNAGU_NATS_NKEY_SEED": str(admin),
            "TSUNAGU_PREFIX": topo.prefix, "TSUNAGU_AUTH_DIR": str(auth.path)}
     pid = ["--reload", str(cluster.nodes[0].pid_file)]
@@ -96,7 +92,7 @@ async def test_creds_sync_revokes_the_credentials_of_agencies_retired_in_the_dir
     await provision(nc, topo)
     store = EventStore(nc, topo)
     for agency in ("A", "B"):
-        await store.append([agency_event(agency, agency)])
+        await register_agency(store, agency)
     env = {"TSUNAGU_NATS_URL": cluster.urls[0], "TSUNAGU_NATS_NKEY_SEED": str(admin),
            "TSUNAGU_PREFIX": topo.prefix, "TSUNAGU_AUTH_DIR": str(auth.path)}
     pid = ["--reload", str(cluster.nodes[0].pid_file)]
@@ -108,8 +104,7 @@ async def test_creds_sync_revokes_the_credentials_of_agencies_retired_in_the_dir
 
     code, out = await cli("creds", "sync", *pid, env=env)
     assert code == 0 and "no credentials of retired agencies" in out  # nothing retired yet
-    await store.append([new_envelope(AgencyRetired(agency_id="B", reason="closed"),
-                                     Actor(agency_id="operator"))])
+    await retire_agency(store, "B")
     code, out = await cli("creds", "sync", *pid, env=env)
     assert code == 0 and "revoked agency B" in out and "agency A" not in out, out
     await _closed(b)  # the retired agency's connection is closed at the reload

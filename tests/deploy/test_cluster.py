@@ -21,6 +21,7 @@ from eventstore.service import ServiceSpec, build_app
 from eventstore.settings import Settings
 from eventstore.store import EventStore
 from eventstore.topology import Topology
+from tests.helpers import register_agency
 from tests.kit.fakes import CountingProjection, agency_event
 from tests.kit.test_commands import RenameAgency, rename
 from tsunagu.deploy.certs import CertPaths, generate
@@ -74,7 +75,7 @@ async def test_killing_the_stream_leader_mid_flow_loses_no_acknowledged_event(
     assert info.config.num_replicas == 3
 
     store = EventStore(nc, topo, timeout=2)
-    await store.append([agency_event("hq", "HQ")])
+    await register_agency(store, "hq")
     engine = make_engine(f"sqlite:///{tmp_path / 'proj.sqlite'}")
     projection = CountingProjection()
     runner = ProjectionRunner(nc, topo, projection, engine, options=FAST)
@@ -99,6 +100,7 @@ async def test_killing_the_stream_leader_mid_flow_loses_no_acknowledged_event(
     async def write() -> None:
         for i in range(EVENTS):
             env = agency_event(f"a{i}", f"n{i}")
+            # The subject: every append the store acknowledged survives the leader's death.
             await until_ok(lambda env=env: store.append([env]))
             acked.append(str(env.event_id))
             if i == EVENTS // 3:

@@ -17,7 +17,7 @@ from eventstore.service import ServiceSpec, build_app
 from eventstore.settings import Settings
 from eventstore.store import EventStore
 from tests.deploy.conftest import Connect, Probe, Secured
-from tests.kit.fakes import agency_event
+from tests.helpers import register_agency
 from tests.kit.test_commands import RenameAgency, rename
 from tsunagu.deploy.client import agency_jetstream, open_feed
 
@@ -56,7 +56,7 @@ async def kit_service(provisioned: Secured, admin, tmp_path: Path):
     store = EventStore(admin, provisioned.topology)
     for agency in ("A", "B", "R", "Q"):
         if not (await store.load("agency", agency)).events:
-            await store.append([agency_event(agency, agency)])
+            await register_agency(store, agency)
     settings = Settings(
         nats_url=provisioned.url, prefix=provisioned.topology.prefix, data_dir=tmp_path,
         nats_nkey_seed=provisioned.creds["service:kittest"],
@@ -261,7 +261,8 @@ async def test_a_projection_runs_with_only_the_service_credentials(
 
     topo = provisioned.topology
     store = EventStore(admin, topo)
-    last = (await store.append([agency_event("P1", "p")]))[0]
+    await register_agency(store, "P1")
+    last = await last_seq(store)
     nc, probe = await connect("service", "kittest")
     engine = make_engine(f"sqlite:///{tmp_path / 'p.sqlite'}")
     # catchup_threshold=0: the ordered-consumer catch-up path runs too, not only the durable.
@@ -270,7 +271,8 @@ async def test_a_projection_runs_with_only_the_service_credentials(
     await runner.start()
     try:
         await runner.wait_for(last)
-        more = (await store.append([agency_event("P2", "p")]))[0]
+        await register_agency(store, "P2")
+        more = await last_seq(store)
         await runner.wait_for(more)
     finally:
         await runner.stop()
@@ -327,3 +329,7 @@ async def test_an_operator_query_names_the_operator_by_its_credentials_and_agenc
         agency, probe_a = await connect("agency", "A")
         await refused(probe_a, lambda: agency.request(subject, b"{}"), subject)
     assert probe.errors == []
+
+
+async def last_seq(store: EventStore) -> int:
+    return int((await store.js.stream_info(store.topology.events_stream)).state.last_seq)

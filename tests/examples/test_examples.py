@@ -218,6 +218,8 @@ async def test_every_query_answers_in_the_shape_the_asyncapi_document_gives(plat
             "case_decisions": ("fukushi", {"case_id": case_id}),
             "meeting_counts": ("fukushi", {}),
             "stats_report": ("fukushi", {"as_of": date.today().isoformat()}),
+            "notification_settings": ("pyagency", {}),
+            "notification_deliveries": ("pyagency", {"limit": 10}),
         }
         assert set(asks) == {c["address"].rsplit(".", 1)[-1] for c in doc["channels"].values()
                              if ".query." in (c.get("address") or "")}

@@ -57,6 +57,7 @@ async def test_two_agencies_closing_and_suspending_one_case_at_once_exactly_one_
 
 
 async def test_two_appends_expecting_the_same_sequence_store_only_one(store):
+    # The kit's optimistic concurrency is the subject: appended directly.
     first = envelope("CaseOpened", "occ-1")
     await store.append([first], {("case", "occ-1"): 0})
     a, b = envelope("CaseClosed", "occ-1"), envelope("CaseSuspended", "occ-1")
@@ -73,7 +74,7 @@ async def test_two_appends_expecting_the_same_sequence_store_only_one(store):
 async def test_a_duplicate_publish_of_the_same_event_is_stored_and_projected_once(
     nc, topology, store, tmp_path
 ):
-    env = envelope("CaseOpened", "dup-1")
+    env = envelope("CaseOpened", "dup-1")  # the stream's duplicate window is the subject
     js = nc.jetstream()
     subject = store.subject_of(env)
     acks = [await js.publish(subject, env.model_dump_json().encode(),
@@ -118,7 +119,7 @@ async def test_projections_are_equal_whatever_the_interleaving_of_cases(nc, tmp_
         while cursors:
             case = rng.choice(sorted(cursors))
             env = lives[case][cursors[case]]
-            await store.append([env])
+            await store.append([env])  # a chosen global order: the runner is the subject
             cursors[case] += 1
             if cursors[case] == len(lives[case]):
                 del cursors[case]

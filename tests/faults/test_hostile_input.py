@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 
 from eventstore.commands import request_patiently
-from tests.faults.conftest import stream_last_seq
+from tests.faults.conftest import assert_verified, stream_last_seq
 from tests.helpers import register_agency
 
 pytestmark = pytest.mark.timeout(60)
@@ -145,6 +145,7 @@ async def test_injection_strings_in_free_text_are_stored_verbatim_as_text(
     with toy.engine.begin() as conn:  # the table is still there, the case is closed
         cases, _ = runner.projection.snapshot(conn)
     assert [(r[0], r[1]) for r in cases] == [("inj", "closed")]
+    await assert_verified(nc, topology)
 
 
 # ----- queries: the same limits, and always an answer ----------------------------------

@@ -10,7 +10,7 @@ from contracts.base import Actor, Sealed
 from contracts.common import AttachmentRef, Concern
 from contracts.referral import ContactRoute, ReferralPersonal, ReferralSubmitted
 from eventstore.codec import encode, new_envelope
-from eventstore.crypto import KeyRing
+from eventstore.crypto import KeyRing, envelope_key_ids
 from eventstore.errors import DomainError
 
 
@@ -89,3 +89,20 @@ async def test_an_attachment_reference_is_sealed_like_a_personal_block(nc, topol
     assert isinstance(sealed.attachment, Sealed) and sealed.attachment.key_id == "p1"
     assert "山田".encode() not in encode(new_envelope(sealed, Actor(agency_id="a1")))
     assert ring.unseal_event(sealed).attachment == ref
+
+
+async def test_a_staff_name_is_sealed_in_the_envelope_and_dropped_once_the_key_is_destroyed(
+    nc, topology, store
+):
+    ring = await KeyRing.open(nc, topology)
+    staff = await ring.seal_staff("p1", "相談員 楢崎")
+    env = new_envelope(await ring.seal_event(referral()), Actor(agency_id="a1"))
+    env = env.model_copy(update={"sealed_staff": staff})
+    assert "楢崎".encode() not in encode(env) and env.actor.staff is None
+    other = await KeyRing.open(nc, topology)
+    await other.prefetch(envelope_key_ids(env))
+    assert other.unseal_envelope(env).actor.staff == "相談員 楢崎"
+    await ring.destroy("p1")
+    # Nothing more is recorded about an erased person, not even who acted.
+    assert await ring.seal_staff("p1", "相談員 楢崎") is None
+    assert KeyRing(ring.kv).unseal_envelope(env).actor.staff is None

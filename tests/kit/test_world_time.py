@@ -41,6 +41,9 @@ class PlainKeyRing:
     async def seal_event(self, event: DomainEvent) -> DomainEvent:
         return event  # the toy events carry no personal data
 
+    async def seal_staff(self, key_id: str, staff: str | None) -> None:
+        return None  # nor a staff name
+
 
 def executor(store: FakeStore, days: int = 90) -> Executor:
     return Executor(store, PlainKeyRing(), policy=DatingPolicy(agency_days=days))  # type: ignore[arg-type]

@@ -1,27 +1,16 @@
-"""Helpers for the meeting tests: a command driver and case/consent histories made directly
-with the kit (so these tests do not depend on the referral or casefile services)."""
+"""Helpers for the meeting tests: a command driver, and cases, consents and plans sent as
+commands to the referral and casefile services (``case_through_commands``)."""
 
 from __future__ import annotations
 
 import uuid
+from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 from nats.aio.client import Client
 
-from contracts.base import Actor, DomainEvent
-from contracts.case import (
-    CaseClosed,
-    CaseOpened,
-    CaseOrigin,
-    PlanDrafted,
-    PlanPersonal,
-    PlanRole,
-)
-from contracts.common import Program, SubjectRef
-from contracts.consent import ConsentMethod, ConsentRecorded, ConsentWithdrawn
-from eventstore.codec import new_envelope
-from eventstore.crypto import KeyRing
+from contracts.base import DomainEvent
 from eventstore.service import Runtime
 from eventstore.store import EventStore
 from eventstore.topology import Topology
@@ -104,56 +93,57 @@ class Driver:
         return [e.event for e in (await self.store.load("meeting", meeting_id)).envelopes]
 
 
-async def append(store: EventStore, *events: DomainEvent, keyring: KeyRing | None = None) -> int:
-    envs = []
-    for event in events:
-        sealed = await keyring.seal_event(event) if keyring else event
-        envs.append(new_envelope(sealed, Actor(agency_id=COORD)))
-    seqs: list[int] = []
-    for env in envs:
-        seqs += await store.append([env])
-    return seqs[-1]
+# ---- cases through the referral and casefile services' commands -------------------------
+@dataclass(frozen=True)
+class CaseRef:
+    case_id: str
+    plan_id: str | None
+    consent_id: str | None
 
 
-def _plan(case_id: str, version: int) -> PlanDrafted:
-    return PlanDrafted(
-        case_id=case_id, plan_id="plan-1", version=version, program=Program.multi_agency,
-        drafted_by=COORD, drafted_on=date(2025, 4, 20),
-        roles=(PlanRole(agency_id=HOKATSU, role="見守り"),),
-        personal=PlanPersonal(long_term_goal="安定した生活", short_term_goals=("受診",),
-                              direction="多機関で支える"),
-    )
+async def case_through_commands(nc: Client, topology: Topology, services: Any, *,
+                                consent: bool = True, plan: bool = True) -> CaseRef:
+    """A referral (HOKATSU) triaged into a case by COORD, with a consent covering COORD,
+    HOKATSU and KIKAN and a drafted plan (each optional), all sent as commands today."""
+    await services("referral", "casefile")
+    submitted = await _ok(nc, topology, HOKATSU, "submit_referral", contact_route="phone",
+                          concerns=["income"],
+                          personal={"summary": "概要", "phone": "090-0000-0000"})
+    case_id = (await _ok(nc, topology, COORD, "triage_referral", outcome="complex",
+                         referral_id=submitted["ids"]["referral_id"]))["ids"]["case_id"]
+    consent_id = await consent_by_command(nc, topology, case_id) if consent else None
+    plan_id = await plan_by_command(nc, topology, case_id) if plan else None
+    return CaseRef(str(case_id), plan_id, consent_id)
 
 
-async def open_case(store: EventStore, keyring: KeyRing, case_id: str, *,
-                    plan_version: int | None = 1, closed: bool = False) -> None:
-    """A case as the casefile service would have written it, with a drafted plan."""
-    events: list[DomainEvent] = [
-        CaseOpened(case_id=case_id, subject=SubjectRef(person_id=f"p-{case_id}"),
-                   origin=CaseOrigin.triage, opened_on=date(2025, 4, 10), coordinator=COORD),
-    ]
-    if plan_version is not None:
-        events.append(_plan(case_id, plan_version))
-    if closed:
-        events.append(CaseClosed(case_id=case_id, closed_on=date(2025, 5, 1), meeting_id="m0",
-                                 decision_id="d0", reason="終結"))
-    await append(store, *events, keyring=keyring)
+async def consent_by_command(nc: Client, topology: Topology, case_id: str) -> str:
+    """The 利用申込書 with consent (COORD, HOKATSU, KIKAN), recorded by COORD today."""
+    today = today_jst().isoformat()
+    applied = await _ok(nc, topology, COORD, "record_application", case_id=case_id,
+                        applied_on=today, with_consent=True, consent={
+                            "agencies": [COORD, HOKATSU, KIKAN],
+                            "purposes": ["重層的支援会議での共有"], "method": "written",
+                            "given_on": today, "obtained_by_staff": "相談員A",
+                            "form_ref": "同意書-1"})
+    return str(applied["ids"]["consent_id"])
 
 
-async def draft_plan(store: EventStore, keyring: KeyRing, case_id: str, version: int = 1) -> None:
-    await append(store, _plan(case_id, version), keyring=keyring)
+async def plan_by_command(nc: Client, topology: Topology, case_id: str) -> str:
+    """An intake assessment, then a drafted plan (HOKATSU watches over), by COORD today."""
+    today = today_jst().isoformat()
+    await _ok(nc, topology, COORD, "record_intake_assessment", case_id=case_id,
+              assessed_on=today, personal={"situation": "状況"},
+              national_items={"household": "with_children", "route": "agency",
+                              "main_concern": "income", "urgency": "medium"})
+    drafted = await _ok(nc, topology, COORD, "draft_plan", case_id=case_id, drafted_on=today,
+                        roles=[{"agency_id": HOKATSU, "role": "見守り"}],
+                        personal={"long_term_goal": "安定した生活",
+                                  "short_term_goals": ["受診"], "direction": "多機関で支える"})
+    return str(drafted["ids"]["plan_id"])
 
 
-async def give_consent(store: EventStore, case_id: str, *, consent_id: str = "c1",
-                       given_on: date = date(2025, 4, 15)) -> None:
-    await append(store, ConsentRecorded(
-        case_id=case_id, consent_id=consent_id, person_id=f"p-{case_id}",
-        agencies=(COORD, HOKATSU, KIKAN), purposes=("重層的支援会議での共有",),
-        method=ConsentMethod.written, obtained_by=COORD, given_on=given_on,
-    ))
-
-
-async def withdraw_consent(store: EventStore, case_id: str, on: date, consent_id: str = "c1"
-                           ) -> None:
-    await append(store, ConsentWithdrawn(case_id=case_id, consent_id=consent_id,
-                                         withdrawn_on=on, reason="本人の申出"))
+async def _ok(nc: Client, topology: Topology, agency: str, command: str, **body: Any) -> dict:
+    reply = await send(nc, topology, agency, command,
+                       {"command_id": f"case-{uuid.uuid4().hex[:12]}", **body})
+    assert reply["ok"], (command, reply)
+    return reply

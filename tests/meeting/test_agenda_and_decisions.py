@@ -7,101 +7,127 @@ from datetime import timedelta
 import pytest
 
 from contracts.meeting import Decision, DecisionRecorded
+from tests.helpers import eventually
 from tests.meeting.support import (
     COORD,
     HOKATSU,
     KIKAN,
     OUTSIDER,
-    give_consent,
-    open_case,
+    CaseRef,
+    case_through_commands,
     today_jst,
-    withdraw_consent,
 )
 
 
 @pytest.fixture
-async def consented_case(store, keyring):
-    await open_case(store, keyring, "case-1")
-    await give_consent(store, "case-1")
-    return "case-1"
+async def consented_case(drv, services) -> CaseRef:
+    return await case_through_commands(drv.nc, drv.topology, services)
 
 
-async def _table_plan(drv, meeting_id: str, case_id: str = "case-1", **extra) -> str:
-    reply = await drv.ok(COORD, "table_case", meeting_id=meeting_id, case_id=case_id,
-                         asks=["approve_plan", "assign_lead"], plan_id="plan-1", plan_version=1,
-                         **extra)
+async def _table_plan(drv, meeting_id: str, case: CaseRef, **extra) -> str:
+    reply = await drv.ok(COORD, "table_case", meeting_id=meeting_id, case_id=case.case_id,
+                         asks=["approve_plan", "assign_lead"], plan_id=case.plan_id,
+                         plan_version=1, **extra)
+    await _case_shows(drv, case, "PlanTabled")  # the casefile's reactor is done
     return str(reply["events"][0]["aggregate_id"])
 
 
 async def test_a_consented_case_is_tabled_with_its_plan(drv, consented_case):
     meeting_id = await drv.schedule()
-    await _table_plan(drv, meeting_id)
+    await _table_plan(drv, meeting_id, consented_case)
     agenda = await drv.ask(HOKATSU, "meeting_agenda", meeting_id=meeting_id)
     [item] = agenda["items"]
-    assert item["item_id"] == "item-1" and item["case_id"] == "case-1"
+    assert item["item_id"] == "item-1" and item["case_id"] == consented_case.case_id
     assert item["asks"] == ["approve_plan", "assign_lead"]
-    assert (item["plan_id"], item["plan_version"], item["program"]) == ("plan-1", 1, "multi_agency")
+    assert (item["plan_id"], item["plan_version"], item["program"]) == (
+        consented_case.plan_id, 1, "multi_agency")
 
 
 async def test_a_case_without_consent_cannot_be_tabled_at_a_support_plan_meeting(
-    drv, store, keyring
+    drv, services
 ):
-    await open_case(store, keyring, "case-2")
+    case = await case_through_commands(drv.nc, drv.topology, services, consent=False,
+                                       plan=False)
     meeting_id = await drv.schedule()
     error = await drv.refused(COORD, "table_case", "no_consent", meeting_id=meeting_id,
-                              case_id="case-2", asks=["approve_plan"], plan_id="plan-1",
+                              case_id=case.case_id, asks=["approve_plan"], plan_id="plan-1",
                               plan_version=1)
-    assert "case-2" in error["message"] and "支援会議" in error["message"]
+    assert case.case_id in error["message"] and "支援会議" in error["message"]
 
 
-async def test_a_consent_withdrawn_before_the_meeting_date_does_not_cover_it(drv, store, keyring,
+async def test_a_consent_withdrawn_before_the_meeting_date_does_not_cover_it(drv,
                                                                             consented_case):
-    await withdraw_consent(store, "case-1", today_jst())
+    await _withdraw(drv, consented_case)
     meeting_id = await drv.schedule()
-    await drv.refused(COORD, "table_case", "no_consent", meeting_id=meeting_id, case_id="case-1",
-                      asks=["evaluate"])
+    await drv.refused(COORD, "table_case", "no_consent", meeting_id=meeting_id,
+                      case_id=consented_case.case_id, asks=["evaluate"])
 
 
-async def test_a_consent_withdrawn_after_tabling_blocks_the_approval(drv, store, consented_case):
+async def test_a_consent_withdrawn_after_tabling_blocks_the_approval(drv, consented_case):
     meeting_id = await drv.schedule()
-    item_meeting = await _table_plan(drv, meeting_id)
+    item_meeting = await _table_plan(drv, meeting_id, consented_case)
     assert item_meeting == meeting_id
-    await withdraw_consent(store, "case-1", today_jst())
+    await _withdraw(drv, consented_case)
     await drv.hold(meeting_id)
     await drv.refused(COORD, "record_decision", "no_consent", meeting_id=meeting_id,
                       item_id="item-1", decision="approve_plan", reason="適切")
 
 
-async def test_an_unknown_case_a_closed_case_and_an_unknown_plan_are_refused(drv, store, keyring):
+async def test_an_unknown_case_a_closed_case_and_an_unknown_plan_are_refused(drv, services):
     meeting_id = await drv.schedule()
     await drv.refused(COORD, "table_case", "not_found", meeting_id=meeting_id,
                       case_id="no-such-case", asks=["evaluate"])
-    await open_case(store, keyring, "case-closed", closed=True)
-    await give_consent(store, "case-closed")
+    closed = await case_through_commands(drv.nc, drv.topology, services, plan=False)
+    await _closed_by_a_meeting(drv, closed)
     await drv.refused(COORD, "table_case", "case_closed", meeting_id=meeting_id,
-                      case_id="case-closed", asks=["evaluate"])
-    await open_case(store, keyring, "case-3")
-    await give_consent(store, "case-3")
+                      case_id=closed.case_id, asks=["evaluate"])
+    case = await case_through_commands(drv.nc, drv.topology, services)
     error = await drv.refused(COORD, "table_case", "unknown_plan", meeting_id=meeting_id,
-                              case_id="case-3", asks=["approve_plan"], plan_id="plan-1",
+                              case_id=case.case_id, asks=["approve_plan"], plan_id=case.plan_id,
                               plan_version=2)
     assert "version 2" in error["message"]
-    await drv.refused(COORD, "table_case", "invalid", meeting_id=meeting_id, case_id="case-3",
-                      asks=["approve_plan"])
+    await drv.refused(COORD, "table_case", "invalid", meeting_id=meeting_id,
+                      case_id=case.case_id, asks=["approve_plan"])
+
+
+async def _case_shows(drv, case: CaseRef, event_type: str) -> None:
+    async def shown() -> bool:
+        history = await drv.store.load("case", case.case_id)
+        return any(e.type == event_type for e in history.envelopes)
+
+    await eventually(shown, timeout=20)
+
+
+async def _withdraw(drv, case: CaseRef) -> None:
+    await drv.ok(COORD, "withdraw_consent", case_id=case.case_id, consent_id=case.consent_id,
+                 withdrawn_on=today_jst().isoformat())
+
+
+async def _closed_by_a_meeting(drv, case: CaseRef) -> None:
+    """Closed as the casefile closes a case: by a meeting's decision, applied by its
+    reactor."""
+    meeting_id = await drv.schedule()
+    await drv.ok(COORD, "table_case", meeting_id=meeting_id, case_id=case.case_id,
+                 asks=["close"])
+    await drv.hold(meeting_id)
+    await drv.ok(COORD, "record_decision", meeting_id=meeting_id, item_id="item-1",
+                 decision="close", reason="目標達成")
+    await _case_shows(drv, case, "CaseClosed")
 
 
 async def test_only_the_convener_tables_and_a_case_is_tabled_once(drv, consented_case):
     meeting_id = await drv.schedule()
     await drv.refused(HOKATSU, "table_case", "forbidden", meeting_id=meeting_id,
-                      case_id="case-1", asks=["evaluate"])
-    await drv.ok(COORD, "table_case", meeting_id=meeting_id, case_id="case-1", asks=["evaluate"])
+                      case_id=consented_case.case_id, asks=["evaluate"])
+    await drv.ok(COORD, "table_case", meeting_id=meeting_id, case_id=consented_case.case_id,
+                 asks=["evaluate"])
     await drv.refused(COORD, "table_case", "already_tabled", meeting_id=meeting_id,
-                      case_id="case-1", asks=["close"])
+                      case_id=consented_case.case_id, asks=["close"])
 
 
 async def test_a_decision_by_a_meeting_not_yet_held_is_refused(drv, consented_case):
     meeting_id = await drv.schedule()
-    await _table_plan(drv, meeting_id)
+    await _table_plan(drv, meeting_id, consented_case)
     error = await drv.refused(COORD, "record_decision", "not_held", meeting_id=meeting_id,
                               item_id="item-1", decision="approve_plan", reason="適切")
     assert "not been held" in error["message"]
@@ -109,7 +135,7 @@ async def test_a_decision_by_a_meeting_not_yet_held_is_refused(drv, consented_ca
 
 async def test_a_decision_on_an_item_not_on_the_agenda_is_refused(drv, consented_case):
     meeting_id = await drv.schedule()
-    await _table_plan(drv, meeting_id)
+    await _table_plan(drv, meeting_id, consented_case)
     await drv.hold(meeting_id)
     error = await drv.refused(COORD, "record_decision", "not_on_agenda", meeting_id=meeting_id,
                               item_id="item-9", decision="approve_plan", reason="適切")
@@ -118,10 +144,11 @@ async def test_a_decision_on_an_item_not_on_the_agenda_is_refused(drv, consented
 
 async def test_the_same_decision_cannot_be_recorded_twice(drv, consented_case):
     meeting_id = await drv.schedule()
-    await _table_plan(drv, meeting_id)
+    await _table_plan(drv, meeting_id, consented_case)
     await drv.hold(meeting_id)
     await drv.ok(COORD, "record_decision", meeting_id=meeting_id, item_id="item-1",
                  decision="approve_plan", reason="目標と役割分担が適切")
+    await _case_shows(drv, consented_case, "PlanApproved")  # the reactor is done
     await drv.refused(COORD, "record_decision", "already_decided", meeting_id=meeting_id,
                       item_id="item-1", decision="approve_plan", reason="again")
     await drv.refused(COORD, "record_decision", "already_decided", meeting_id=meeting_id,
@@ -130,7 +157,7 @@ async def test_the_same_decision_cannot_be_recorded_twice(drv, consented_case):
 
 async def test_a_decision_must_answer_what_the_item_asks(drv, consented_case):
     meeting_id = await drv.schedule()
-    await _table_plan(drv, meeting_id)
+    await _table_plan(drv, meeting_id, consented_case)
     await drv.hold(meeting_id)
     error = await drv.refused(COORD, "record_decision", "decision_mismatch",
                               meeting_id=meeting_id, item_id="item-1", decision="close",
@@ -146,7 +173,7 @@ async def test_decisions_carry_what_the_casefile_needs_and_form_the_case_history
     drv, consented_case
 ):
     meeting_id = await drv.schedule(members=(HOKATSU, KIKAN))
-    await _table_plan(drv, meeting_id)
+    await _table_plan(drv, meeting_id, consented_case)
     await drv.hold(meeting_id, attendees=(COORD, HOKATSU))
     await drv.ok(COORD, "record_decision", meeting_id=meeting_id, item_id="item-1",
                  decision="approve_plan", reason="目標と役割分担が適切")
@@ -155,14 +182,14 @@ async def test_decisions_carry_what_the_casefile_needs_and_form_the_case_history
     recorded = [e for e in await drv.events_of(meeting_id) if isinstance(e, DecisionRecorded)]
     approve, lead = recorded
     assert approve.decision is Decision.approve_plan
-    assert (approve.plan_id, approve.plan_version, approve.program) == ("plan-1", 1,
+    assert (approve.plan_id, approve.plan_version, approve.program) == (consented_case.plan_id, 1,
                                                                         "multi_agency")
-    assert approve.decided_on == today_jst() and approve.case_id == "case-1"
+    assert approve.decided_on == today_jst() and approve.case_id == consented_case.case_id
     assert lead.lead_agency == HOKATSU and lead.decision_id != approve.decision_id
-    history = await drv.ask(KIKAN, "case_decisions", case_id="case-1")
+    history = await drv.ask(KIKAN, "case_decisions", case_id=consented_case.case_id)
     assert [d["decision"] for d in history] == ["approve_plan", "assign_lead"]
     assert history[0]["reason"] == "目標と役割分担が適切"
-    assert await drv.ask(OUTSIDER, "case_decisions", case_id="case-1") == []
+    assert await drv.ask(OUTSIDER, "case_decisions", case_id=consented_case.case_id) == []
     agenda = await drv.ask(HOKATSU, "meeting_agenda", meeting_id=meeting_id)
     assert len(agenda["items"][0]["decisions"]) == 2
     attended = {m["agency_id"]: m["attended"] for m in agenda["members"]}
@@ -173,7 +200,7 @@ async def test_closure_and_return_to_comprehensive_are_decisions_with_reasons(
     drv, consented_case
 ):
     meeting_id = await drv.schedule()
-    await drv.ok(COORD, "table_case", meeting_id=meeting_id, case_id="case-1",
+    await drv.ok(COORD, "table_case", meeting_id=meeting_id, case_id=consented_case.case_id,
                  asks=["return_to_comprehensive", "close"])
     await drv.hold(meeting_id)
     await drv.refused(COORD, "record_decision", "invalid", meeting_id=meeting_id,

@@ -78,7 +78,7 @@ def test_an_older_meeting_held_event_without_item_attendance_joins_nobody():
 
 @pytest.fixture
 async def both(nc, store, topology, services):
-    world = await World(nc, store, topology).setup()
+    world = await World(nc, store, topology).setup(services)
     rt = await services("casefile", "meeting")
     return world, Driver(nc, topology, store, rt["meeting"]), rt["casefile"]
 
@@ -95,7 +95,7 @@ async def test_attending_a_meeting_for_one_case_does_not_join_the_other_cases(
     meeting = await drv.ok("shakyo", "schedule_meeting", kind="support_plan",
                            scheduled_for=soon(), members=["hokatsu", "hellowork"])
     meeting_id = meeting["ids"]["meeting_id"]
-    for case_id in ("c1", "c2"):
+    for case_id in (world.id("c1"), world.id("c2")):
         await drv.ok("shakyo", "table_case", meeting_id=meeting_id, case_id=case_id,
                      asks=["evaluate"])
     await drv.ok("shakyo", "record_meeting_held", meeting_id=meeting_id,
@@ -106,7 +106,8 @@ async def test_attending_a_meeting_for_one_case_does_not_join_the_other_cases(
 
     joined = {case_id: [e.event.agency_id for e in (await world.store.load("case", case_id))
                         .envelopes if isinstance(e.event, MemberJoined)]
-              for case_id in ("c1", "c2")}
-    assert joined == {"c1": ["hokatsu", "shakyo", "hellowork"], "c2": ["hokatsu", "shakyo"]}
+              for case_id in (world.id("c1"), world.id("c2"))}
+    assert joined == {world.id("c1"): ["hokatsu", "shakyo", "hellowork"],
+                      world.id("c2"): ["hokatsu", "shakyo"]}
     mine = await drv.ask("hellowork", "my_cases")
-    assert [c["case_id"] for c in mine] == ["c1"]
+    assert [c["case_id"] for c in mine] == [world.id("c1")]

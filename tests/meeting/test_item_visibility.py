@@ -15,10 +15,8 @@ from tests.meeting.support import (
     HOKATSU,
     KIKAN,
     SHAKYO,
-    give_consent,
-    open_case,
+    case_through_commands,
     today_jst,
-    withdraw_consent,
 )
 
 TODAY = date(2026, 6, 10)
@@ -44,12 +42,12 @@ def test_an_item_of_a_confidential_meeting_shows_on_the_seat_never_on_consent():
 
 
 async def test_item_material_and_minutes_go_only_to_members_covered_for_that_case(
-    drv, store, keyring
+    drv, services
 ):
-    await open_case(store, keyring, "case-a", plan_version=None)
-    await give_consent(store, "case-a")  # covers COORD, HOKATSU, KIKAN; not SHAKYO
+    # The consent covers COORD, HOKATSU, KIKAN; not SHAKYO.
+    case = await case_through_commands(drv.nc, drv.topology, services, plan=False)
     meeting_id = await drv.schedule(members=(HOKATSU, SHAKYO))
-    await drv.ok(COORD, "table_case", meeting_id=meeting_id, case_id="case-a",
+    await drv.ok(COORD, "table_case", meeting_id=meeting_id, case_id=case.case_id,
                  asks=["evaluate"])
     await drv.ok(COORD, "share_material", meeting_id=meeting_id, item_id="item-1",
                  title="世帯の状況", text=SECRET)
@@ -71,7 +69,8 @@ async def test_item_material_and_minutes_go_only_to_members_covered_for_that_cas
                                               meeting_id=meeting_id))["items"]] == [
         f"議事: {SECRET}"]
 
-    await withdraw_consent(store, "case-a", today_jst())
+    await drv.ok(COORD, "withdraw_consent", case_id=case.case_id, consent_id=case.consent_id,
+                 withdrawn_on=today_jst().isoformat())
     await drv.rt.runners["meeting"].wait_for(await drv.last_seq())
     after = await drv.ask(HOKATSU, "meeting_materials", meeting_id=meeting_id)
     assert [m["title"] for m in after] == ["会議次第"]

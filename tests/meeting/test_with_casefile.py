@@ -20,7 +20,7 @@ SECRET = "債務整理の相談内容と通院先"
 
 @pytest.fixture
 async def both(nc, store, topology, services):
-    world = await World(nc, store, topology).setup()
+    world = await World(nc, store, topology).setup(services)
     rt = await services("casefile", "meeting")
     return world, Driver(nc, topology, store, rt["meeting"]), rt["casefile"]
 
@@ -35,13 +35,14 @@ async def test_a_consented_case_gets_its_plan_approved_at_a_support_plan_meeting
     assert assessed["ok"], assessed
     drafted = await world.send("shakyo", "draft_plan", plan_payload("p1"))
     assert drafted["ok"], drafted
-    plan_id = next(e.event.plan_id for e in (await world.store.load("case", "c1")).envelopes
+    case = await world.store.load("case", world.id("c1"))
+    plan_id = next(e.event.plan_id for e in case.envelopes
                    if e.type == "PlanDrafted")
 
     meeting = await drv.ok("shakyo", "schedule_meeting", kind="support_plan",
                            scheduled_for=soon(), members=["hokatsu", "hellowork"])
     meeting_id = meeting["ids"]["meeting_id"]
-    await drv.ok("shakyo", "table_case", meeting_id=meeting_id, case_id="c1",
+    await drv.ok("shakyo", "table_case", meeting_id=meeting_id, case_id=world.id("c1"),
                  asks=["approve_plan", "assign_lead"], plan_id=plan_id, plan_version=1)
     await drv.ok("shakyo", "record_meeting_held", meeting_id=meeting_id,
                  held_on=today_jst().isoformat(), attendees=["shakyo", "hokatsu", "hellowork"])
@@ -54,7 +55,7 @@ async def test_a_consented_case_gets_its_plan_approved_at_a_support_plan_meeting
     types = await world.case_events()
     assert "PlanTabled" in types and "PlanApproved" in types and "LeadAgencyAssigned" in types
     assert "DecisionNotApplied" not in types
-    view = (await drv.ask("hokatsu", "case_view", case_id="c1"))
+    view = (await drv.ask("hokatsu", "case_view", case_id=world.id("c1")))
     [plan] = view["plans"]
     assert (plan["plan_id"], plan["version"]) == (plan_id, 1)
     assert plan["approved_on"] == today_jst().isoformat()
@@ -69,7 +70,7 @@ async def test_a_case_without_consent_goes_through_a_confidential_meeting_others
     meeting = await drv.ok("shakyo", "schedule_meeting", kind="confidential",
                            scheduled_for=soon(), members=["hokatsu", "jiritsu"])
     meeting_id = meeting["ids"]["meeting_id"]
-    await drv.ok("shakyo", "table_case", meeting_id=meeting_id, case_id="c2",
+    await drv.ok("shakyo", "table_case", meeting_id=meeting_id, case_id=world.id("c2"),
                  asks=["share_information"])
     for agency in ("shakyo", "hokatsu"):
         await drv.ok(agency, "acknowledge_confidentiality", meeting_id=meeting_id)
@@ -91,7 +92,7 @@ async def test_a_case_without_consent_goes_through_a_confidential_meeting_others
         await drv.ask_refused("hellowork", query, "not_found", meeting_id=meeting_id)
     assert await drv.ask("hellowork", "meetings", include_past=True) == []
     # The casefile's general view and the feeds carry none of it.
-    outsider_view = await _case_view(drv, "hellowork", "c2")
+    outsider_view = await _case_view(drv, "hellowork", world.id("c2"))
     assert outsider_view is None or SECRET not in str(outsider_view)
     assert await feed(nc, topology, "hellowork") == []
     assert all(SECRET.encode() not in blob for blob in await raw_feed(nc, topology))

@@ -8,7 +8,6 @@ import asyncio
 import contextlib
 import sys
 from dataclasses import dataclass, field
-from datetime import date
 
 import pytest
 import structlog
@@ -16,14 +15,12 @@ import typer
 from sqlalchemy import Column, Connection, Integer, MetaData, String, Table, select
 from typer.testing import CliRunner
 
-from contracts.base import Actor
-from contracts.directory import AgencyRegistered
 from contracts.envelope import Envelope
-from eventstore.codec import new_envelope
 from eventstore.db import upsert
 from eventstore.projection import ApplyContext
 from eventstore.service import ServiceSpec, build_app
 from eventstore.store import EventStore
+from tests.helpers import register_agency
 from tsunagu.ops.cli import register
 
 SERVICE = "opsdemo"
@@ -74,9 +71,9 @@ class Platform:
         return self.runtime.runners[self.projection.name]  # type: ignore[attr-defined]
 
     async def agency(self, agency_id: str, name: str | None = None) -> int:
-        event = AgencyRegistered(agency_id=agency_id, name=name or agency_id,
-                                 category="警察", verified_at=date(2025, 4, 1))
-        return (await self.store.append([new_envelope(event, Actor(agency_id="ops"))]))[0]
+        """Register the agency (or rename it) through the directory import; its last seq."""
+        await register_agency(self.store, agency_id, name=name, category="警察")
+        return (await self.store.load("agency", agency_id)).last_seq
 
     async def settle(self, seq: int) -> None:
         await self.runner.wait_for(seq, timeout=20)

@@ -6,16 +6,11 @@ import os
 import shutil
 from datetime import date
 from pathlib import Path
+from uuid import NAMESPACE_URL, uuid5
 
 import pytest
 
-from contracts.base import Actor
-from contracts.case import CaseOpened, CaseOrigin
-from contracts.common import Concern, SubjectRef
-from contracts.referral import ContactRoute, ReferralPersonal, ReferralSubmitted
-from eventstore.codec import new_envelope
-from eventstore.crypto import KeyRing
-from tests.helpers import eventually
+from tests.helpers import eventually, register_agency, send
 
 pytestmark = pytest.mark.browser
 
@@ -49,42 +44,45 @@ async def browser():
 
 
 async def test_the_console_shows_live_events_masked_and_retries_a_dead_letter(
-    platform, console, browser, nc, topology, store, fake_stats
+    platform, console, browser, nc, topology, store, fake_stats, services
 ):
     ARTIFACTS.mkdir(exist_ok=True)
     await platform.agency("ag-before", "前からある機関")
+    await register_agency(store, "ag-houkatsu")
+    await register_agency(store, "ag-coord", can_triage=True)
+    await services("referral", "casefile")
     url = await console()
     page = await browser.new_page(viewport={"width": 1400, "height": 900})
     await page.goto(url + "/")
     await page.wait_for_selector("#live-state.ok", timeout=15_000)
     await page.wait_for_selector('#flow tr[data-type="AgencyRegistered"]')
 
-    # An event published during the test shows up live, with its personal data masked.
-    keyring = await KeyRing.open(nc, topology)
-    referral = await keyring.seal_event(ReferralSubmitted(
-        referral_id="ref-live", person_id="p-live", referring_agency="ag-houkatsu",
-        contact_route=ContactRoute.visit, concerns=(Concern.housing, Concern.debt),
-        personal=ReferralPersonal(name=SECRET, summary="住まいを失いそう"),
-    ))
-    await store.append([new_envelope(referral, Actor(agency_id="ag-houkatsu"))])
+    # An event sent during the test shows up live, with its personal data masked.
+    submitted = await ok(nc, topology, "ag-houkatsu", "submit_referral", {
+        "command_id": "live-referral", "contact_route": "visit",
+        "concerns": ["housing", "debt"],
+        "personal": {"name": SECRET, "address": "茨木市駅前一丁目",
+                     "summary": "住まいを失いそう"}})
     row = page.locator('#flow tr[data-type="ReferralSubmitted"]')
     await row.wait_for(timeout=15_000)
     text = await row.inner_text()
-    assert "つなぐシート受付" in text and "ref-live" in text and "«個人情報»" in text
+    assert "つなぐシート受付" in text and submitted["ids"]["referral_id"] in text
+    assert "«個人情報»" in text
     assert SECRET not in await page.content()
     await page.screenshot(path=str(ARTIFACTS / "console-live-flow.png"), full_page=True)
 
-    # Filtering by case: only that case's events flow.
-    await page.goto(url + "/?case=case-live")
+    # Filtering by case: only that case's events flow (the id the casefile will derive).
+    live = case_id_of("ag-coord", "open-live")
+    await page.goto(url + f"/?case={live}")
     await page.wait_for_selector("#live-state.ok", timeout=15_000)
-    for case_id in ("case-other", "case-live"):
-        opened = CaseOpened(case_id=case_id, subject=SubjectRef(person_id="p-live"),
-                            origin=CaseOrigin.outreach, opened_on=date(2025, 6, 1),
-                            coordinator="ag-coord")
-        await store.append([new_envelope(opened, Actor(agency_id="ag-coord"))])
+    for command_id in ("open-other", "open-live"):
+        opened = await ok(nc, topology, "ag-coord", "open_case", {
+            "command_id": command_id, "program": "outreach",
+            "subject": {"person_id": f"p-{command_id}"}, "opened_on": date.today().isoformat()})
+    assert opened["ids"]["case_id"] == live
     await page.wait_for_selector('#flow tr[data-type="CaseOpened"]', timeout=15_000)
     rows = await page.locator("#flow tbody tr").all_inner_texts()
-    assert len(rows) == 1 and "case-live" in rows[0]
+    assert all(live in r for r in rows) and any("CaseOpened" in r for r in rows)
 
     # A dead letter is retried from the page once the projection can apply it.
     platform.projection.poison.add("壊れた機関")
@@ -111,3 +109,15 @@ async def test_the_console_shows_live_events_masked_and_retries_a_dead_letter(
     await page.wait_for_selector('section[data-program="multi_agency"] svg')
     await page.screenshot(path=str(ARTIFACTS / "console-stats.png"), full_page=True)
     await page.close()
+
+
+
+async def ok(nc, topology, agency: str, command: str, body: dict) -> dict:
+    reply = await send(nc, topology, agency, command, body)
+    assert reply["ok"], reply
+    return reply
+
+
+def case_id_of(agency: str, command_id: str) -> str:
+    """The case id the casefile derives for ``open_case`` (services/casefile/handlers.py)."""
+    return f"case-{uuid5(NAMESPACE_URL, f'{agency}/{command_id}').hex[:20]}"

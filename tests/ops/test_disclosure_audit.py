@@ -46,7 +46,7 @@ class Scenario:
 
     async def build(self) -> None:
         sent = await self.ok(
-            "hokatsu", "submit_referral", occurred_at=f"{today()}T09:00:00+09:00",
+            "hokatsu", "submit_referral", occurred_at=f"{today()}T00:00:00+09:00",
             contact_route="phone", concerns=["income"], sex="male",
             personal={"name": NAME, "birth_date": "1970-01-02", "phone": PHONE,
                       "summary": "生活費の相談"})
@@ -250,7 +250,7 @@ async def test_a_query_whose_disclosure_cannot_be_recorded_answers_an_error_not_
         await register_agency(store, agency, category=category, can_triage=triage)
     await services("referral", "casefile")
     s = Scenario(nc, topology)
-    sent = await s.ok("hokatsu", "submit_referral", occurred_at=f"{today()}T09:00:00+09:00",
+    sent = await s.ok("hokatsu", "submit_referral", occurred_at=f"{today()}T00:00:00+09:00",
                       contact_route="phone", concerns=["income"], sex="male",
                       personal={"name": NAME, "birth_date": "1970-01-02", "phone": PHONE,
                                 "summary": "生活費の相談"})

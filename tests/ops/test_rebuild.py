@@ -8,7 +8,7 @@ import json
 async def test_rebuild_replays_the_projection_and_reports_the_rate(platform, cli):
     last = 0
     for i in range(30):
-        last = await platform.agency(f"rb{i % 10}")
+        last = await platform.agency(f"rb{i % 10}", f"rb{i}")  # registered, renamed twice
     await platform.settle(last)
     engine = platform.runtime.engine
     assert platform.projection.count(engine, "rb3") == 3

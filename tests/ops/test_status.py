@@ -3,15 +3,11 @@
 from __future__ import annotations
 
 import json
-from datetime import date
 
 from nats.js.errors import NotFoundError
 
-from contracts.base import Actor
-from contracts.directory import AgencyRegistered
-from eventstore.codec import new_envelope
 from eventstore.service import ServiceSpec, build_app
-from tests.helpers import eventually
+from tests.helpers import eventually, register_agency
 from tests.ops.conftest import SERVICE, SeenProjection
 
 
@@ -73,9 +69,7 @@ async def test_a_consumer_whose_service_is_down_is_still_listed_with_its_lag(
 
     await eventually(consumer_exists)
     await app.stop()  # the durable consumer stays on the server
-    await store.append([new_envelope(AgencyRegistered(
-        agency_id="late", name="late", category="警察", verified_at=date(2025, 4, 1)),
-        Actor(agency_id="ops"))])
+    await register_agency(store, "late")
 
     doc = json.loads((await cli("status", "--json", "--wait", "0.2")).stdout)
     assert doc["services"] == []

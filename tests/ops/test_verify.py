@@ -70,7 +70,7 @@ async def test_verify_reports_forbidden_events_with_sequence_and_aggregate_and_e
     clean = await cli("verify", "--json")
     assert clean.exit_code == 0, clean.output
     for event in HISTORY:
-        await store.append([env(event)])
+        await store.append([env(event)])  # forbidden on purpose: no decider would write it
     result = await cli("verify", "--json")
     assert result.exit_code == 1, result.output
     doc = json.loads(result.stdout)

@@ -9,13 +9,13 @@ from datetime import date
 
 import pytest
 
-from contracts.base import Actor
-from contracts.case import LeadAgencyAssigned, MemberJoined, MembershipReason
+from contracts.case import LeadAgencyAssigned
 from contracts.commands_referral import NameConsentRecorder, RecordConsent
-from contracts.consent import ConsentRecorded, ConsentRecorderNamed
-from eventstore.codec import new_envelope
+from contracts.consent import ConsentRecorded, ConsentRecorderNamed, consent_text
 from eventstore.errors import Forbidden, InvalidInput, NotFound
 from services.referral import domain
+from tests.helpers import eventually
+from tests.meeting.support import soon, today_jst
 from tests.referral.support import ask, cid, refused, send, submit
 
 TODAY = date(2025, 8, 1)
@@ -44,7 +44,9 @@ def test_the_coordinator_records_consent_naming_who_obtained_it_and_the_form():
     [event] = domain.decide_consent(_cmd(obtained_by="hospital"), CASE,
                                     _facts("fukushi-sodan"), consent_id="k1")
     assert isinstance(event, ConsentRecorded)
-    assert (event.obtained_by, event.obtained_by_staff, event.form_ref) == (
+    text = consent_text(event)  # sealed with the person's key, not in plain fields
+    assert text is not None and (event.obtained_by_staff, event.form_ref) == (None, None)
+    assert (event.obtained_by, text.obtained_by_staff, text.form_ref) == (
         "hospital", "相談員A", "同意書-2025-015")
 
 
@@ -71,7 +73,8 @@ def test_a_consent_without_who_obtained_it_or_its_form_is_refused(over, field):
 def test_oral_consent_needs_no_form_but_names_the_staff():
     [event] = domain.decide_consent(_cmd(method="oral", form_ref=None), CASE,
                                     _facts("fukushi-sodan"), consent_id="k1")
-    assert isinstance(event, ConsentRecorded) and event.form_ref is None
+    assert isinstance(event, ConsentRecorded) and event.personal is not None
+    assert consent_text(event).form_ref is None  # type: ignore[union-attr]
 
 
 def test_consent_state_is_answered_only_to_the_case_members():
@@ -174,16 +177,11 @@ def test_a_named_member_records_consent_but_never_widens_coverage_to_itself():
 
 
 async def test_the_lead_names_a_member_that_then_records_a_consent_it_obtained(
-    referral_rt, nc, topology, store
+    referral_rt, services, nc, topology, store
 ):
+    await services("casefile", "meeting")
     case_id = await _case(nc, topology)  # members: hokatsu-kita, fukushi-sodan
-    joined = [MemberJoined(case_id=case_id, agency_id=a, joined_on=TODAY,
-                           how=MembershipReason.meeting) for a in ("shakyo", "hospital")]
-    lead = LeadAgencyAssigned(case_id=case_id, agency_id="shakyo", meeting_id="m1",
-                              decision_id="d1", assigned_on=TODAY)
-    # What the casefile service appends when a meeting names the lead.
-    await store.append([new_envelope(e, Actor(agency_id="fukushi-sodan"))
-                        for e in (*joined, lead)])
+    await _lead_named_and_hospital_invited(nc, topology, store, case_id)
     name = {"case_id": case_id, "agency_id": "hospital"}
     await refused(nc, topology, "hokatsu-kita", "name_consent_recorder",
                   {"command_id": cid(), **name}, "not_lead", "only the lead agency")
@@ -202,3 +200,32 @@ async def test_the_lead_names_a_member_that_then_records_a_consent_it_obtained(
     history = await ask(nc, topology, "shakyo", "consent_history", {"case_id": case_id})
     assert [e["type"] for e in history["result"]["events"]] == [
         "ConsentRecorderNamed", "ConsentRecorded"]
+
+
+async def _lead_named_and_hospital_invited(nc, topology, store, case_id: str) -> None:
+    """The hospital invited to the case; shakyo named lead by a 支援会議's decision."""
+    today = today_jst().isoformat()
+
+    async def ok(agency: str, command: str, **body) -> dict:
+        reply = await send(nc, topology, agency, command, {"command_id": cid(), **body})
+        assert reply["ok"], reply
+        return reply
+
+    await ok("fukushi-sodan", "invite_case_member", case_id=case_id, agency_id="hospital",
+             joined_on=today)
+    meeting_id = (await ok("fukushi-sodan", "schedule_meeting", kind="confidential",
+                           scheduled_for=soon(), members=["shakyo"]))["ids"]["meeting_id"]
+    await ok("fukushi-sodan", "table_case", meeting_id=meeting_id, case_id=case_id,
+             asks=["assign_lead"])
+    for agency in ("fukushi-sodan", "shakyo"):
+        await ok(agency, "acknowledge_confidentiality", meeting_id=meeting_id)
+    await ok("fukushi-sodan", "record_meeting_held", meeting_id=meeting_id, held_on=today,
+             attendees=["fukushi-sodan", "shakyo"])
+    await ok("fukushi-sodan", "record_decision", meeting_id=meeting_id, item_id="item-1",
+             decision="assign_lead", reason="日常の見守り", lead_agency="shakyo")
+
+    async def lead_named() -> bool:  # the casefile's reactor applies the decision
+        history = await store.load("case", case_id)
+        return any(e.type == "LeadAgencyAssigned" for e in history.envelopes)
+
+    await eventually(lead_named, timeout=20)

@@ -12,6 +12,7 @@ from typer.testing import CliRunner
 from contracts.directory import AgencyRetired, AgencyUpdated
 from services.referral import directory_file as df
 from services.referral.directory_import import import_directory
+from tests.helpers import retire_agency
 from tests.referral.support import cid, json_out, last_seq, send, sheet, synced
 from tsunagu.cli import build
 
@@ -163,11 +164,7 @@ async def test_the_imported_directory_bootstraps_commands_and_lists_stale_entrie
 
 
 async def test_a_retired_agency_can_no_longer_send_commands(referral_rt, nc, topology, store):
-    from contracts.base import Actor
-    from eventstore.codec import new_envelope
-
-    await store.append([new_envelope(AgencyRetired(agency_id="hospital", reason="閉院"),
-                                     Actor(agency_id="operator"))])
+    await retire_agency(store, "hospital")
     before = await last_seq(nc, topology)
     reply = await send(nc, topology, "hospital", "submit_referral", sheet(command_id=cid()))
     assert reply["error"]["code"] == "forbidden" and "hospital" in reply["error"]["message"]

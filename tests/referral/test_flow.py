@@ -112,7 +112,10 @@ async def test_a_returned_referral_carries_its_reason_to_the_sender(referral_rt,
     })
     assert reply["ok"], reply
     event = (await store.load("referral", referral_id)).envelopes[-1].event
-    assert isinstance(event, ReferralTriaged) and event.reason == "包括で継続対応が適当"
+    # Free text about the person: only in the sealed block, shown to the sender unsealed.
+    assert isinstance(event, ReferralTriaged) and event.reason is None
+    assert isinstance(event.personal_reason, Sealed)
+    assert event.personal_reason.key_id == event.person_id
     await synced(referral_rt, nc, topology)
     sent = (await ask(nc, topology, "shakyo", "inbox"))["result"]["sent"]
     assert sent[0]["outcome"] == "returned" and sent[0]["reason"] == "包括で継続対応が適当"

@@ -4,9 +4,6 @@ from __future__ import annotations
 
 from sqlalchemy import select
 
-from contracts.base import Actor
-from contracts.person import PersonDataErased
-from eventstore.codec import new_envelope
 from services.referral.projection import agencies, match_keys, referrals
 from tests.helpers import register_agency
 from tests.referral.conftest import AGENCIES
@@ -25,7 +22,7 @@ async def test_the_projection_is_the_same_after_a_rebuild_and_forgets_erased_peo
     for agency_id, (name, category, can_triage) in AGENCIES.items():
         await register_agency(store, agency_id, name=name, category=category,
                               can_triage=can_triage)
-    rt = (await services("referral"))["referral"]
+    rt = (await services("referral", "casefile"))["referral"]
     a = (await submit(nc, topology))["ids"]["referral_id"]
     b = (await submit(nc, topology, "shakyo"))["ids"]["referral_id"]
     await send(nc, topology, "fukushi-sodan", "triage_referral",
@@ -44,9 +41,9 @@ async def test_the_projection_is_the_same_after_a_rebuild_and_forgets_erased_peo
     assert _rows(rt.engine) == live
 
     person = next(row[2] for row in live["referral_referrals"] if row[0] == a)
-    await store.append([new_envelope(
-        PersonDataErased(person_id=person, reason="本人の求め", erased_by="operator"),
-        Actor(agency_id="operator"))])
+    erased = await send(nc, topology, "operator", "erase_person_data",
+                        {"command_id": cid(), "person_id": person, "reason": "本人の求め"})
+    assert erased["ok"], erased
     await synced(rt, nc, topology)
     left = {row[3] for row in _rows(rt.engine)["referral_match_keys"]}
     assert person not in left and left

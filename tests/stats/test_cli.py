@@ -11,9 +11,7 @@ from datetime import date
 from openpyxl import load_workbook
 from typer.testing import CliRunner
 
-from eventstore.crypto import KeyRing
-from tests.helpers import register_agency
-from tests.stats.small import enrolled_person
+from tests.stats.small import enrolled_person, start_intake
 from tsunagu.cli import build
 
 
@@ -28,10 +26,9 @@ async def test_the_report_command_prints_and_writes_every_format(
     nc, topology, store, services, settings, tmp_path
 ):
     runtime = (await services("stats"))["stats"]
-    await register_agency(store, "shakyo", category="社会福祉協議会")
-    keyring = await KeyRing.open(nc, topology)
-    seq = await enrolled_person(store, keyring, 1, date(2025, 6, 1), birth=date(1970, 1, 1))
-    await runtime.runners["stats"].wait_for(seq)
+    await start_intake(services, store)
+    one = await enrolled_person(store, 1, date(2025, 6, 1), birth=date(1970, 1, 1))
+    await runtime.runners["stats"].wait_for(one.seq)
     day = ["--as-of", "2025-11-30"]
 
     table = await run_cli(settings, *day)

@@ -6,11 +6,10 @@ from __future__ import annotations
 from datetime import date
 
 from contracts.stats import StatsReportPublished
-from eventstore.crypto import KeyRing
 from services.stats.domain import figures_sha256, last_day_of_previous_month
 from services.stats.publishing import PUBLISH_EVERY_ENV, publish_month_end, today_jst
-from tests.helpers import ask, eventually, register_agency, send
-from tests.stats.small import enrolled_person, last_seq
+from tests.helpers import ask, eventually, send
+from tests.stats.small import enrolled_person, last_seq, start_intake
 
 
 async def published(store, topology) -> list[StatsReportPublished]:
@@ -20,8 +19,8 @@ async def published(store, topology) -> list[StatsReportPublished]:
 
 async def start(nc, topology, store, services):
     runtime = (await services("stats"))["stats"]
-    await register_agency(store, "shakyo", category="社会福祉協議会")
-    return runtime, await KeyRing.open(nc, topology)
+    await start_intake(services, store)
+    return runtime
 
 
 def publish(as_of: str, command_id: str = "pub-1") -> dict:
@@ -31,8 +30,8 @@ def publish(as_of: str, command_id: str = "pub-1") -> dict:
 async def test_publishing_on_demand_stores_the_report_the_query_gives(
     nc, topology, store, services, service_db
 ):
-    _, keyring = await start(nc, topology, store, services)
-    await enrolled_person(store, keyring, 1, date(2025, 6, 1), birth=date(1970, 1, 1))
+    await start(nc, topology, store, services)
+    await enrolled_person(store, 1, date(2025, 6, 1), birth=date(1970, 1, 1))
     reply = await send(nc, topology, "shakyo", "publish_stats_report", publish("2025-11-30"))
     assert reply["ok"], reply
     (event,) = await published(store, topology)
@@ -76,14 +75,14 @@ async def test_publishing_is_refused_for_an_unknown_agency_or_a_future_date(
 async def test_a_late_event_about_a_published_month_flags_the_next_report_as_a_correction(
     nc, topology, store, services, service_db
 ):
-    runtime, keyring = await start(nc, topology, store, services)
-    await enrolled_person(store, keyring, 1, date(2025, 6, 1), birth=date(1970, 1, 1))
+    runtime = await start(nc, topology, store, services)
+    await enrolled_person(store, 1, date(2025, 6, 1), birth=date(1970, 1, 1))
     october = await publish_month_end(runtime, today=date(2025, 11, 1))
     assert october is not None
 
     # Recorded in November, about 15 October: October's published figures are now wrong.
-    seq = await enrolled_person(store, keyring, 2, date(2025, 10, 15), birth=date(1990, 1, 1))
-    await runtime.runners["stats"].wait_for(seq)
+    two = await enrolled_person(store, 2, date(2025, 10, 15), birth=date(1990, 1, 1))
+    await runtime.runners["stats"].wait_for(two.seq)
     november = await publish_month_end(runtime, today=date(2025, 12, 1))
     assert november is not None
     reports = {e.report_id: e for e in await published(store, topology)}

@@ -6,14 +6,18 @@ from datetime import date
 
 from sqlalchemy import select
 
-from contracts.case import EnrollmentEnded
-from contracts.common import Program
-from contracts.person import PersonDataErased
-from eventstore.crypto import KeyRing
 from services.stats import tables
 from services.stats.projection import erased_facts_cleared
-from tests.helpers import ask
-from tests.stats.small import append, cell, enrolled_person, last_seq
+from tests.helpers import ask, send
+from tests.stats.small import (
+    COORDINATOR,
+    at,
+    cell,
+    enrolled_person,
+    last_seq,
+    migrate,
+    start_intake,
+)
 
 
 async def test_the_report_query_refuses_a_missing_or_malformed_date_naming_the_field(
@@ -35,24 +39,23 @@ async def test_erasing_a_person_keeps_their_counts_live_and_after_rebuild(
 ):
     runtime = (await services("stats"))["stats"]
     runner = runtime.runners["stats"]
-    keyring = await KeyRing.open(nc, topology)
-    await enrolled_person(store, keyring, 1, date(2025, 6, 15), birth=date(1965, 6, 15))
-    seq = await enrolled_person(store, keyring, 2, date(2025, 7, 1), birth=None)
-    await runner.wait_for(seq)
+    await start_intake(services, store)
+    one = await enrolled_person(store, 1, date(2025, 6, 15), birth=date(1965, 6, 15))
+    two = await enrolled_person(store, 2, date(2025, 7, 1), birth=None)
+    await runner.wait_for(two.seq)
     args = {"as_of": "2025-11-30"}
     before = (await ask(nc, topology, "shakyo", "stats_report", args))["result"]
     assert cell(before, "multi_agency", "60_64", "female") == (1, 0)
     assert cell(before, "multi_agency", "unknown", "female") == (1, 0)
 
-    await keyring.destroy("p1")
-    seq = await append(store, keyring, PersonDataErased(
-        person_id="p1", reason="本人の申出", erased_by="operator", key_ids=("p1",),
-        age_bands={"e1": "60_64"},
-    ), date(2025, 11, 20), "operator")
-    await runner.wait_for(seq)
+    erased = await send(nc, topology, "operator", "erase_person_data", {
+        "command_id": "erase-1", "person_id": one.person_id, "reason": "本人の申出"})
+    assert erased["ok"], erased
+    await runner.wait_for(erased["events"][-1]["seq"])
     with runtime.engine.connect() as conn:
-        assert erased_facts_cleared(conn, "p1")
-        assert conn.execute(select(tables.erased.c.person_id)).scalars().all() == ["p1"]
+        assert erased_facts_cleared(conn, one.person_id)
+        assert conn.execute(select(tables.erased.c.person_id)).scalars().all() == [
+            one.person_id]
     after = (await ask(nc, topology, "shakyo", "stats_report", args))["result"]
     assert cell(after, "multi_agency", "60_64", "female") == (1, 0)
 
@@ -65,13 +68,12 @@ async def test_counts_follow_world_dates_not_when_events_were_recorded(
     nc, topology, store, services, service_db
 ):
     runtime = (await services("stats"))["stats"]
-    keyring = await KeyRing.open(nc, topology)
+    await start_intake(services, store)
     # Recorded today (2026), about an enrollment that started in 2024 and ended in March 2025.
-    await enrolled_person(store, keyring, 1, date(2024, 5, 1), birth=date(1990, 3, 3))
-    seq = await append(store, keyring, EnrollmentEnded(
-        case_id="c1", enrollment_id="e1", program=Program.multi_agency,
-        ended_on=date(2025, 3, 31), reason="終結",
-    ), date(2025, 3, 31))
-    await runtime.runners["stats"].wait_for(seq)
+    one = await enrolled_person(store, 1, date(2024, 5, 1), birth=date(1990, 3, 3))
+    ended = await migrate(nc, topology, COORDINATOR, "end_enrollment", {
+        "command_id": "end-1", "occurred_at": at(date(2025, 3, 31)), "case_id": one.case_id,
+        "enrollment_id": one.enrollment_id, "ended_on": "2025-03-31", "reason": "終結"})
+    await runtime.runners["stats"].wait_for(ended["events"][-1]["seq"])
     report = (await ask(nc, topology, "shakyo", "stats_report", {"as_of": "2025-11-30"}))["result"]
     assert cell(report, "multi_agency", "30s", "female") == (0, 1)

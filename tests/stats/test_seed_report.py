@@ -22,7 +22,8 @@ from tests.stats.history import Truth, build_history
 
 
 async def publish_all(nc: Client, topology: Topology, envelopes: list[Envelope]) -> int:
-    """Append fast: asynchronous publishes, acknowledgements awaited together."""
+    """Append fast: asynchronous publishes, acknowledgements awaited together. Direct on
+    purpose: the projection is tested in a shuffled order no command sequence produces."""
     js = nc.jetstream()
     futures = [
         await js.publish_async(

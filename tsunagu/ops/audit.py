@@ -66,7 +66,8 @@ def _build(cls: type[DomainEvent], **fields: object) -> DomainEvent:
 async def _append(nc: Client, topology: Topology, event: DomainEvent, operator: str) -> int:
     env = new_envelope(event, Actor(agency_id=OPS_AGENCY, staff=operator[:200]))
     store = EventStore(nc, topology)
-    # A new audit aggregate: expected sequence 0.
+    # The operators' audit door (no decider: it records an operator's act); a new audit
+    # aggregate, so expected sequence 0.
     seqs = await store.append([env], expected={(env.aggregate, env.aggregate_id): 0})
     return seqs[0]
 

@@ -129,6 +129,12 @@ def _print_status(st: health.PlatformStatus) -> None:
     if not st.services:
         services.add_row("(none answered)", "[red]no[/red]", "—", "0", "—", "—")
     console.print(services)
+    for svc in st.services:
+        if svc.deliveries is not None:
+            d = svc.deliveries
+            console.print(f"[bold]{svc.name}[/bold]  deliveries: pending {d.get('pending', 0)}"
+                          f"  failed {d.get('failed', 0)}  dead {d.get('dead', 0)}"
+                          f"  sent {d.get('sent', 0)}", highlight=False)
     projections = Table(title="Projections (durable consumers; — = catching up or none)")
     for col in ("projection", "service", "checkpoint", "pending", "ack pend.", "redeliv.",
                 "dead"):

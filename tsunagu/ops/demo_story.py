@@ -13,8 +13,8 @@ from typing import TYPE_CHECKING, Any
 
 from contracts.base import DomainEvent
 from contracts.case import CaseOpened, CaseOrigin
-from contracts.common import Program, reason_of
-from contracts.consent import ConsentRecorded
+from contracts.common import Program, reason_of, text_of
+from contracts.consent import ConsentRecorded, consent_text
 from contracts.meeting import Decision
 from tsunagu.ops.demo import DemoWorld, Item
 
@@ -158,7 +158,7 @@ class Story:
             given = next(x for x in later if isinstance(x.event, ConsentRecorded))
             self.consumed.add(given.order)
             c: Any = given.event
-            scope = {"agencies": c.agencies, "purposes": c.purposes, "method": c.method,
+            scope = {"agencies": c.agencies, "purposes": _purposes(c), "method": c.method,
                      "given_on": c.given_on, "valid_until": c.valid_until,
                      **_obtained(c)}
         reply = await self.send(it, "record_application", case_id=self.ref(e.case_id),
@@ -173,7 +173,7 @@ class Story:
 
     async def on_ConsentRecorded(self, it: Item, e: Any, later: list[Item]) -> None:
         reply = await self.send(it, "record_consent", case_id=self.ref(e.case_id),
-                                agencies=e.agencies, purposes=e.purposes, method=e.method,
+                                agencies=e.agencies, purposes=_purposes(e), method=e.method,
                                 given_on=e.given_on, valid_until=e.valid_until,
                                 **_obtained(e))
         await self._consent(e.consent_id, reply)
@@ -214,7 +214,7 @@ class Story:
     async def on_MeetingScheduled(self, it: Item, e: Any, later: list[Item]) -> None:
         reply = await self.send(it, "schedule_meeting", kind=e.kind,
                                 scheduled_for=e.scheduled_for.isoformat(),
-                                members=e.members, title=e.title)
+                                members=e.members, title=text_of(e, "title"))
         self.refs[e.meeting_id] = reply["ids"]["meeting_id"]
 
     async def on_ConfidentialityAcknowledged(self, it: Item, e: Any, later: list[Item]) -> None:
@@ -262,17 +262,23 @@ class Story:
 
     async def on_ResourceGapRecorded(self, it: Item, e: Any, later: list[Item]) -> None:
         await self.send(it, "record_resource_gap", meeting_id=self.ref(e.meeting_id),
-                        description=e.description)
+                        description=text_of(e, "description"))
 
     async def on_MinutesRecorded(self, it: Item, e: Any, later: list[Item]) -> None:
         await self.send(it, "record_minutes", meeting_id=self.ref(e.meeting_id),
                         text=e.personal.text)
 
 
+def _purposes(consent: Any) -> tuple[str, ...]:
+    text = consent_text(consent)
+    return text.purposes if text else ()
+
+
 def _obtained(consent: Any) -> dict[str, Any]:
     """Who obtained a consent and its signed form: the rules require both (written)."""
-    staff = getattr(consent, "obtained_by_staff", None) or "相談支援員（デモ）"
-    form = getattr(consent, "form_ref", None)
+    text = consent_text(consent)
+    staff = (text.obtained_by_staff if text else None) or "相談支援員（デモ）"
+    form = text.form_ref if text else None
     if form is None and getattr(consent, "method", None) == "written":
         form = f"同意書-{consent.given_on:%Y%m%d}"
     return {"obtained_by_staff": staff, "form_ref": form}

@@ -66,6 +66,8 @@ class ServiceState:
     heartbeat_age: float | None = None
     instances: int = 0
     projections: list[str] = field(default_factory=list)
+    #: The notifier's mail and webhook deliveries by state (pending, failed, sent, dead, …).
+    deliveries: dict[str, int] | None = None
 
     @property
     def alive(self) -> bool:
@@ -165,6 +167,7 @@ def services_from(statuses: dict[str, dict], now: float) -> list[ServiceState]:
             heartbeat_age=max(0.0, now - float(sent)) if sent else 0.0,
             instances=int(st.get("instances", 1)),
             projections=sorted(st.get("projections", {})),
+            deliveries=st.get("deliveries"),
         ))
     return out
 

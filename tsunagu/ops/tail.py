@@ -11,7 +11,7 @@ from nats.aio.client import Client
 
 from contracts.envelope import Envelope
 from eventstore.codec import decode
-from eventstore.crypto import KeyRing, sealed_key_ids
+from eventstore.crypto import KeyRing, envelope_key_ids
 from eventstore.errors import DecodeError
 from eventstore.topology import Topology
 from tsunagu.ops import reader
@@ -85,6 +85,5 @@ async def events(
 
 async def unseal(keyring: KeyRing, env: Envelope) -> Envelope:
     """Decrypt the personal blocks (after the reveal has been recorded)."""
-    await keyring.prefetch(sealed_key_ids(env.event))
-    event = keyring.unseal_event(env.event)
-    return env if event is env.event else env.model_copy(update={"event": event})
+    await keyring.prefetch(envelope_key_ids(env))
+    return keyring.unseal_envelope(env)  # the staff name too

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -43,10 +44,23 @@ def show(
     """Print exactly what AGENCY may see of the case (redacted without consent)."""
     settings = settings_from(nats_url, data_dir)
     view = run(lambda: query(settings, as_agency, "case_view", {"case_id": case_id}))
+    for section, more in (view.pop("more", None) or {}).items():  # too large for one reply
+        view[section] += _rest(settings, as_agency, more["read_with"])
     if json_out:
         print_json(view)
         return
     _print_view(view)
+
+
+def _rest(settings: Any, as_agency: str, args: dict[str, Any]) -> list[Any]:
+    """The items of a list cut short in a view, read page by page."""
+    items: list[Any] = []
+    while True:
+        page = run(functools.partial(query, settings, as_agency, "case_view", args))
+        items += page["items"]
+        if page["next_offset"] is None:
+            return items
+        args = {**args, "offset": page["next_offset"]}
 
 
 def _print_view(view: dict[str, Any]) -> None:

@@ -1,0 +1,68 @@
+"""The notifier service: feed messages out by mail and signed webhooks (docs/NOTIFICATIONS.md).
+
+Its spec: the ``set_notification_settings`` command, two queries, the settings projection,
+and two tasks started with it: the feed intake (``intake.py``) and the sender
+(``sender.py``). Delivery counts go to ``tsunagu status``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
+from datetime import datetime
+from typing import Any
+
+from faststream import FastStream
+
+from contracts.jst import JST
+from eventstore.service import Runtime, ServiceSpec, build_app
+from eventstore.settings import Settings, load_settings
+from services.notifier.channels import SmtpConfig
+from services.notifier.handlers import COMMANDS
+from services.notifier.intake import Intake
+from services.notifier.policy import MAX_ATTEMPTS
+from services.notifier.projection import NotifierProjection
+from services.notifier.queries import QUERIES
+from services.notifier.sender import Sender
+
+Clock = Callable[[], datetime]
+
+
+def smtp_of(settings: Settings) -> SmtpConfig | None:
+    if not settings.smtp_host:
+        return None
+    return SmtpConfig(settings.smtp_host, settings.smtp_port, settings.smtp_from,
+                      settings.smtp_starttls, settings.smtp_user, settings.smtp_password)
+
+
+def build_spec(settings: Settings, clock: Clock | None = None, every: float = 1.0,
+               first_retry_s: float = 10.0, max_attempts: int = MAX_ATTEMPTS) -> ServiceSpec:
+    """``clock``, ``every`` (the sender's tick), ``first_retry_s`` and ``max_attempts`` are
+    for tests."""
+    now_of: Clock = clock or (lambda: datetime.now(JST))
+    senders: list[Sender] = []
+
+    async def start(rt: Runtime) -> None:
+        assert rt.keyring is not None
+        nc = rt.broker.connection
+        sender = Sender(nc, rt.topology, rt.engine, rt.keyring, smtp_of(settings), now_of,
+                        first_retry_s, max_attempts)
+        senders.append(sender)
+        intake = Intake(nc, rt.topology, rt.engine, now_of, sender.wake)
+        rt.tasks.append(asyncio.create_task(intake.run(), name="notifier-intake"))
+        rt.tasks.append(asyncio.create_task(sender.run(every), name="notifier-sender"))
+
+    def status() -> dict[str, Any]:
+        return {"deliveries": dict(senders[0].counts) if senders else {}}
+
+    return ServiceSpec(
+        name="notifier", commands=dict(COMMANDS), queries=dict(QUERIES),
+        projections=[NotifierProjection()], on_start=[start], extra_status=status,
+    )
+
+
+def create_app() -> FastStream:
+    """For `faststream run services.notifier.app:create_app --factory`."""
+    settings = load_settings()
+    app, _ = build_app(build_spec(settings), settings)
+    return app
