@@ -70,6 +70,7 @@ class Item:
     envelope: Envelope | None = None
     error: str | None = None  # decode error, if any
     consumer_seq: int = 0  # the consumer's delivery sequence, to notice lost deliveries
+    skipped: bool = False  # of the projection's aggregates, not of its event_types
 
 
 @dataclass
@@ -119,6 +120,8 @@ class Projection(Protocol):
     aggregates: tuple[str, ...] | None
     #: Whether apply needs decrypted personal data (keys are prefetched).
     needs_personal: bool
+    # Optional ``event_types: frozenset[str]``: the only types apply does anything with;
+    # catch-up and rebuild skip the others undecoded (they only move the checkpoint).
 
     def apply(self, conn: Connection, env: Envelope, ctx: ApplyContext) -> None: ...
 
@@ -162,6 +165,7 @@ class ProjectionRunner:
         self.durable = topology.durable(projection.name)
         self.checkpoint = 0
         self.applied = 0
+        self.skipped = 0  # events of its aggregates skipped undecoded by type (catch-up)
         self.dead_lettered = 0
         self.resyncs = 0  # deliveries lost in transit, recovered from the checkpoint
         self._task: asyncio.Task[None] | None = None
@@ -201,6 +205,12 @@ class ProjectionRunner:
             return True
         stem = f"{self.topology.prefix}.events."
         return subject.startswith(stem) and subject[len(stem):].split(".", 1)[0] in aggs
+
+    def _uses(self, subject: str) -> bool:
+        """Whether the event's type (the subject's last token) is one the projection
+        declares it uses (``event_types``; every type when it declares none)."""
+        types = getattr(self.projection, "event_types", None)
+        return types is None or subject.rsplit(".", 1)[-1] in types
 
     # ----- database ------------------------------------------------------------------
     def _create_tables(self) -> int:
@@ -287,7 +297,10 @@ class ProjectionRunner:
         """Like ``_item``; an event of another aggregate (read only because the consumer is
         not filtered, see ``catchup_filters``) is not decoded: it only moves the checkpoint."""
         if self._reads(msg.subject):
-            return self._item(msg)
+            if self._uses(msg.subject):
+                return self._item(msg)
+            seqs = msg.metadata.sequence  # of its aggregates, but a type apply does not use
+            return Item(seqs.stream, msg.subject, b"", consumer_seq=seqs.consumer, skipped=True)
         seqs = msg.metadata.sequence
         return Item(seqs.stream, msg.subject, b"", consumer_seq=seqs.consumer)
 
@@ -348,6 +361,7 @@ class ProjectionRunner:
 
     async def _committed(self, items: list[Item], rows: list[dict[str, Any]]) -> None:
         self.applied += sum(1 for i in items if i.envelope is not None)
+        self.skipped += sum(1 for i in items if i.skipped)
         if rows:
             if self._flusher is not None and not self._flusher.done():
                 self._outbox_due.set()

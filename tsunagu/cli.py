@@ -9,11 +9,11 @@ import typer
 #: Modules with a ``register(app)`` function; each owns its commands.
 MODULES = (
     "tsunagu.cli_core",
-    "services.referral.cli",
-    "services.casefile.cli",
-    "services.meeting.cli",
-    "services.stats.cli",
-    "services.notifier.cli",
+    "tsunagu.areas.referral",
+    "tsunagu.areas.casefile",
+    "tsunagu.areas.meeting",
+    "tsunagu.areas.stats",
+    "tsunagu.areas.notifier",
     "tsunagu.ops.cli",
     "tsunagu.ledger.cli",
     "tsunagu.deploy.cli",

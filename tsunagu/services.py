@@ -1,20 +1,29 @@
-"""Where each service's spec factory lives (services never import each other)."""
+"""The services `tsunagu up` runs, registered in pyproject.toml's entry-point group
+``tsunagu.services`` (name = "module:build_spec"); services never import each other, and the
+kit never imports a service."""
 
 from __future__ import annotations
 
 import importlib
 from collections.abc import Callable
+from importlib.metadata import entry_points
 
 from eventstore.service import ServiceSpec
 from eventstore.settings import Settings
 
-SERVICES: dict[str, str] = {
-    "referral": "services.referral.app:build_spec",
-    "casefile": "services.casefile.app:build_spec",
-    "meeting": "services.meeting.app:build_spec",
-    "stats": "services.stats.app:build_spec",
-    "notifier": "services.notifier.app:build_spec",
-}
+GROUP = "tsunagu.services"
+
+
+def _registered() -> dict[str, str]:
+    found = {ep.name: ep.value for ep in entry_points(group=GROUP)}
+    if not found:
+        raise RuntimeError(f"no service is registered in the entry-point group {GROUP!r}: "
+                           "reinstall tsunagu (pip install -e .) so its metadata is current")
+    return found
+
+
+#: name → "module:attr" of its spec factory, in pyproject.toml's order.
+SERVICES: dict[str, str] = _registered()
 
 
 def spec_factory(name: str) -> Callable[[Settings], ServiceSpec]:

@@ -155,6 +155,11 @@ class ReferralProjection:
     # "consent" is read (and ignored) so the checkpoint follows every event this service writes.
     aggregates: tuple[str, ...] | None = ("agency", "referral", "case", "consent", "person")
     needs_personal = True
+    #: What apply uses; a rebuild skips the rest (most case and every consent event) undecoded.
+    event_types = frozenset(c.model_fields["type"].default for c in (
+        AgencyRegistered, AgencyUpdated, AgencyRetired, ReferralSubmitted, ReferralCorrected,
+        ReferralWithdrawn, ReferralTriaged, PersonMatchDecided, CaseOpened, CaseClosed,
+        CaseReopened, PersonDataErased))
 
     def apply(self, conn: Connection, env: Envelope, ctx: ApplyContext) -> None:
         env = ctx.unseal(env)  # the staff name (last_staff) is sealed in the envelope

@@ -70,6 +70,34 @@ async def test_rebuild_gives_exactly_the_rows_the_live_projection_had(nc, topolo
         assert read_checkpoint(conn, projection.name) == last
 
 
+async def test_a_rebuild_skips_undecoded_the_event_types_a_projection_does_not_use(
+    nc, topology, store, engine
+):
+    class RegisteredOnly(CountingProjection):
+        event_types = frozenset({"AgencyRegistered"})
+
+        def apply(self, conn, env, ctx):
+            assert env.type == "AgencyRegistered", "a skipped type reached apply"
+            super().apply(conn, env, ctx)
+
+    projection = RegisteredOnly()
+    for i in range(12):
+        await store.append([agency_event(f"s{i % 4}", f"v{i}", updated=i >= 4)])
+    last = await store_last(store)
+    runner = ProjectionRunner(nc, topology, projection, engine, options=FAST)
+    await runner.rebuild()
+    await runner.stop()
+    assert len(rows(engine, projection)) == 4
+    assert (runner.applied, runner.skipped) == (4, 8)  # every event counted, once
+    with engine.begin() as conn:
+        assert read_checkpoint(conn, projection.name) == last
+
+
+async def store_last(store: EventStore) -> int:
+    info = await store.js.stream_info(store.topology.events_stream)
+    return int(info.state.last_seq)
+
+
 async def test_a_crash_after_commit_before_ack_has_no_double_effect(
     nc, topology, store, engine, monkeypatch
 ):

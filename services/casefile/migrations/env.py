@@ -1,5 +1,6 @@
-"""Alembic environment of the casefile service (see tsunagu/deploy/migrations.py)."""
+"""Alembic environment of the casefile service (see eventstore/migrations.py)."""
 
-from tsunagu.deploy.migrations import run_env
+from eventstore.migrations import run_env
+from services.casefile.app import build_spec
 
-run_env("casefile")
+run_env("casefile", build_spec)

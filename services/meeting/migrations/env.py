@@ -1,5 +1,6 @@
-"""Alembic environment of the meeting service (see tsunagu/deploy/migrations.py)."""
+"""Alembic environment of the meeting service (see eventstore/migrations.py)."""
 
-from tsunagu.deploy.migrations import run_env
+from eventstore.migrations import run_env
+from services.meeting.app import build_spec
 
-run_env("meeting")
+run_env("meeting", build_spec)

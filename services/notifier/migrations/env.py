@@ -1,5 +1,6 @@
-"""Alembic environment of the notifier service (see tsunagu/deploy/migrations.py)."""
+"""Alembic environment of the notifier service (see eventstore/migrations.py)."""
 
-from tsunagu.deploy.migrations import run_env
+from eventstore.migrations import run_env
+from services.notifier.app import build_spec
 
-run_env("notifier")
+run_env("notifier", build_spec)

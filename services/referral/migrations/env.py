@@ -1,5 +1,6 @@
-"""Alembic environment of the referral service (see tsunagu/deploy/migrations.py)."""
+"""Alembic environment of the referral service (see eventstore/migrations.py)."""
 
-from tsunagu.deploy.migrations import run_env
+from eventstore.migrations import run_env
+from services.referral.app import build_spec
 
-run_env("referral")
+run_env("referral", build_spec)

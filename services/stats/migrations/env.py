@@ -1,5 +1,6 @@
-"""Alembic environment of the stats service (see tsunagu/deploy/migrations.py)."""
+"""Alembic environment of the stats service (see eventstore/migrations.py)."""
 
-from tsunagu.deploy.migrations import run_env
+from eventstore.migrations import run_env
+from services.stats.app import build_spec
 
-run_env("stats")
+run_env("stats", build_spec)
