@@ -37,9 +37,10 @@ ALLOWED = {
     "tests/casefile/test_erasure_documents.py": "events in the shapes stored before "
     "references were sealed and materials keyed by case, which no decider writes today",
     "tests/casefile/world.py": "World.planted_meeting, planted_table and planted_decision "
-    "only: decisions the meeting decider refuses, to prove the casefile reactor records "
-    "DecisionNotApplied (tests/casefile/test_lifecycle); World's cases, consents and "
-    "meetings are sent as commands",
+    "only: what the meeting decider refuses (a decision on an unknown or untabled plan, "
+    "naming an inactive or no lead agency; approve_plan at a 支援会議), to prove the casefile "
+    "reactor records DecisionNotApplied (tests/casefile/test_lifecycle); World's cases, "
+    "consents and meetings are sent as commands",
     "tests/stats/test_seed_report.py": "the stats projection fed seed 004's history in a "
     "shuffled stream order no sequence of commands produces (the same tables through the "
     "commands: tests/ledger/test_import.py)",

@@ -99,23 +99,27 @@ async def test_a_decision_the_case_cannot_take_is_recorded_as_not_applied(
 ):
     await world.triaged_case()
     await world.consent()
-    # Planted: the meeting decider refuses each of these decisions (see World.planted_*).
-    await world.planted_meeting("m0", ("shakyo",))
-    if setup == "closed":
-        await world.planted_decision("m0", Decision.close, "d0")
-    if setup == "drafted":
-        assessed = await world.send("shakyo", "record_intake_assessment", assessment_payload("a"))
-        assert assessed["ok"]
-        assert (await world.send("shakyo", "draft_plan", plan_payload("p")))["ok"]
-        await settle(nc, topology, casefile)
-        case = await world.store.load("case", world.id("c1"))
-        kw = {"plan_id": case.envelopes[-1].event.plan_id}
-    await world.planted_meeting("m1", ("shakyo",))
-    await world.planted_decision("m1", decision, "d1", **kw)
+    if setup == "closed":  # by commands: tabled at m1, the case closed at m0 before m1 decides
+        await world.meeting("m1", ("shakyo",))
+        await world.table("m1", asks=(Ask(decision.value),))
+        await world.meeting("m0", ("shakyo",))
+        await world.decide("m0", Decision.close, "d0")
+        await world.decide("m1", decision, "d1")
+    else:  # planted: the meeting decider refuses these decisions (see World.planted_*)
+        if setup == "drafted":
+            assessed = await world.send("shakyo", "record_intake_assessment",
+                                        assessment_payload("a"))
+            assert assessed["ok"]
+            assert (await world.send("shakyo", "draft_plan", plan_payload("p")))["ok"]
+            await settle(nc, topology, casefile)
+            case = await world.store.load("case", world.id("c1"))
+            kw = {"plan_id": case.envelopes[-1].event.plan_id}
+        await world.planted_meeting("m1", ("shakyo",))
+        await world.planted_decision("m1", decision, "d1", **kw)
     await settle(nc, topology, casefile)
     last = (await world.store.load("case", world.id("c1"))).envelopes[-1].event
     assert last.type == "DecisionNotApplied"
-    assert last.decision_id == "d1" and reason in last.reason
+    assert last.decision_id == world.id("d1") and reason in last.reason
 
 
 async def test_a_plan_tabled_at_a_confidential_meeting_is_not_tabled(world, casefile, nc, topology):
