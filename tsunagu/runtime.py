@@ -4,9 +4,11 @@ service as its own process (and the web console), supervised; Ctrl-C stops all c
 from __future__ import annotations
 
 import asyncio
+import fcntl
 import importlib.util
 import os
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -24,6 +26,54 @@ from eventstore.settings import load_settings
 from tsunagu.services import SERVICES
 
 log = structlog.get_logger("tsunagu.up")
+
+NEXT_STEPS = """
+next, try (in another shell):
+  .venv/bin/tsunagu status
+  .venv/bin/tsunagu inbox --as ag-houkatsu-kita
+  .venv/bin/tsunagu report --as-of 2025-11-30
+  open the console: {console}
+"""
+
+
+def port_free(port: int, host: str = "127.0.0.1") -> bool:
+    with socket.socket() as sock:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            sock.bind((host, port))
+        except OSError:
+            return False
+    return True
+
+
+def free_port(host: str = "127.0.0.1") -> int:
+    with socket.socket() as sock:
+        sock.bind((host, 0))
+        return int(sock.getsockname()[1])
+
+
+def remembered_port(data_dir: Path, requested: int) -> int:
+    """The NATS port for a data dir: the one asked for, else the one chosen on its first
+    run (``nats.url``) so clients keep working across restarts, else 0 (a free one)."""
+    if requested:
+        return requested
+    try:
+        port = int((data_dir / "nats.url").read_text().strip().rsplit(":", 1)[1])
+    except (OSError, ValueError, IndexError):
+        return 0
+    return port if port_free(port) else 0
+
+
+def lock_data_dir(data_dir: Path) -> Any:
+    """Hold ``up.lock`` while running: a second platform on the same data dir is refused."""
+    handle = (data_dir / "up.lock").open("w")
+    try:
+        fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except OSError:
+        handle.close()
+        raise SystemExit(f"error: another `tsunagu up` is running on {data_dir} "
+                         "(use another --data-dir)") from None
+    return handle
 
 
 @dataclass
@@ -52,11 +102,17 @@ class Platform:
     server: NatsServer | None = None
     children: list[Child] = field(default_factory=list)
     _stop: bool = False
+    _lock: Any = None
 
     def run(self) -> int:
         settings = load_settings(data_dir=self.data_dir)
         configure_logging(settings.log_format, settings.log_level)
         self.data_dir.mkdir(parents=True, exist_ok=True)
+        self._lock = lock_data_dir(self.data_dir)
+        if not port_free(self.console_port, self.console_host):
+            taken, self.console_port = self.console_port, free_port(self.console_host)
+            log.warning("console port taken, using another", taken=taken,
+                        port=self.console_port)
         url = self._start_secure(settings.prefix) if self.secure else (
             self.nats_url or self._start_nats())
         asyncio.run(self._provision(url, settings.prefix, settings.replicas))
@@ -94,6 +150,9 @@ class Platform:
         (self.data_dir / "nats.url").write_text(url + "\n")  # last: "up" for scripts and tests
         if self.demo:
             self._load_demo(exe, {**env, **self._identity("admin", "deploy")})
+        self._wait_console()
+        print(NEXT_STEPS.format(console=f"http://{self.console_host}:{self.console_port}"),
+              flush=True)
         try:
             self._supervise(env)
         finally:
@@ -102,7 +161,8 @@ class Platform:
 
     def _start_nats(self) -> str:
         self.server = NatsServer(
-            store_dir=self.data_dir / "nats", port=self.nats_port, sync_always=self.sync_always
+            store_dir=self.data_dir / "nats",
+            port=remembered_port(self.data_dir, self.nats_port), sync_always=self.sync_always
         )
         self.server.start()
         log.info("nats-server started", url=self.server.url, monitor=self.server.monitor_url)
@@ -154,9 +214,24 @@ class Platform:
                 )
                 # Back off when a process dies right after starting (a crash loop).
                 if time.monotonic() - child.started < 5:
-                    time.sleep(min(30, 2 ** min(child.restarts, 5)))
+                    self._pause(min(30, 2 ** min(child.restarts, 5)))
+                if self._stop:
+                    return
                 child.restarts += 1
                 self._spawn(child, env)
+
+    def _wait_console(self) -> None:
+        """Print "next, try" once the console listens (bounded: it may be failing)."""
+        until = time.monotonic() + 30
+        while not self._stop and time.monotonic() < until and self.console_port and port_free(
+                self.console_port, self.console_host):
+            time.sleep(0.2)
+
+    def _pause(self, seconds: float) -> None:
+        """Sleep, but wake at once on Ctrl-C (a back-off must not delay stopping)."""
+        until = time.monotonic() + seconds
+        while not self._stop and time.monotonic() < until:
+            time.sleep(0.1)
 
     def _on_signal(self, signum: int, _frame: object) -> None:
         self._stop = True

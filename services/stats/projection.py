@@ -81,6 +81,13 @@ class StatsProjection:
         "agency", "referral", "case", "meeting", "person", "stats",
     )
     needs_personal = True
+    #: What apply uses; a rebuild skips the rest (assessments, monitorings, …) undecoded.
+    event_types = frozenset(c.model_fields["type"].default for c in (
+        AgencyRegistered, AgencyUpdated, ReferralSubmitted, ReferralCorrected, ReferralTriaged,
+        PersonMatchDecided, CaseOpened, EnrollmentStarted, EnrollmentEnded, MemberJoined,
+        LeadAgencyAssigned, CaseReturnedToComprehensive, PlanDrafted, PlanApproved, CaseClosed,
+        MeetingScheduled, MeetingHeld, CaseTabled, CaseMovedToSupportPlanMeeting,
+        PersonDataErased, StatsReportPublished))
 
     def apply(self, conn: Connection, env: Envelope, ctx: ApplyContext) -> None:
         event = env.event

@@ -109,6 +109,12 @@ async def setup(nc, topology, store, url: str) -> str:
         "command_id": "n1", "agency_id": "npo", "mail_to": ["soudan@npo.example"],
         "webhook_url": url})
     assert reply["ok"], reply
+
+    async def projected() -> bool:  # settings apply to feed messages read after them
+        shown = await ask(nc, topology, "npo", "notification_settings", {})
+        return bool(shown["result"]["webhook_secret"])
+
+    await eventually(projected, timeout=20)
     return str(reply["once"]["webhook_secret"])
 
 

@@ -47,6 +47,12 @@ async def test_a_monitoring_reminder_reaches_the_lead_by_mail_and_webhook_on_its
         "command_id": "n1", "agency_id": "fukushi", "mail_to": ["kakari@city.example"],
         "webhook_url": receiver.url})
     assert reply["ok"], reply
+
+    async def projected() -> bool:  # settings apply to feed messages read after them
+        shown = await ask(nc, topology, "fukushi", "notification_settings", {})
+        return bool(shown["result"]["configured"])
+
+    await eventually(projected, timeout=20)
     flow = Flow(nc, topology)
     case_id = await _case(flow, consent_for=["fukushi", "shakyo"])
     await _approved_plan(flow, case_id, store, due, due + timedelta(days=1))

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import shutil
 from datetime import date
 from pathlib import Path
@@ -68,6 +69,10 @@ async def test_the_console_shows_live_events_masked_and_retries_a_dead_letter(
     text = await row.inner_text()
     assert "つなぐシート受付" in text and submitted["ids"]["referral_id"] in text
     assert "«個人情報»" in text
+    # New events, like the ones before, are shown in Japan time with the zone named.
+    assert re.search(r"\d{4}-\d\d-\d\d \d\d:\d\d JST", text), text
+    before = await page.locator('#flow tr[data-type="AgencyRegistered"]').first.inner_text()
+    assert re.search(r"\d\d:\d\d JST", before), before
     assert SECRET not in await page.content()
     await page.screenshot(path=str(ARTIFACTS / "console-live-flow.png"), full_page=True)
 

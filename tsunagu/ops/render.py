@@ -11,6 +11,7 @@ from pydantic import BaseModel
 
 from contracts.base import PersonalData, Sealed
 from contracts.envelope import Envelope
+from contracts.jst import show_jst
 
 MASK = "«個人情報»"
 
@@ -98,6 +99,7 @@ def as_json(seq: int, env: Envelope, reveal: bool = False) -> dict[str, Any]:
         "aggregate_id": env.aggregate_id,
         "occurred_at": env.occurred_at.isoformat(),
         "recorded_at": env.recorded_at.isoformat(),
+        "occurred_jst": show_jst(env.occurred_at),  # what a person reads (data stays UTC)
         "agency": env.actor.agency_id,
         "event_id": str(env.event_id),
         "case_id": case_of(env),

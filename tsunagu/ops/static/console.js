@@ -39,7 +39,7 @@
       tr.dataset.seq = ev.seq;
       tr.dataset.type = ev.type;
       tr.appendChild(text("td", ev.seq));
-      tr.appendChild(text("td", (ev.occurred_at || "").replace("T", " ").slice(0, 19)));
+      tr.appendChild(text("td", ev.occurred_jst || ""));
       const label = text("td", ev.label || ev.type);
       label.appendChild(document.createElement("br"));
       label.appendChild(text("small", ev.type));
