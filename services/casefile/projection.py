@@ -14,7 +14,6 @@ from __future__ import annotations
 import json
 from datetime import UTC, datetime
 from typing import Any
-from zoneinfo import ZoneInfo
 
 from sqlalchemy import Connection, bindparam, case, exists, insert, select, update
 
@@ -41,6 +40,7 @@ from contracts.common import reason_of
 from contracts.consent import ConsentEvent
 from contracts.envelope import Envelope
 from contracts.feed import KIND_HEADER
+from contracts.jst import JST
 from contracts.meeting import (
     CaseTabled,
     ConfidentialityAcknowledged,
@@ -60,7 +60,6 @@ from services.casefile import disclosures, notices, views
 from services.casefile import tables as t
 from services.casefile.feeds import too_large_notice
 
-JST = ZoneInfo("Asia/Tokyo")
 #: A row of the kit's tracking table: the last stream sequence whose feed was published.
 FEED_MARK = "casefile.feed"
 REFERRAL_FIELDS = ("name", "kana", "birth_date", "address", "phone", "summary")
@@ -74,7 +73,8 @@ def _has(table: Any, *where: Any) -> Any:
     return exists().where(table.c.case_id == _C.case_id, *where)
 
 
-#: The same stages as domain.CaseState.stage, computed from the rows in the UPDATE itself.
+#: What agencies see as the case's progress (opened … monitoring, or its status when not open),
+#: computed from the rows in the UPDATE itself.
 _STAGE = case(
     (_C.status != "open", _C.status),
     (_has(t.plans, t.plans.c.approved_on.is_not(None)),
