@@ -28,7 +28,7 @@ async def test_a_dead_delivery_is_not_retried_into_the_settings_projection(
     assert letter.projection == "notifier.deliveries"
     operator = await nats.connect(settings.nats_url, inbox_prefix="_INBOX.operator.ops1")
     try:
-        with pytest.raises(LookupError, match="notifier.deliveries"):
+        with pytest.raises(LookupError, match=r"notifier\.deliveries"):
             await dlq.retry(operator, topology, info.state.last_seq)
     finally:
         await operator.close()
