@@ -18,7 +18,7 @@ import random
 import tempfile
 import time
 from collections.abc import Iterator
-from datetime import date, datetime, timedelta, timezone
+from datetime import date, datetime, timedelta
 from pathlib import Path
 
 from contracts.base import Actor, DomainEvent
@@ -38,6 +38,7 @@ from contracts.case import (
 from contracts.common import AGENCY_CATEGORIES, AgeBand, Concern, Program, Sex, SubjectRef
 from contracts.directory import AgencyRegistered
 from contracts.envelope import Envelope
+from contracts.jst import JST
 from contracts.meeting import Ask, CaseTabled, MeetingHeld, MeetingKind, MeetingScheduled
 from contracts.referral import (
     ContactRoute,
@@ -53,7 +54,6 @@ from services.stats import queries
 from services.stats.domain import Published, figures_sha256, plan_publication
 from services.stats.projection import StatsProjection
 
-JST = timezone(timedelta(hours=9))
 START, END = date(2022, 4, 1), date(2026, 3, 31)
 AS_OF = date(2025, 11, 30)
 ACTOR = Actor(agency_id="shakyo")

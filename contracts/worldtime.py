@@ -21,9 +21,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from typing import Any, Literal
-from zoneinfo import ZoneInfo
 
-JST = ZoneInfo("Asia/Tokyo")
+from contracts.jst import JST
 
 #: How far an agency's clock may run ahead of ours before its "now" counts as the future.
 CLOCK_SKEW = timedelta(minutes=5)

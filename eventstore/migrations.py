@@ -30,9 +30,10 @@ def version_table(service: str) -> str:
 
 
 def spec_metadata(spec: ServiceSpec) -> MetaData:
-    """The kit tables and every projection's tables of ``spec``, in one MetaData."""
+    """The kit tables, every projection's tables of ``spec`` and its own, in one MetaData."""
     merged = MetaData()
-    for md in (kit_metadata, *(p.metadata for p in spec.projections)):
+    own = (spec.tables,) if spec.tables is not None else ()
+    for md in (kit_metadata, *(p.metadata for p in spec.projections), *own):
         for table in md.tables.values():
             if table.name not in merged.tables:
                 table.to_metadata(merged)

@@ -27,7 +27,7 @@ from faststream.nats import NatsBroker
 from nats.aio.client import Client
 from nats.aio.msg import Msg
 from nats.js.errors import BucketNotFoundError, NotFoundError
-from sqlalchemy import Engine
+from sqlalchemy import Engine, MetaData
 
 from contracts.base import Command
 from contracts.worldtime import DatingPolicy, Role
@@ -91,6 +91,10 @@ class ServiceSpec:
     #: More of the service's state for ``tsunagu status`` (cheap, sync: it is sent with
     #: every heartbeat), e.g. the notifier's delivery counts.
     extra_status: Callable[[], dict[str, Any]] | None = None
+    #: Tables the service keeps itself, not derived from events, so a projection's rebuild
+    #: does not drop them (e.g. the notifier's deliveries: what it sent and still owes).
+    #: Created with the projections' tables, or by the service's migrations.
+    tables: MetaData | None = None
 
 
 @dataclass
@@ -144,6 +148,8 @@ class Runtime:
                 nc, self.topology, reactor, self.engine, options=runner_options
             )
         # Tables exist and hooks have run (keys, wiring, timers) before the first batch.
+        if self.spec.tables is not None and (runner_options or RunnerOptions()).create_tables:
+            await in_thread(self.spec.tables.create_all, self.engine)
         for runner in self.runners.values():
             runner.checkpoint = await in_thread(runner._create_tables)
         for hook in self.spec.on_start:

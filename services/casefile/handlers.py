@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from datetime import date
 from uuid import NAMESPACE_URL, uuid5
-from zoneinfo import ZoneInfo
 
 from contracts.base import Command, DomainEvent
 from contracts.commands_casefile import (
@@ -22,12 +21,11 @@ from contracts.commands_casefile import (
     StartEnrollment,
     SuspendCase,
 )
+from contracts.jst import JST
 from contracts.person import PersonDataErased
 from eventstore.commands import Handler, Session, require_active_agency
 from eventstore.errors import DomainError
 from services.casefile import attachments, domain
-
-JST = ZoneInfo("Asia/Tokyo")
 
 
 def today(session: Session) -> date:

@@ -14,7 +14,6 @@ from __future__ import annotations
 import json
 from datetime import UTC, datetime
 from typing import Any
-from zoneinfo import ZoneInfo
 
 from sqlalchemy import Connection, bindparam, case, exists, insert, select, update
 
@@ -41,6 +40,7 @@ from contracts.common import reason_of
 from contracts.consent import ConsentEvent
 from contracts.envelope import Envelope
 from contracts.feed import KIND_HEADER
+from contracts.jst import JST
 from contracts.meeting import (
     CaseTabled,
     ConfidentialityAcknowledged,
@@ -60,7 +60,6 @@ from services.casefile import disclosures, notices, views
 from services.casefile import tables as t
 from services.casefile.feeds import too_large_notice
 
-JST = ZoneInfo("Asia/Tokyo")
 #: A row of the kit's tracking table: the last stream sequence whose feed was published.
 FEED_MARK = "casefile.feed"
 REFERRAL_FIELDS = ("name", "kana", "birth_date", "address", "phone", "summary")

@@ -4,17 +4,15 @@ from __future__ import annotations
 
 from datetime import date, datetime
 from typing import Any
-from zoneinfo import ZoneInfo
 
 from sqlalchemy import Engine
 
+from contracts.jst import JST
 from eventstore.db import in_thread
 from eventstore.disclosure import Disclosure, DisclosureLog
 from eventstore.errors import Forbidden, InvalidInput, NotFound
 from eventstore.service import Runtime
 from services.casefile import disclosures, paging, views
-
-JST = ZoneInfo("Asia/Tokyo")
 
 
 def _today() -> date:

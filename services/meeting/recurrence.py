@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import calendar
-from datetime import date, datetime, time, timedelta, timezone
+from datetime import date, datetime, time
 
+from contracts.jst import JST
 from contracts.meeting import RecurrenceRule
 from eventstore.errors import InvalidInput
 
 #: Japan has no daylight saving time, so a fixed offset is exact (and needs no tz database).
-JST = timezone(timedelta(hours=9), "JST")
 WEEKDAYS_JA = "月火水木金土日"
 
 

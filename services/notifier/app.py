@@ -17,6 +17,7 @@ from faststream import FastStream
 from contracts.jst import JST
 from eventstore.service import Runtime, ServiceSpec, build_app
 from eventstore.settings import Settings, load_settings
+from services.notifier import tables
 from services.notifier.channels import SmtpConfig
 from services.notifier.handlers import COMMANDS
 from services.notifier.intake import Intake
@@ -58,6 +59,7 @@ def build_spec(settings: Settings, clock: Clock | None = None, every: float = 1.
     return ServiceSpec(
         name="notifier", commands=dict(COMMANDS), queries=dict(QUERIES),
         projections=[NotifierProjection()], on_start=[start], extra_status=status,
+        tables=tables.kept,
     )
 
 

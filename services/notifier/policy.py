@@ -11,7 +11,7 @@ from datetime import datetime, time, timedelta
 
 from contracts.jst import JST
 
-#: Attempts before a delivery is dead-lettered (about 21 hours of retries in all).
+#: Attempts before a delivery is dead-lettered (10 s doubling: about 6 hours of retries).
 MAX_ATTEMPTS = 12
 FIRST_RETRY_S = 10
 MAX_RETRY_S = 6 * 3600

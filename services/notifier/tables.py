@@ -1,12 +1,17 @@
 """The notifier's tables (SQLAlchemy Core, prefixed ``notifier_``). No personal data: the
 settings hold the webhook secret sealed, the deliveries only a feed message's ids, kind
-and dates (``render.safe``)."""
+and dates (``render.safe``).
+
+``metadata`` is the projection's (rebuilt from the events); ``kept`` holds the deliveries,
+which no event describes (what was sent, what is still owed and when to retry): a rebuild
+of the projection must not drop them (``ServiceSpec.tables``)."""
 
 from __future__ import annotations
 
 from sqlalchemy import JSON, BigInteger, Column, Index, Integer, MetaData, String, Table
 
 metadata = MetaData()
+kept = MetaData()
 
 settings = Table(
     "notifier_settings", metadata,
@@ -26,7 +31,7 @@ settings = Table(
 #: ``attempts`` > 0 it failed and waits for ``next_at``), sent, dead (gave up, dead-lettered),
 #: dropped (the channel was removed before it could be sent).
 deliveries = Table(
-    "notifier_deliveries", metadata,
+    "notifier_deliveries", kept,
     Column("key", String(300), primary_key=True),  # <channel>:<idempotency key>
     Column("agency_id", String(64), nullable=False),
     Column("channel", String(10), nullable=False),  # mail | webhook

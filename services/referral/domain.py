@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field, replace
-from datetime import date, datetime, timedelta, timezone
+from datetime import date, datetime
 from uuid import NAMESPACE_URL, uuid5
 
 from contracts.base import DomainEvent
@@ -56,6 +56,7 @@ from contracts.consent import (
     covers,
 )
 from contracts.directory import AgencyRegistered, AgencyRetired, AgencyUpdated
+from contracts.jst import JST
 from contracts.referral import (
     ContactRoute,
     PersonMatchDecided,
@@ -69,7 +70,6 @@ from contracts.referral import (
 from eventstore.errors import DomainError, Forbidden, InvalidInput, NotFound
 
 #: World dates are Japanese dates.
-JST = timezone(timedelta(hours=9), "JST")
 _NS = uuid5(NAMESPACE_URL, "https://tsunagu/referral")
 
 

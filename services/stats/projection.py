@@ -7,7 +7,7 @@ none, from the envelope's ``occurred_at`` in Japan time — never from ``recorde
 from __future__ import annotations
 
 import functools
-from datetime import UTC, date, timedelta, timezone
+from datetime import UTC, date
 from typing import Any
 
 from sqlalchemy import Column, Connection, and_, bindparam, or_, select, update
@@ -26,6 +26,7 @@ from contracts.case import (
 )
 from contracts.directory import AgencyRegistered, AgencyUpdated
 from contracts.envelope import Envelope
+from contracts.jst import JST
 from contracts.meeting import (
     CaseMovedToSupportPlanMeeting,
     CaseTabled,
@@ -45,8 +46,6 @@ from eventstore.db import upsert
 from eventstore.projection import ApplyContext
 from services.stats import tables as t
 from services.stats.domain import figures_sha256
-
-JST = timezone(timedelta(hours=9))  # Japan has no daylight saving time
 
 
 def world_day(env: Envelope) -> date:

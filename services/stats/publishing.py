@@ -15,6 +15,7 @@ from datetime import date, datetime
 import structlog
 
 from contracts.base import DomainEvent
+from contracts.jst import JST
 from contracts.stats import PublishStatsReport, StatsReportPublished
 from eventstore.commands import Session, require_active_agency
 from eventstore.db import in_thread
@@ -22,7 +23,6 @@ from eventstore.errors import DomainError, InvalidInput
 from eventstore.service import Runtime
 from services.stats import queries
 from services.stats.domain import due_month_end
-from services.stats.projection import JST
 
 log = structlog.get_logger("tsunagu.stats")
 

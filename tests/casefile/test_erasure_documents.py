@@ -56,7 +56,7 @@ def shown(text: str) -> list[str]:
 @pytest.fixture
 async def platform(nc, store, topology, services, service_db):
     world = await World(nc, store, topology).setup(services)
-    rt = await services("casefile", "meeting")  # World started the referral service
+    rt = await services("casefile")  # World started the referral and meeting services
     return world, Driver(nc, topology, store, rt["meeting"]), rt
 
 

@@ -44,9 +44,8 @@ async def test_a_triaged_case_runs_from_opening_to_closure_across_agencies(
         "command_id": "mon1", "case_id": world.id("c1"), "recorded_on": "2026-07-01",
         "next_monitoring_on": "2026-08-01", "personal": {"progress": "順調"}})
     assert monitored["ok"], monitored
-    await world.meeting("m2", ("shakyo", "jiritsu"))
-    await world.decide("m2", Decision.close, "d3", reason="課題が整理された",
-                       decided_on=date(2026, 10, 1))
+    await world.meeting("m2", ("shakyo", "jiritsu"), on=date(2026, 10, 1))
+    await world.decide("m2", Decision.close, "d3", reason="課題が整理された")
     await settle(nc, topology, casefile)
 
     assert await world.case_events() == [
@@ -69,16 +68,17 @@ async def test_a_triaged_case_runs_from_opening_to_closure_across_agencies(
     timeline = (await ask(nc, topology, "shakyo", "case_timeline",
                           {"case_id": world.id("c1")}))["result"]
     assert [r["type"] for r in timeline][-2:] == ["CaseClosed", "EnrollmentEnded"]
-    assert any("approved at meeting m1" in r["summary"] for r in timeline)
+    assert any(f"approved at meeting {world.id('m1')}" in r["summary"] for r in timeline)
 
 
 async def test_a_meeting_event_applied_twice_appends_once(world, casefile, nc, topology):
     await world.triaged_case()
+    await world.consent()  # a case is tabled at a 重層的支援会議 only with consent
     await world.meeting("m1", ("shakyo",))
     await world.decide("m1", Decision.suspend, "d1")
     await settle(nc, topology, casefile)
     reactor = casefile.runners["casefile_decisions"].reactor
-    decision = (await world.store.load("meeting", "m1")).events[-1]
+    decision = (await world.store.load("meeting", world.id("m1"))).events[-1]
     await reactor.react(decision.envelope, decision.seq)  # at-least-once: a second delivery
     assert (await world.case_events()).count("CaseSuspended") == 1
 
@@ -99,22 +99,27 @@ async def test_a_decision_the_case_cannot_take_is_recorded_as_not_applied(
 ):
     await world.triaged_case()
     await world.consent()
-    await world.meeting("m0", ("shakyo",))
-    if setup == "closed":
+    if setup == "closed":  # by commands: tabled at m1, the case closed at m0 before m1 decides
+        await world.meeting("m1", ("shakyo",))
+        await world.table("m1", asks=(Ask(decision.value),))
+        await world.meeting("m0", ("shakyo",))
         await world.decide("m0", Decision.close, "d0")
-    if setup == "drafted":
-        assessed = await world.send("shakyo", "record_intake_assessment", assessment_payload("a"))
-        assert assessed["ok"]
-        assert (await world.send("shakyo", "draft_plan", plan_payload("p")))["ok"]
-        await settle(nc, topology, casefile)
-        case = await world.store.load("case", world.id("c1"))
-        kw = {"plan_id": case.envelopes[-1].event.plan_id}
-    await world.meeting("m1", ("shakyo",))
-    await world.decide("m1", decision, "d1", **kw)
+        await world.decide("m1", decision, "d1")
+    else:  # planted: the meeting decider refuses these decisions (see World.planted_*)
+        if setup == "drafted":
+            assessed = await world.send("shakyo", "record_intake_assessment",
+                                        assessment_payload("a"))
+            assert assessed["ok"]
+            assert (await world.send("shakyo", "draft_plan", plan_payload("p")))["ok"]
+            await settle(nc, topology, casefile)
+            case = await world.store.load("case", world.id("c1"))
+            kw = {"plan_id": case.envelopes[-1].event.plan_id}
+        await world.planted_meeting("m1", ("shakyo",))
+        await world.planted_decision("m1", decision, "d1", **kw)
     await settle(nc, topology, casefile)
     last = (await world.store.load("case", world.id("c1"))).envelopes[-1].event
     assert last.type == "DecisionNotApplied"
-    assert last.decision_id == "d1" and reason in last.reason
+    assert last.decision_id == world.id("d1") and reason in last.reason
 
 
 async def test_a_plan_tabled_at_a_confidential_meeting_is_not_tabled(world, casefile, nc, topology):
@@ -123,8 +128,9 @@ async def test_a_plan_tabled_at_a_confidential_meeting_is_not_tabled(world, case
     assert (await world.send("shakyo", "record_intake_assessment", assessment_payload("a")))["ok"]
     assert (await world.send("shakyo", "draft_plan", plan_payload("p")))["ok"]
     plan_id = (await world.store.load("case", world.id("c1"))).envelopes[-1].event.plan_id
-    await world.meeting("s1", ("shakyo",), kind=MeetingKind.confidential)
-    await world.table("s1", plan_id=plan_id, version=1)
+    # Planted: the meeting decider refuses approve_plan on a 支援会議 (World.planted_*).
+    await world.planted_meeting("s1", ("shakyo",), kind=MeetingKind.confidential)
+    await world.planted_table("s1", plan_id=plan_id, version=1)
     await settle(nc, topology, casefile)
     last = (await world.store.load("case", world.id("c1"))).envelopes[-1].event
     assert last.type == "DecisionNotApplied" and "重層的支援会議" in last.reason
@@ -187,6 +193,7 @@ async def test_an_outreach_case_opens_without_a_referral_and_participation_accep
 
 async def test_a_closed_case_can_be_reopened_with_a_reason(world, casefile, nc, topology):
     await world.triaged_case()
+    await world.consent()  # a case is tabled at a 重層的支援会議 only with consent
     await world.meeting("m1", ("shakyo",))
     await world.decide("m1", Decision.close, "d1")
     await settle(nc, topology, casefile)

@@ -33,7 +33,8 @@ async def _case_in(world: World, state: str, casefile, nc, topology) -> None:
         await world.table("m1", plan_id=plan_id, version=1)
         await world.decide("m1", Decision.approve_plan, "d1", plan_id=plan_id, plan_version=1)
     if state == "closed":
-        await world.decide("m1", Decision.close, "d2", item_id="i2")
+        await world.meeting("m2", ("shakyo",))  # m1 is held: closed at the next meeting
+        await world.decide("m2", Decision.close, "d2")
     await settle(nc, topology, casefile)
 
 

@@ -11,7 +11,7 @@ import pytest
 from sqlalchemy import create_engine, select
 from structlog.testing import capture_logs
 
-from contracts.meeting import Decision, MeetingKind, MinutesPersonal, MinutesRecorded
+from contracts.meeting import Decision, MeetingKind
 from services.casefile import tables
 from tests.casefile.world import (
     NAME,
@@ -150,8 +150,10 @@ async def test_bound_members_of_a_confidential_meeting_see_personal_data_without
     await world.meeting("s1", ("shakyo", "hospital"), kind=MeetingKind.confidential)
     await world.table("s1", asks=("share_information",))
     await world.acknowledge("s1", "hospital")
-    await world.append(MinutesRecorded(meeting_id="s1", recorded_by="shakyo",
-                                       personal=MinutesPersonal(text="議事録:本人の病歴")))
+    await world.held("s1", ("hospital",), items=())  # attending joins hospital to no case
+    minutes = await world.send("shakyo", "record_minutes", {
+        "command_id": "min1", "meeting_id": "s1", "text": "議事録:本人の病歴"})
+    assert minutes["ok"], minutes
     await settle(nc, topology, casefile)
 
     bound = latest_views(await feed(nc, topology, "hospital"))[world.id("c1")]

@@ -1,11 +1,13 @@
 """Builders for the casefile tests: cases and consents sent as commands to the referral
-service (past dates on the migration subject); meetings still written directly."""
+and meeting services (past dates on the migration subject). Only the ``planted_*`` meeting
+events, which the meeting deciders refuse, are written directly."""
 
 from __future__ import annotations
 
 import asyncio
 import json
 import uuid
+from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from typing import Any
 
@@ -18,11 +20,9 @@ from contracts.jst import JST, today_jst
 from contracts.meeting import (
     Ask,
     CaseTabled,
-    ConfidentialityAcknowledged,
     Decision,
     DecisionRecorded,
     ItemAttendance,
-    MeetingHeld,
     MeetingKind,
     MeetingScheduled,
 )
@@ -57,6 +57,24 @@ AGENCIES = {
 }
 
 
+HELD = date(2026, 6, 1)  # the day the tests' meetings are held
+#: The ask a decision answers, where their names differ.
+ASK_OF = {Decision.reject_plan: "approve_plan", Decision.continue_support: "evaluate",
+          Decision.information_shared: "share_information"}
+
+
+def _at(on: date) -> str:
+    return datetime(on.year, on.month, on.day, 10, tzinfo=JST).isoformat()
+
+
+@dataclass
+class _Meeting:
+    on: date
+    members: set[str]
+    items: dict[str, str] = field(default_factory=dict)  # item id -> case id
+    held: bool = False
+
+
 class World:
     """The casefile tests' world: five agencies, and cases, consents and meetings built by
     sending the real commands. Tests name things by short ids ("c1", "p1", "k1", "r-c1",
@@ -74,21 +92,23 @@ class World:
         self.keyring: KeyRing | None = None
         self.ids: dict[str, str] = {}
         self._applied: set[str] = set()
+        self._meetings: dict[str, _Meeting] = {}
 
     async def setup(self, services: Any) -> World:
         for agency, category in AGENCIES.items():
             await register_agency(self.store, agency, category=category,
                                   can_triage=agency == "shakyo")
         self.keyring = await KeyRing.open(self.nc, self.topology)
-        if "referral" not in await services():
-            await services("referral")
+        running = await services()
+        await services(*(s for s in ("referral", "meeting") if s not in running))
         return self
 
     def id(self, short: str) -> str:
         """The platform's id for a test's short id (unknown ones are returned unchanged)."""
         return self.ids.get(short, short)
 
-    async def append(self, *events: DomainEvent, actor: str = "shakyo") -> list[int]:
+    async def _plant(self, *events: DomainEvent, actor: str = "shakyo") -> list[int]:
+        """Direct, for the planted_* events only (no command produces them)."""
         assert self.keyring is not None
         envs = [new_envelope(await self.keyring.seal_event(e), Actor(agency_id=actor))
                 for e in events]
@@ -101,7 +121,7 @@ class World:
         if on is None:
             reply = await send(self.nc, self.topology, agency, command, body)
         else:
-            body["occurred_at"] = datetime(on.year, on.month, on.day, 10, tzinfo=JST).isoformat()
+            body["occurred_at"] = _at(on)
             msg = await request_patiently(self.nc, self.topology.migrate_subject(agency, command),
                                           json.dumps(body, default=str).encode())
             reply = json.loads(msg.data)
@@ -162,38 +182,87 @@ class World:
         await self._command("shakyo", "withdraw_consent", body,
                             on=on if on and on < today_jst() else None)
 
-    # ----- what the meeting service appends -------------------------------------------
+    # ----- through the meeting service's commands (convened by shakyo) ------------------
     async def meeting(self, meeting_id: str, members: tuple[str, ...],
-                      kind: MeetingKind = MeetingKind.support_plan) -> None:
-        await self.append(MeetingScheduled(
-            meeting_id=meeting_id, kind=kind, regular=False, convened_by="shakyo",
-            scheduled_for=datetime(2026, 6, 1, 1, 0, tzinfo=UTC), members=members))
+                      kind: MeetingKind = MeetingKind.support_plan, on: date = HELD) -> None:
+        """Meeting ``meeting_id`` (a short id), scheduled for and held on ``on``."""
+        reply = await self._command("shakyo", "schedule_meeting", {
+            "kind": kind.value, "members": [m for m in members if m != "shakyo"],
+            "scheduled_for": _at(on)}, on=on)
+        self.ids[meeting_id] = reply["ids"]["meeting_id"]
+        self._meetings[meeting_id] = _Meeting(on, set(members) | {"shakyo"})
 
     async def table(self, meeting_id: str, case_id: str = "c1", plan_id: str | None = None,
                     version: int | None = None, asks: tuple[Ask, ...] = (Ask.approve_plan,),
                     item_id: str = "i1") -> None:
-        await self.append(CaseTabled(meeting_id=meeting_id, item_id=item_id,
-                                     case_id=self.id(case_id),
-                                     asks=asks, plan_id=plan_id, plan_version=version))
+        m = self._meetings[meeting_id]
+        await self._command("shakyo", "table_case", {
+            "meeting_id": meeting_id, "case_id": case_id, "asks": [str(a) for a in asks],
+            "plan_id": plan_id, "plan_version": version, "item_id": item_id}, on=m.on)
+        m.items[item_id] = case_id
 
     async def acknowledge(self, meeting_id: str, agency: str) -> None:
-        await self.append(ConfidentialityAcknowledged(meeting_id=meeting_id, agency_id=agency,
-                                                      acknowledged_on=D), actor=agency)
+        await self._command(agency, "acknowledge_confidentiality", {"meeting_id": meeting_id},
+                            on=self._meetings[meeting_id].on)
 
     async def held(self, meeting_id: str, attendees: tuple[str, ...],
                    items: tuple[ItemAttendance, ...] | None = None) -> None:
-        """Held; by default everyone attended for the one item ``i1`` (case ``c1``)."""
-        if items is None:
-            items = (ItemAttendance(item_id="i1", case_id=self.id("c1"), agencies=attendees),)
-        await self.append(MeetingHeld(meeting_id=meeting_id, held_on=date(2026, 6, 1),
-                                      attendees=attendees, item_attendance=items))
+        """Held; by default every attendee attended for every tabled item. Attendees not yet
+        members are invited first."""
+        m = self._meetings[meeting_id]
+        for agency in attendees:
+            if agency not in m.members:
+                await self._command("shakyo", "invite_member",
+                                    {"meeting_id": meeting_id, "agency_id": agency}, on=m.on)
+                m.members.add(agency)
+        per_item = ([{"item_id": i.item_id, "agencies": list(i.agencies)} for i in items]
+                    if items is not None else
+                    [{"item_id": i, "agencies": list(attendees)} for i in m.items])
+        await self._command("shakyo", "record_meeting_held", {
+            "meeting_id": meeting_id, "held_on": m.on.isoformat(), "attendees": list(attendees),
+            "item_attendees": per_item}, on=m.on)
+        m.held = True
 
     async def decide(self, meeting_id: str, decision: Decision, decision_id: str,
                      case_id: str = "c1", **kw: Any) -> None:
-        await self.append(DecisionRecorded(
-            meeting_id=meeting_id, decision_id=decision_id, item_id=kw.pop("item_id", "i1"),
-            case_id=self.id(case_id), decision=decision, reason=kw.pop("reason", "会議で合意"),
-            decided_on=kw.pop("decided_on", date(2026, 6, 1)), **kw))
+        """The decision on the case's item (default ``i1``, tabled for the decision if it is
+        not on the agenda; the meeting held by shakyo alone unless held before)."""
+        m = self._meetings[meeting_id]
+        item_id = kw.pop("item_id", None) or next(
+            (i for i, c in m.items.items() if c == case_id), "i1")
+        if item_id not in m.items:
+            await self.table(meeting_id, case_id, kw.get("plan_id"), kw.get("plan_version"),
+                             asks=(Ask(ASK_OF.get(decision, decision.value)),), item_id=item_id)
+        if not m.held:
+            await self.held(meeting_id, ("shakyo",))
+        reply = await self._command("shakyo", "record_decision", {
+            "meeting_id": meeting_id, "item_id": item_id, "decision": decision.value,
+            "reason": kw.pop("reason", "会議で合意"), "lead_agency": kw.pop("lead_agency", None),
+        }, on=m.on)
+        self.ids[decision_id] = str(reply["ids"].get("decision_id", decision_id))
+
+    # ----- planted: meeting events the meeting's deciders refuse ------------------------
+    # Direct on purpose: they prove the casefile reactor records DecisionNotApplied for a
+    # decision it cannot take; no command produces them (the meeting decider refuses).
+    async def planted_meeting(self, meeting_id: str, members: tuple[str, ...],
+                              kind: MeetingKind = MeetingKind.support_plan) -> None:
+        await self._plant(MeetingScheduled(
+            meeting_id=meeting_id, kind=kind, regular=False, convened_by="shakyo",
+            scheduled_for=datetime(2026, 6, 1, 1, 0, tzinfo=UTC), members=members))
+
+    async def planted_table(self, meeting_id: str, case_id: str = "c1",
+                            plan_id: str | None = None, version: int | None = None,
+                            asks: tuple[Ask, ...] = (Ask.approve_plan,)) -> None:
+        await self._plant(CaseTabled(meeting_id=meeting_id, item_id="i1",
+                                     case_id=self.id(case_id), asks=asks, plan_id=plan_id,
+                                     plan_version=version))
+
+    async def planted_decision(self, meeting_id: str, decision: Decision, decision_id: str,
+                               **kw: Any) -> None:
+        await self._plant(DecisionRecorded(
+            meeting_id=meeting_id, decision_id=decision_id, item_id="i1",
+            case_id=self.id("c1"), decision=decision, reason="会議で合意",
+            decided_on=HELD, **kw))
 
     # ----- agencies' commands -----------------------------------------------------------
     async def send(self, agency: str, command: str, payload: dict[str, Any]) -> dict:

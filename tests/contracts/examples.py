@@ -5,13 +5,17 @@ from __future__ import annotations
 import enum
 import types
 import typing
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, time
 from typing import Any, Literal
 from uuid import UUID
 
 from pydantic import BaseModel
 
 from contracts.base import PersonalData, Sealed
+
+#: Fields whose strings have a format (a pattern, a length) the generic example would miss.
+FORMATTED = {"mail_to": "office@npo.example", "webhook_url": "https://npo.example/hook",
+             "secret_hint": "a1b2", "value": "s" * 43}
 
 
 def example(annotation: Any, name: str = "x") -> Any:
@@ -42,11 +46,13 @@ def example(annotation: Any, name: str = "x") -> Any:
         if annotation is float:
             return 1.0
         if annotation is str:
-            return f"{name}-1"
+            return FORMATTED.get(name, f"{name}-1")
         if annotation is datetime:
             return datetime(2025, 6, 1, 9, 30, tzinfo=UTC)
         if annotation is date:
             return date(2025, 6, 1)
+        if annotation is time:
+            return time(20, 0)
         if annotation is UUID:
             return UUID("01890a5d-ac96-774b-bcce-b302099a8057")
     if annotation is Any:

@@ -79,7 +79,7 @@ def test_an_older_meeting_held_event_without_item_attendance_joins_nobody():
 @pytest.fixture
 async def both(nc, store, topology, services):
     world = await World(nc, store, topology).setup(services)
-    rt = await services("casefile", "meeting")
+    rt = await services("casefile")  # World started the meeting service
     return world, Driver(nc, topology, store, rt["meeting"]), rt["casefile"]
 
 

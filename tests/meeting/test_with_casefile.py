@@ -21,7 +21,7 @@ SECRET = "債務整理の相談内容と通院先"
 @pytest.fixture
 async def both(nc, store, topology, services):
     world = await World(nc, store, topology).setup(services)
-    rt = await services("casefile", "meeting")
+    rt = await services("casefile")  # World started the meeting service
     return world, Driver(nc, topology, store, rt["meeting"]), rt["casefile"]
 
 

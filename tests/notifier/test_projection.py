@@ -23,6 +23,7 @@ def engine(db_url):
     engine = make_engine(db_url)
     kit_metadata.create_all(engine)
     t.metadata.create_all(engine)
+    t.kept.create_all(engine)
     yield engine
     engine.dispose()
 

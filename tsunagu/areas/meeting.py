@@ -9,8 +9,8 @@ from typing import Annotated, Any
 import typer
 from rich.table import Table
 
+from contracts.jst import JST
 from contracts.labels_ja import ja
-from services.meeting.recurrence import JST
 from tsunagu.clikit import (
     AsAgency,
     DataDir,

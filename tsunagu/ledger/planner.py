@@ -11,16 +11,16 @@ from __future__ import annotations
 
 import hashlib
 from dataclasses import dataclass, field
-from datetime import date, datetime, time, timedelta, timezone
+from datetime import date, datetime, time
 from typing import Any
 
 from contracts.common import Concern, Program
+from contracts.jst import JST
 from contracts.meeting import MeetingKind
 from tsunagu.ledger import sheets as s
 from tsunagu.ledger.rows import Ledger, MeetingRow, PersonRow, PlanRow, UseRow
 from tsunagu.ledger.validate import opened_on
 
-JST = timezone(timedelta(hours=9))
 MIGRATED = "（台帳から移行）"
 PURPOSE = "重層的支援体制整備事業による支援"
 #: A ledger has dates, not times: each fact is dated in the first minutes of its day, in the

@@ -8,19 +8,17 @@ from datetime import datetime
 from enum import StrEnum
 from pathlib import Path
 from typing import Annotated, Any
-from zoneinfo import ZoneInfo
 
 import typer
 from rich.console import Console
 from rich.table import Table
 
+from contracts.jst import JST
 from eventstore.disclosure import Disclosure
 from tsunagu.clikit import DataDir, NatsUrl, console
 from tsunagu.ops import disclose as disclose_mod
 from tsunagu.ops import disclosures
 from tsunagu.ops.cli import _fail, _run, settings_from
-
-JST = ZoneInfo("Asia/Tokyo")
 
 
 class Format(StrEnum):

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import random
 from dataclasses import dataclass, field
-from datetime import date, datetime, timedelta, timezone
+from datetime import date, datetime, timedelta
 
 from contracts.base import DomainEvent
 from contracts.case import (
@@ -56,6 +56,7 @@ from contracts.consent import (
     ConsentWithdrawn,
 )
 from contracts.directory import AgencyRegistered
+from contracts.jst import JST
 from contracts.meeting import (
     Ask,
     CaseMovedToSupportPlanMeeting,
@@ -83,7 +84,6 @@ from contracts.referral import (
 )
 from tsunagu.ops import demo_world as W
 
-JST = timezone(timedelta(hours=9))
 BATCH = 1000
 
 

@@ -10,18 +10,17 @@ import json
 import re
 from datetime import date, datetime, time
 from typing import Any
-from zoneinfo import ZoneInfo
 
 from nats.aio.client import Client
 from openpyxl import Workbook
 from openpyxl.styles import Font
 from openpyxl.worksheet.worksheet import Worksheet
 
+from contracts.jst import JST
 from eventstore.disclosure import NONE, Disclosure
 from eventstore.topology import Topology
 from tsunagu.ops import reader
 
-JST = ZoneInfo("Asia/Tokyo")
 _ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$")
 #: (key, Japanese heading) of a row shown to people.
 COLUMNS = (
