@@ -6,7 +6,6 @@ exported from these models, so field names are part of the public interface.
 
 from __future__ import annotations
 
-import re
 from datetime import UTC, date, datetime
 from typing import Annotated, Any, ClassVar, Literal
 
@@ -125,12 +124,3 @@ class Actor(Contract):
 
 def utcnow() -> datetime:
     return datetime.now(UTC)
-
-
-_TYPE_NAME = re.compile(r"^[A-Z][A-Za-z0-9]{1,63}$")
-
-
-def check_type_name(name: str) -> str:
-    if not _TYPE_NAME.match(name):
-        raise ValueError(f"event type {name!r} is not a CamelCase subject token")
-    return name

@@ -58,20 +58,6 @@ class Status(StrEnum):
     returned = "returned"  # 包括的相談支援へ戻し
 
 
-class Stage(StrEnum):
-    """What agencies see as the case's progress."""
-
-    opened = "opened"
-    assessed = "assessed"
-    plan_drafted = "plan_drafted"
-    plan_tabled = "plan_tabled"
-    support = "support"  # an approved plan is being carried out
-    monitoring = "monitoring"  # support under way, progress recorded
-    suspended = "suspended"
-    closed = "closed"
-    returned = "returned"
-
-
 @dataclass(frozen=True)
 class Enrollment:
     enrollment_id: str
@@ -131,18 +117,6 @@ class CaseState:
     def latest_version(self, plan_id: str) -> PlanVersion | None:
         versions = [v for (p, _), v in self.plans.items() if p == plan_id]
         return max(versions, key=lambda v: v.version) if versions else None
-
-    @property
-    def stage(self) -> Stage:
-        if self.status is not Status.open:
-            return Stage(self.status.value)
-        if self.approved:
-            return Stage.monitoring if self.monitorings else Stage.support
-        if any(v.tabled_at for v in self.plans.values()):
-            return Stage.plan_tabled
-        if self.plans:
-            return Stage.plan_drafted
-        return Stage.assessed if self.assessments else Stage.opened
 
 
 def _put(mapping: Mapping, key: object, value: object) -> MappingProxyType:

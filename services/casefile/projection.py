@@ -73,7 +73,8 @@ def _has(table: Any, *where: Any) -> Any:
     return exists().where(table.c.case_id == _C.case_id, *where)
 
 
-#: The same stages as domain.CaseState.stage, computed from the rows in the UPDATE itself.
+#: What agencies see as the case's progress (opened … monitoring, or its status when not open),
+#: computed from the rows in the UPDATE itself.
 _STAGE = case(
     (_C.status != "open", _C.status),
     (_has(t.plans, t.plans.c.approved_on.is_not(None)),
