@@ -55,6 +55,14 @@ class History:
 
 
 class AppendFailed(DomainError):
+    """The event stream did not take an append (nothing was stored)."""
+
+    code = "unavailable"
+
+
+class ReadFailed(DomainError):
+    """The event stream did not answer a read (stream info, direct get); nothing changed."""
+
     code = "unavailable"
 
 
@@ -190,7 +198,7 @@ class EventStore:
         )
         info = json.loads(msg.data)
         if "error" in info:
-            raise AppendFailed(f"stream info failed: {info['error'].get('description')}")
+            raise ReadFailed(f"stream info failed: {info['error'].get('description')}")
         return sum((info.get("state", {}).get("subjects") or {}).values())
 
     async def read(self, subject_filter: str, start_seq: int = 1) -> list[Stored]:
@@ -233,7 +241,7 @@ class EventStore:
                 if status == "204":
                     return out, int(headers.get("Nats-Num-Pending", "0"))
                 if status:
-                    raise AppendFailed(f"direct get failed: {status} {headers}")
+                    raise ReadFailed(f"direct get failed: {status} {headers}")
                 out.append((int(headers["Nats-Sequence"]), msg.data))
         finally:
             self._waiting.pop(token, None)

@@ -128,3 +128,16 @@ async def test_a_reload_after_new_events_reads_only_them_and_equals_a_fresh_load
     await store.append([agency_event("grow", "g7", updated=True)], {("agency", "grow"): last})
     assert len((await store.load("agency", "grow")).events) == 8
     assert reads == [1]  # one new event asked for, not the eight
+
+
+async def test_a_read_the_stream_cannot_answer_is_a_read_error_not_an_append_error(nc):
+    import uuid
+
+    from eventstore.store import AppendFailed, ReadFailed
+    from eventstore.topology import Topology
+
+    unprovisioned = EventStore(nc, Topology(prefix=f"t{uuid.uuid4().hex[:12]}"), timeout=2.0)
+    with pytest.raises(ReadFailed, match="stream info failed") as raised:
+        await unprovisioned.load("agency", "nowhere")
+    assert not isinstance(raised.value, AppendFailed)
+    assert raised.value.code == "unavailable"
