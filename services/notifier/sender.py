@@ -36,6 +36,8 @@ from services.notifier.render import render, render_digest
 
 log = structlog.get_logger("tsunagu.notifier.sender")
 BATCH = 50
+#: What the notifier's dead letters name as their "projection" (see ``_dead_letter``).
+DEAD_LETTERS = "notifier.deliveries"
 Clock = Callable[[], datetime]
 
 
@@ -181,10 +183,15 @@ class Sender:
                          .values(**values))
 
     async def _dead_letter(self, unit: Unit, error: str, attempts: int) -> None:
-        """The kit's dead-letter stream, headers only (``tsunagu dlq list`` shows it)."""
+        """The kit's dead-letter stream, headers only (``tsunagu dlq list`` shows it). Named
+        after the deliveries, not the settings projection: its sequence is the feed's, and a
+        ``tsunagu dlq retry`` must not replay event number ``feed_seq`` into the settings
+        (no service runs ``notifier.deliveries``, so the retry is refused, the letter kept).
+        The subject stays ``dlq.notifier``: ``tsunagu status`` counts it on the notifier."""
         headers = {
             "Nats-Msg-Id": f"notifier-{unit.channel}-{unit.key}"[:250],
-            "Tsunagu-Projection": "notifier", "Tsunagu-Stream-Seq": str(unit.rows[0].feed_seq),
+            "Tsunagu-Projection": DEAD_LETTERS,
+            "Tsunagu-Stream-Seq": str(unit.rows[0].feed_seq),
             "Tsunagu-Subject": f"{unit.channel}:{unit.agency}:{unit.rows[0].kind}",
             "Tsunagu-Error": error, "Tsunagu-Attempts": str(attempts),
             "Tsunagu-Idempotency-Key": unit.key[:250],
