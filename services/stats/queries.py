@@ -125,6 +125,17 @@ def publication(engine: Engine, as_of: date) -> d.Publication:
     return d.plan_publication(snapshot, as_of)
 
 
+def latest_data_on(engine: Engine) -> date | None:
+    """The latest world date any counted fact carries (None while empty): lets a reader
+    open the report on the last fiscal year that has data rather than on an empty one."""
+    columns = (t.enrollments.c.started_on, t.enrollments.c.ended_on, t.links.c.on_date,
+               t.referrals.c.submitted_on, t.meetings.c.held_on, t.approvals.c.approved_on,
+               t.closures.c.closed_on)
+    with engine.connect() as conn:
+        found = [conn.execute(select(func.max(c))).scalar() for c in columns]
+    return max((d for d in found if d is not None), default=None)
+
+
 def published_as_of(engine: Engine) -> list[date]:
     with engine.connect() as conn:
         return [r[0] for r in conn.execute(select(t.published.c.as_of).distinct())]
@@ -138,4 +149,6 @@ async def stats_report(runtime: Runtime, agency: str, args: dict[str, Any]) -> d
     result = await in_thread(report, runtime.engine, as_of)
     runner = runtime.runners.get("stats")
     result["projection_seq"] = runner.checkpoint if runner else None
+    latest = await in_thread(latest_data_on, runtime.engine)
+    result["latest_data_on"] = latest.isoformat() if latest else None
     return result

@@ -34,7 +34,7 @@ from starlette.staticfiles import StaticFiles
 from eventstore.errors import DomainError
 from eventstore.settings import Settings
 from tsunagu.clikit import cli_connect_options
-from tsunagu.ops import disclosures, dlq, health, reader, render, tail
+from tsunagu.ops import disclosures, dlq, health, reader, render, stats_page, tail
 from tsunagu.ops.labels import AGGREGATE_LABELS_JA, EVENT_LABELS_JA, event_label
 from tsunagu.ops.stats_view import report_view
 
@@ -194,16 +194,37 @@ def create_app(settings: Settings, config: ConsoleConfig | None = None) -> Starl
                                  "message": str(exc)}}, 409)
         return JSONResponse({"ok": True, "result": result})
 
-    async def stats_page(request: Request) -> Response:
-        raw = request.query_params.get("as_of") or date.today().isoformat()
+    async def ask(as_of: date) -> tuple[dict[str, Any] | None, str | None]:
+        return await stats_page.ask_stats(state.client(), settings.prefix,
+                                          state.config.stats_agency, as_of)
+
+    async def stats(request: Request) -> Response:
+        raw = request.query_params.get("as_of")
         try:
-            as_of = date.fromisoformat(raw)
+            as_of = date.fromisoformat(raw) if raw else stats_page.default_as_of(None)
         except ValueError:
             return page("stats.html", active="stats", as_of=raw, view=None,
                         error=f"日付 {raw!r} が不正です（YYYY-MM-DD）")
-        view, error = await _ask_stats(state, as_of)
-        return page("stats.html", active="stats", as_of=as_of.isoformat(), view=view,
-                    error=error)
+        result, error = await ask(as_of)
+        if result and not raw:  # open on the latest fiscal year that has data
+            latest = stats_page.default_as_of(result.get("latest_data_on"), as_of)
+            if latest != as_of:
+                as_of, (result, error) = latest, await ask(latest)
+        return page("stats.html", active="stats", as_of=as_of.isoformat(),
+                    view=report_view(result) if result else None, error=error)
+
+    async def stats_file(request: Request) -> Response:
+        fmt = request.path_params["fmt"]
+        if fmt not in ("csv", "xlsx"):
+            return Response("report.xlsx or report.csv\n", 404, media_type="text/plain")
+        try:
+            as_of = date.fromisoformat(request.query_params.get("as_of", ""))
+        except ValueError:
+            return Response("as_of=YYYY-MM-DD is required\n", 400, media_type="text/plain")
+        result, error = await ask(as_of)
+        if result is None:
+            return Response(f"{error}\n", 503, media_type="text/plain; charset=utf-8")
+        return stats_page.download(result, fmt)
 
     async def disclosures_page(request: Request) -> Response:
         q = request.query_params
@@ -255,7 +276,8 @@ def create_app(settings: Settings, config: ConsoleConfig | None = None) -> Starl
         Route("/dlq", dlq_page),
         Route("/fragment/dlq", dlq_fragment),
         Route("/api/dlq/{seq:int}/retry", dlq_retry, methods=["POST"]),
-        Route("/stats", stats_page),
+        Route("/stats", stats),
+        Route("/stats/report.{fmt:str}", stats_file),
         Route("/disclosures", disclosures_page),
         Route("/events/stream", events),
         Mount("/static", StaticFiles(directory=HERE / "static"), name="static"),
@@ -297,26 +319,6 @@ async def _sse(
         task.cancel()
         with contextlib.suppress(asyncio.CancelledError, Exception):
             await task
-
-
-async def _ask_stats(state: State, as_of: date) -> tuple[dict | None, str | None]:
-    subject = f"{state.settings.prefix}.query.{state.config.stats_agency}.stats_report"
-    try:
-        msg = await state.client().request(
-            subject, json.dumps({"as_of": as_of.isoformat()}).encode(), timeout=10
-        )
-    except nats.errors.NoRespondersError:
-        return None, "統計サービス（stats）が応答しません。起動しているか確認してください。"
-    except nats.errors.TimeoutError:
-        return None, "統計サービスが時間内に応答しませんでした。"
-    try:
-        reply = json.loads(msg.data)
-    except json.JSONDecodeError:
-        return None, "統計サービスの応答を読めませんでした。"
-    if not reply.get("ok"):
-        err = reply.get("error") or {}
-        return None, f"統計サービスのエラー: {err.get('code')}: {err.get('message')}"
-    return report_view(reply.get("result")), None
 
 
 def serve(settings: Settings, config: ConsoleConfig) -> None:
