@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import ClassVar, Literal
 
 from pydantic import Field
@@ -33,3 +34,13 @@ class PersonDataErased(PersonEvent):
     referral_ids: tuple[Id, ...] = Field(
         default=(), description="The person's referrals (their reasons are shredded too)")
     age_bands: dict[str, AgeBand] = Field(default_factory=dict)
+
+
+def was_erased(person_history: Iterable[DomainEvent]) -> bool:
+    """Whether a person's data was erased (開示・消去): then nothing personal may be added
+    about them, whichever service is asked (casefile and meeting both refuse with it).
+
+        >>> was_erased([PersonDataErased(person_id="p1", reason="請求", erased_by="ag-x")])
+        True
+    """
+    return any(isinstance(event, PersonDataErased) for event in person_history)

@@ -22,7 +22,7 @@ from contracts.commands_casefile import (
     SuspendCase,
 )
 from contracts.jst import JST
-from contracts.person import PersonDataErased
+from contracts.person import was_erased
 from eventstore.commands import Handler, Session, require_active_agency
 from eventstore.errors import DomainError
 from services.casefile import attachments, domain
@@ -55,7 +55,7 @@ async def refuse_if_erased(session: Session, state: domain.CaseState) -> None:
     if state.person_id is None:
         return
     person = await session.load("person", state.person_id)
-    if any(isinstance(e.event, PersonDataErased) for e in person.envelopes):
+    if was_erased(e.event for e in person.envelopes):
         raise DomainError(
             f"case {state.case_id!r}: the person's personal data was erased; no new personal "
             "records can be added", code="person_erased",

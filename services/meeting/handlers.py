@@ -29,7 +29,7 @@ from contracts.commands_meeting import (
     TableCase,
 )
 from contracts.consent import has_valid_consent
-from contracts.person import PersonDataErased
+from contracts.person import was_erased
 from eventstore.commands import Handler, Session, require_active_agency
 from eventstore.errors import DomainError
 from services.meeting import domain
@@ -84,7 +84,7 @@ async def refuse_if_erased(session: Session, meeting: Meeting, item_id: str | No
     if person_id is None:
         return
     person = await session.load("person", person_id)
-    if any(isinstance(e.event, PersonDataErased) for e in person.envelopes):
+    if was_erased(e.event for e in person.envelopes):
         raise DomainError(
             f"item_id: the personal data of case {item.case_id}'s person was erased; nothing "
             f"personal can be added to item {item.item_id}", code="person_erased",
