@@ -45,7 +45,10 @@ def test_the_quick_benchmark_runs_and_writes_its_results():
     assert any(r["extra"]["service"] == "kit" for r in rebuilds)
     for r in rebuilds:
         x = r["extra"]
-        assert x["dead_letters"] == 0 and x["events_read"] == x["expected_read"] > 0, r
+        assert x["dead_letters"] == 0 and x["events_read"] == x["expected_read"], r
+        # The realistic mix has no notification settings (an agency sets them once), so the
+        # notifier's rebuild reads none; every other projection reads its aggregates' events.
+        assert x["expected_read"] > 0 or x["service"] == "notifier", r
         assert x["checkpoint"] == x["stream_events"] and r["note"].endswith("all counted"), r
     dlq = [r for r in doc["results"] if r["name"].startswith("dead letters in the DLQ")]
     assert dlq and dlq[0]["value"] == 0

@@ -254,8 +254,14 @@ async def test_a_query_whose_disclosure_cannot_be_recorded_answers_an_error_not_
                       contact_route="phone", concerns=["income"], sex="male",
                       personal={"name": NAME, "birth_date": "1970-01-02", "phone": PHONE,
                                 "summary": "生活費の相談"})
+    referral_id = sent["ids"]["referral_id"]
+
+    async def projected() -> bool:  # the referral projection answers asynchronously
+        return bool((await s.ask("hokatsu", "referral", referral_id=referral_id))["ok"])
+
+    await eventually(projected, timeout=20)
     await nc.jetstream().delete_stream(topology.disclosure_stream)
-    reply = await s.ask("hokatsu", "referral", referral_id=sent["ids"]["referral_id"])
+    reply = await s.ask("hokatsu", "referral", referral_id=referral_id)
     assert not reply["ok"] and reply["error"]["code"] == "disclosure_not_recorded"
     assert NAME not in json.dumps(reply, ensure_ascii=False)
 
