@@ -48,6 +48,9 @@ class Settings(BaseSettings):
     #: the migration subjects (<prefix>.migrate.…) have no limit.
     backdate_days: int = Field(default=90, ge=0)
     # The notifier's mail (services/notifier): no SMTP host, no mail is sent.
+    notify_allow_private_hosts: bool = Field(
+        default=False, description="Webhooks may go to private/loopback addresses (an "
+        "agency receiver inside the city's network; tests). Default: public addresses only")
     smtp_host: str | None = None
     smtp_port: int = 25
     smtp_from: str = "tsunagu@localhost"

@@ -47,7 +47,7 @@ def build_spec(settings: Settings, clock: Clock | None = None, every: float = 1.
         assert rt.keyring is not None
         nc = rt.broker.connection
         sender = Sender(nc, rt.topology, rt.engine, rt.keyring, smtp_of(settings), now_of,
-                        first_retry_s, max_attempts)
+                        first_retry_s, max_attempts, settings.notify_allow_private_hosts)
         senders.append(sender)
         intake = Intake(nc, rt.topology, rt.engine, now_of, sender.wake)
         rt.tasks.append(asyncio.create_task(intake.run(), name="notifier-intake"))

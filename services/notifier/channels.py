@@ -8,8 +8,11 @@ the server's text, which may echo an address) when the receiver did not take it.
 
 from __future__ import annotations
 
+import ipaddress
 import smtplib
+import socket
 import urllib.error
+import urllib.parse
 import urllib.request
 from dataclasses import dataclass
 from email.message import EmailMessage
@@ -60,10 +63,54 @@ def send_mail(cfg: SmtpConfig, to: list[str], subject: str, text: str, key: str)
         raise DeliveryFailed(f"smtp_{type(exc).__name__}") from None
 
 
-def post_webhook(url: str, body: bytes, headers: dict[str, str]) -> None:
+def refused_destination(url: str, allow_private: bool = False) -> str | None:
+    """Why the notifier must not POST to ``url`` (None: it may). An agency chooses its
+    webhook URL, so without this it could make the platform call its own insides (the
+    NATS monitor on loopback, a database, a cloud metadata address). Every address the host
+    resolves to must be public; ``allow_private`` (``TSUNAGU_NOTIFY_ALLOW_PRIVATE_HOSTS``)
+    is for a receiver inside the city's own network, and for tests.
+
+    >>> refused_destination("http://127.0.0.1:8222/varz")
+    'private_address'
+    >>> refused_destination("http://169.254.169.254/latest/meta-data")
+    'private_address'
+    >>> refused_destination("ftp://example.org/x")
+    'scheme'
+    """
+    parts = urllib.parse.urlsplit(url)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        return "scheme"
+    if allow_private:
+        return None
+    try:
+        infos = socket.getaddrinfo(parts.hostname, parts.port or 443, type=socket.SOCK_STREAM)
+    except OSError:
+        return "unresolved"
+    for info in infos:
+        address = ipaddress.ip_address(str(info[4][0]).split("%")[0])
+        if not address.is_global or address.is_multicast:
+            return "private_address"
+    return None
+
+
+class _NoRedirect(urllib.request.HTTPRedirectHandler):
+    """A redirect could lead past the destination check: it counts as a failure."""
+
+    def redirect_request(self, *args: object, **kwargs: object) -> None:
+        return None
+
+
+_OPENER = urllib.request.build_opener(_NoRedirect)
+
+
+def post_webhook(url: str, body: bytes, headers: dict[str, str],
+                 allow_private: bool = False) -> None:
+    refused = refused_destination(url, allow_private)
+    if refused is not None:
+        raise DeliveryFailed(f"destination_{refused}")
     request = urllib.request.Request(url, data=body, headers=headers, method="POST")
     try:
-        with urllib.request.urlopen(request, timeout=TIMEOUT_S) as response:
+        with _OPENER.open(request, timeout=TIMEOUT_S) as response:
             response.read(1024)
     except urllib.error.HTTPError as exc:
         raise DeliveryFailed(f"http_{exc.code}") from None

@@ -111,3 +111,53 @@ def test_empty_quiet_hours_and_a_rotation_without_webhook_are_refused():
     with pytest.raises(InvalidInput, match="rotate_secret"):
         decide_set_notification_settings(NotifyState(), cmd(rotate_secret=True),
                                          Facts("npo", SECRET))
+
+
+@pytest.mark.parametrize("url", [
+    "http://127.0.0.1:8222/varz", "http://localhost:4222/", "http://[::1]/hook",
+    "http://10.0.0.5/hook", "http://192.168.1.10/hook", "http://169.254.169.254/latest",
+    "http://0.0.0.0/hook", "gopher://example.org/x",
+])
+def test_a_webhook_to_a_private_address_is_refused(url):
+    from services.notifier.channels import DeliveryFailed, post_webhook, refused_destination
+
+    assert refused_destination(url) in ("private_address", "scheme")
+    with pytest.raises(DeliveryFailed, match="destination_"):
+        post_webhook(url, b"{}", {})
+
+
+def test_a_private_address_is_allowed_only_by_setting():
+    from services.notifier.channels import refused_destination
+
+    assert refused_destination("http://127.0.0.1:8222/varz", allow_private=True) is None
+    assert refused_destination("https://93.184.215.14/hook") is None  # a public address
+
+
+def test_a_redirect_is_a_failed_delivery_not_followed(tmp_path):
+    import threading
+    from http.server import BaseHTTPRequestHandler, HTTPServer
+
+    from services.notifier.channels import DeliveryFailed, post_webhook
+
+    hits: list[str] = []
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_POST(self) -> None:
+            hits.append(self.path)
+            self.send_response(307)
+            self.send_header("Location", "/inside")
+            self.end_headers()
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+    server = HTTPServer(("127.0.0.1", 0), Handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        url = f"http://127.0.0.1:{server.server_address[1]}/hook"
+        with pytest.raises(DeliveryFailed, match="http_307"):
+            post_webhook(url, b"{}", {}, allow_private=True)
+        assert hits == ["/hook"]
+    finally:
+        server.shutdown()
+        server.server_close()

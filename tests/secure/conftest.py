@@ -90,6 +90,7 @@ class Deployment:
             nats_nkey_seed=self.creds("service", service),
             nats_tls_ca=self.certs.ca, nats_tls_cert=self.certs.client_cert(service),
             nats_tls_key=self.certs.client_key(service),
+            notify_allow_private_hosts=True,  # the test's webhook receiver is on loopback
         )
 
 
