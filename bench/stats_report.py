@@ -21,6 +21,8 @@ from collections.abc import Iterator
 from datetime import date, datetime, timedelta
 from pathlib import Path
 
+from sqlalchemy import Engine
+
 from contracts.base import Actor, DomainEvent
 from contracts.case import (
     CaseClosed,
@@ -134,19 +136,15 @@ def events(total: int, rng: random.Random) -> Iterator[tuple[DomainEvent, date]]
             n += 3
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser()
-    parser.add_argument("--events", type=int, default=1_000_000)
-    parser.add_argument("--db", default=None, help="SQLAlchemy URL (default: a temp SQLite)")
-    args = parser.parse_args()
-    url = args.db or f"sqlite:///{Path(tempfile.mkdtemp()) / 'stats-bench.sqlite'}"
-    engine = make_engine(url)
+def fill(engine: Engine, total: int, seed: int = 1) -> tuple[int, float, float]:
+    """Create the stats tables on ``engine`` and apply ``total`` synthetic events through the
+    real projection, 5,000 per transaction: (events applied, seconds applying, seconds
+    building envelopes)."""
     projection = StatsProjection()
     projection.metadata.drop_all(engine)
     projection.metadata.create_all(engine)
     kit_metadata.create_all(engine)
     ctx = ApplyContext(None)
-
     started = time.perf_counter()
     applied, batch = 0, []
     build_s = 0.0
@@ -157,7 +155,7 @@ def main() -> None:
                 projection.apply(conn, env, ctx)
             ctx.finish(conn)
 
-    for event, day in events(args.events, random.Random(1)):
+    for event, day in events(total, random.Random(seed)):
         t0 = time.perf_counter()
         batch.append(new_envelope(event, ACTOR, occurred_at=at(day)))
         build_s += time.perf_counter() - t0
@@ -167,7 +165,17 @@ def main() -> None:
             batch = []
     flush(batch)
     applied += len(batch)
-    project_s = time.perf_counter() - started - build_s
+    return applied, time.perf_counter() - started - build_s, build_s
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--events", type=int, default=1_000_000)
+    parser.add_argument("--db", default=None, help="SQLAlchemy URL (default: a temp SQLite)")
+    args = parser.parse_args()
+    url = args.db or f"sqlite:///{Path(tempfile.mkdtemp()) / 'stats-bench.sqlite'}"
+    engine = make_engine(url)
+    applied, project_s, build_s = fill(engine, args.events)
 
     t0 = time.perf_counter()
     report = queries.report(engine, AS_OF)
