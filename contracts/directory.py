@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+from dataclasses import dataclass, replace
 from typing import ClassVar, Literal
 
 from pydantic import Field
@@ -63,3 +65,76 @@ def reserved_agency_id(agency_id: str) -> str | None:
         return None
     names = ", ".join(sorted(RESERVED_AGENCY_IDS))
     return f"{agency_id!r} is reserved for the platform ({names}): choose another id"
+
+
+# ---- an agency's standing: the one fold and the rules every service judges with ----------
+
+
+@dataclass(frozen=True)
+class Agency:
+    """An agency's entry as the directory's events have it now."""
+
+    agency_id: str
+    active: bool
+    can_triage: bool = False
+    category: str = ""
+
+
+def evolve_agency(standing: Agency | None, event: DomainEvent) -> Agency | None:
+    """The standing after one more event of the agency. A registration or an update states
+    the whole entry, so the latest directory event alone decides whether it is active (a
+    projection can judge one event at a time)."""
+    if isinstance(event, AgencyRegistered | AgencyUpdated):
+        return Agency(event.agency_id, True, event.can_triage, event.category)
+    if isinstance(event, AgencyRetired):
+        return replace(standing or Agency(event.agency_id, False), active=False)
+    return standing
+
+
+def agency_standing(history: Iterable[DomainEvent]) -> Agency | None:
+    """An agency's standing from its history; None when it was never registered.
+
+    >>> agency_standing([]) is None
+    True
+    >>> agency_standing([AgencyRetired(agency_id="kita", reason="統合")]).active
+    False
+    """
+    standing: Agency | None = None
+    for event in history:
+        standing = evolve_agency(standing, event)
+    return standing
+
+
+def is_active(standing: Agency | None) -> bool:
+    """Registered (or updated) and not retired since."""
+    return standing is not None and standing.active
+
+
+def inactive_agency(agency_id: str, standing: Agency | None,
+                    role: str | None = "sender") -> str | None:
+    """Why ``agency_id`` may not send a command (or be named in one as ``role``): it is not
+    in the directory or was retired. None when it is an active entry. Services refuse with
+    this message as ``forbidden``, details ``{"agency_id": ...}``.
+
+    >>> inactive_agency("kita", None, "lead_agency")
+    "agency 'kita' (lead_agency) is not an active entry of the agency directory"
+    """
+    if is_active(standing):
+        return None
+    who = f"agency {agency_id!r}" + (f" ({role})" if role else "")
+    return f"{who} is not an active entry of the agency directory"
+
+
+def may_coordinate(standing: Agency | None, configured: Iterable[str] = ()) -> bool:
+    """Who may triage referrals and convene meetings (the coordination): an active entry
+    marked ``can_triage``, or one the city names in its setting (``configured``,
+    TSUNAGU_TRIAGE_AGENCIES).
+
+    >>> may_coordinate(Agency("fukushi", active=True), configured=["fukushi"])
+    True
+    >>> may_coordinate(Agency("fukushi", active=False, can_triage=True))
+    False
+    """
+    if standing is None or not standing.active:
+        return False
+    return standing.can_triage or standing.agency_id in set(configured)
