@@ -13,9 +13,10 @@ from typing import Literal
 from bench.events import DAY, CaseBoard, case_event
 from contracts.base import AgencyId, Command, DomainEvent, Id, ShortText
 from contracts.case import CaseClosed, CaseOpened, CaseSuspended, MemberJoined
+from contracts.directory import agency_standing, inactive_agency
 from contracts.envelope import Envelope
-from eventstore.commands import Session, require_active_agency
-from eventstore.errors import DomainError, InvalidInput
+from eventstore.commands import Session, command_table
+from eventstore.errors import DomainError, Forbidden, InvalidInput
 from eventstore.service import ServiceSpec
 from eventstore.settings import Settings
 
@@ -100,8 +101,11 @@ def decide(state: Case, cmd: Command) -> list[DomainEvent]:
 
 
 # ----- thin handler ------------------------------------------------------------------
-async def handle(session: Session, cmd: Command) -> list[DomainEvent]:
-    await require_active_agency(session, session.agency_id)
+async def handle(deps: None, session: Session, cmd: Command) -> list[DomainEvent]:
+    sender = await session.load("agency", session.agency_id)
+    refusal = inactive_agency(session.agency_id, agency_standing(e.event for e in sender.envelopes))
+    if refusal is not None:
+        raise Forbidden(refusal, details={"agency_id": session.agency_id})
     history = await session.load("case", cmd.case_id)  # type: ignore[attr-defined]
     return decide(fold(history.envelopes), cmd)
 
@@ -109,10 +113,9 @@ async def handle(session: Session, cmd: Command) -> list[DomainEvent]:
 def build_spec(settings: Settings | None = None, board: str = "benchboard") -> ServiceSpec:
     return ServiceSpec(
         name=SERVICE,
-        commands={
-            c.model_fields["type"].default: (c, handle)
-            for c in (BenchOpenCase, BenchJoin, BenchClose, BenchSuspend)
-        },
+        commands=command_table(
+            None, *((c, handle) for c in (BenchOpenCase, BenchJoin, BenchClose, BenchSuspend))
+        ),
         projections=[CaseBoard(board)],
         answer_unknown_commands=True,
     )

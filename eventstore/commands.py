@@ -1,11 +1,14 @@
 """Executing commands: load, decide (pure), append with optimistic concurrency, reply.
 
-A command handler is ``async def handle(session, command) -> list[DomainEvent]``: it loads
-what it needs through the session (which remembers each aggregate's last sequence) and calls
-the service's pure decider. The executor seals personal data, appends with the expected
-sequences, reloads and retries on a conflict, and makes retries idempotent: every event
-records the command that caused it, so a command sent again finds its events in the
-history it loads and gets the original reply, and nothing new is appended.
+A service writes each command handler as ``async def handle_<command>(deps, session, cmd)
+-> list[DomainEvent]`` and registers it by the command's type with ``command_table``, which
+binds the service's ``deps``; the executor runs the bound ``Handler(session, cmd)``. A
+handler loads what it needs through the session (which remembers each aggregate's last
+sequence) and calls the service's pure decider. The executor seals personal data, appends
+with the expected sequences, reloads and retries on a conflict, and makes retries
+idempotent: every event records the command that caused it, so a command sent again finds
+its events in the history it loads and gets the original reply, and nothing new is
+appended.
 
 The idempotency key is (sender agency, ``command_id``): another agency's command with the
 same id is its own command. Every event also carries the command's fingerprint
@@ -22,7 +25,8 @@ import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
+from functools import partial
+from typing import Any, TypeVar
 
 import nats.errors
 import structlog
@@ -31,12 +35,11 @@ from nats.aio.msg import Msg
 from pydantic import ValidationError
 
 from contracts.base import Actor, Command, DomainEvent, utcnow
-from contracts.directory import AgencyRegistered, AgencyRetired, AgencyUpdated
 from contracts.envelope import Envelope
 from contracts.worldtime import DatingPolicy, Role, dating_problem, world_time
 from eventstore.codec import new_envelope
 from eventstore.crypto import KeyRing, key_id_of
-from eventstore.errors import ConcurrencyConflict, DomainError, Forbidden, InvalidInput
+from eventstore.errors import ConcurrencyConflict, DomainError, InvalidInput
 from eventstore.guard import parse_json
 from eventstore.idempotency import (
     Receipt,
@@ -100,6 +103,23 @@ class Session:
 
 
 Handler = Callable[[Session, Any], Awaitable[list[DomainEvent]]]
+D = TypeVar("D")
+#: A service's handler before its ``deps`` (settings, keyring, …) are bound.
+ServiceHandler = Callable[[D, Session, Any], Awaitable[list[DomainEvent]]]
+
+
+def command_table(
+    deps: D, *handlers: tuple[type[Command], ServiceHandler[D]]
+) -> dict[str, tuple[type[Command], Handler]]:
+    """A service's commands for ``ServiceSpec.commands``: each handler under its command's
+    type (the subject token), with ``deps`` bound. A type registered twice is refused."""
+    table: dict[str, tuple[type[Command], Handler]] = {}
+    for cls, fn in handlers:
+        name = cls.model_fields["type"].default
+        if name in table:
+            raise ValueError(f"command {name!r} is registered twice")
+        table[name] = (cls, partial(fn, deps))
+    return table
 
 
 def reply_ok(command: Command, stored: list[tuple[int, Envelope]], replayed: bool) -> dict:
@@ -118,27 +138,6 @@ def reply_ok(command: Command, stored: list[tuple[int, Envelope]], replayed: boo
         ],
         "ids": reply_ids(stored),
     }
-
-
-def _active_agency(history: History) -> bool:
-    active = False
-    for env in history.envelopes:
-        if isinstance(env.event, AgencyRegistered | AgencyUpdated):
-            active = True
-        elif isinstance(env.event, AgencyRetired):
-            active = False
-    return active
-
-
-async def require_active_agency(session: Session, agency_id: str, role: str = "sender") -> History:
-    """Refuse commands from (or naming) an agency that is not in the directory or retired."""
-    history = await session.load("agency", agency_id)
-    if not _active_agency(history):
-        raise Forbidden(
-            f"agency {agency_id!r} ({role}) is not an active entry of the agency directory",
-            details={"agency_id": agency_id},
-        )
-    return history
 
 
 @dataclass

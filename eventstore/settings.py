@@ -39,11 +39,6 @@ class Settings(BaseSettings):
     reply_prefixes: tuple[str, ...] = INBOX_PREFIXES
     #: Reply subjects admin requests are answered on: the operator's and the admin's inboxes.
     admin_reply_prefixes: tuple[str, ...] = OPERATOR_PREFIXES
-    # Referral triage: which agencies may triage (besides directory entries with can_triage).
-    triage_agencies: tuple[str, ...] = ()
-    # Abuse routing: referrals flagged as suspected abuse go to the abuse-response process.
-    route_abuse: bool = True
-    extra_agency_categories: tuple[str, ...] = ()
     #: How many days back an agency may date a record (contracts.worldtime.DatingPolicy);
     #: the migration subjects (<prefix>.migrate.…) have no limit.
     backdate_days: int = Field(default=90, ge=0)

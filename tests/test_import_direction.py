@@ -80,3 +80,32 @@ def test_every_import_goes_down_the_layers_and_no_service_imports_another():
         if (why := violation(_module_name(path), name))
     ]
     assert wrong == []
+
+
+#: The domain's event modules: the kit (``eventstore/``) knows none of them. Rules two
+#: services need live beside their events as pure functions, which the services call.
+DOMAIN = ("contracts.directory", "contracts.case", "contracts.meeting", "contracts.referral",
+          "contracts.consent")
+
+
+def domain_import(imported: str) -> str | None:
+    """The domain module ``imported`` names (itself or a name in it), or None."""
+    return next((m for m in DOMAIN if imported == m or imported.startswith(f"{m}.")), None)
+
+
+def test_the_rule_reads_a_domain_import_in_either_form():
+    assert domain_import("contracts.directory.AgencyRegistered") == "contracts.directory"
+    assert domain_import("contracts.directory") == "contracts.directory"
+    assert domain_import("contracts.directory_extra") is None
+    assert domain_import("contracts.envelope.Envelope") is None
+
+
+def test_the_kit_imports_no_module_of_the_domain():
+    wrong = [
+        f"{path.relative_to(ROOT)}:{line}: imports {name}"
+        for path in sorted((ROOT / "eventstore").rglob("*.py"))
+        for line, name in _imported(path.read_text(encoding="utf-8"), _module_name(path),
+                                    is_package=path.name == "__init__.py")
+        if domain_import(name)
+    ]
+    assert wrong == []

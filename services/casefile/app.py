@@ -4,12 +4,11 @@ from __future__ import annotations
 
 from faststream import FastStream
 
-from contracts.commands_casefile import ErasePersonData
 from eventstore.reactor import Reactor
 from eventstore.service import Runtime, ServiceSpec, build_app
 from eventstore.settings import Settings, load_settings
-from services.casefile.erasure import Shredder, erase_person_data
-from services.casefile.handlers import COMMANDS
+from services.casefile.erasure import Shredder
+from services.casefile.handlers import Deps, commands
 from services.casefile.person_record import OPERATOR_QUERIES
 from services.casefile.projection import CasefileProjection
 from services.casefile.queries import QUERIES
@@ -28,7 +27,7 @@ def build_spec(settings: Settings, clock: Clock | None = None,
 
     return ServiceSpec(
         name="casefile",
-        commands={**COMMANDS, "erase_person_data": (ErasePersonData, erase_person_data)},
+        commands=commands(Deps()),
         queries=dict(QUERIES),
         operator_queries=dict(OPERATOR_QUERIES),
         projections=[projection],

@@ -83,7 +83,9 @@ async def _unsealed(keyring: KeyRing, envelopes: list[Envelope]) -> list[DomainE
     return [keyring.unseal_event(env.event) for env in envelopes]
 
 
-async def erase_person_data(session: Session, cmd: ErasePersonData) -> list[DomainEvent]:
+async def handle_erase_person_data(
+    deps: object, session: Session, cmd: ErasePersonData
+) -> list[DomainEvent]:
     if session.agency_id != OPERATOR:
         raise Forbidden(
             f"erase_person_data is an operator command (subject …cmd.{OPERATOR}.…); "

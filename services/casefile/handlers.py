@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import date
-from uuid import NAMESPACE_URL, uuid5
 
 from contracts.base import Command, DomainEvent
 from contracts.commands_casefile import (
@@ -12,6 +12,7 @@ from contracts.commands_casefile import (
     CloseCase,
     DraftPlan,
     EndEnrollment,
+    ErasePersonData,
     InviteMember,
     OpenCase,
     RecordIntakeAssessment,
@@ -21,11 +22,14 @@ from contracts.commands_casefile import (
     StartEnrollment,
     SuspendCase,
 )
+from contracts.directory import agency_standing, inactive_agency
+from contracts.ids import CASEFILE, derived_id
 from contracts.jst import JST
 from contracts.person import was_erased
-from eventstore.commands import Handler, Session, require_active_agency
-from eventstore.errors import DomainError
+from eventstore.commands import Handler, ServiceHandler, Session, command_table
+from eventstore.errors import DomainError, Forbidden
 from services.casefile import attachments, domain
+from services.casefile.erasure import handle_erase_person_data
 
 
 def today(session: Session) -> date:
@@ -35,10 +39,23 @@ def today(session: Session) -> date:
     return session.now.astimezone(JST).date()
 
 
-def derived_id(prefix: str, session: Session) -> str:
+@dataclass(frozen=True)
+class Deps:
+    """What the handlers need beyond the session: nothing yet (attachments are checked
+    through the session's connection)."""
+
+
+def new_id(prefix: str, session: Session) -> str:
     """Ids of new things derive from the command, so a retry lands on the same record."""
-    name = f"{session.agency_id}/{session.command.command_id}"
-    return f"{prefix}-{uuid5(NAMESPACE_URL, name).hex[:20]}"
+    return derived_id(CASEFILE, prefix, session.agency_id, session.command.command_id)
+
+
+async def active_agency(session: Session, agency_id: str, role: str = "sender") -> None:
+    """Refused unless the agency is an active directory entry (contracts.directory)."""
+    history = await session.load("agency", agency_id)
+    refusal = inactive_agency(agency_id, agency_standing(e.event for e in history.envelopes), role)
+    if refusal is not None:
+        raise Forbidden(refusal, details={"agency_id": agency_id})
 
 
 async def load_case(session: Session, case_id: str) -> domain.CaseState:
@@ -62,93 +79,102 @@ async def refuse_if_erased(session: Session, state: domain.CaseState) -> None:
         )
 
 
-async def open_case(session: Session, cmd: OpenCase) -> list[DomainEvent]:
-    await require_active_agency(session, session.agency_id)
+async def handle_open_case(deps: Deps, session: Session, cmd: OpenCase) -> list[DomainEvent]:
+    await active_agency(session, session.agency_id)
     if cmd.subject.agency_id is not None:
-        await require_active_agency(session, cmd.subject.agency_id, role="subject.agency_id")
-    case_id = derived_id("case", session)
+        await active_agency(session, cmd.subject.agency_id, role="subject.agency_id")
+    case_id = new_id("case", session)
     await session.load("case", case_id)
     return domain.decide_open(case_id, session.agency_id, cmd)
 
 
-async def record_intake_assessment(
-    session: Session, cmd: RecordIntakeAssessment
+async def handle_record_intake_assessment(
+    deps: Deps, session: Session, cmd: RecordIntakeAssessment
 ) -> list[DomainEvent]:
-    await require_active_agency(session, session.agency_id)
+    await active_agency(session, session.agency_id)
     state = await load_case(session, cmd.case_id)
     await refuse_if_erased(session, state)
     if cmd.attachment is not None:
         await attachments.verify(session.store.nc, session.store.topology, cmd.attachment)
-    return domain.decide_assessment(state, session.agency_id, derived_id("as", session), cmd)
+    return domain.decide_assessment(state, session.agency_id, new_id("as", session), cmd)
 
 
-async def draft_plan(session: Session, cmd: DraftPlan) -> list[DomainEvent]:
-    await require_active_agency(session, session.agency_id)
+async def handle_draft_plan(deps: Deps, session: Session, cmd: DraftPlan) -> list[DomainEvent]:
+    await active_agency(session, session.agency_id)
     for i, role in enumerate(cmd.roles):
-        await require_active_agency(session, role.agency_id, role=f"roles[{i}].agency_id")
+        await active_agency(session, role.agency_id, role=f"roles[{i}].agency_id")
     state = await load_case(session, cmd.case_id)
     await refuse_if_erased(session, state)
     consent = await consent_of(session, cmd.case_id)
     return domain.decide_draft_plan(
-        state, session.agency_id, derived_id("plan", session), cmd, consent, today(session)
+        state, session.agency_id, new_id("plan", session), cmd, consent, today(session)
     )
 
 
-async def record_monitoring(session: Session, cmd: RecordMonitoring) -> list[DomainEvent]:
-    await require_active_agency(session, session.agency_id)
+async def handle_record_monitoring(
+    deps: Deps, session: Session, cmd: RecordMonitoring
+) -> list[DomainEvent]:
+    await active_agency(session, session.agency_id)
     state = await load_case(session, cmd.case_id)
     await refuse_if_erased(session, state)
-    return domain.decide_monitoring(state, session.agency_id, derived_id("mon", session), cmd)
+    return domain.decide_monitoring(state, session.agency_id, new_id("mon", session), cmd)
 
 
-async def start_enrollment(session: Session, cmd: StartEnrollment) -> list[DomainEvent]:
-    await require_active_agency(session, session.agency_id)
+async def handle_start_enrollment(
+    deps: Deps, session: Session, cmd: StartEnrollment
+) -> list[DomainEvent]:
+    await active_agency(session, session.agency_id)
     if cmd.subject is not None and cmd.subject.agency_id is not None:
-        await require_active_agency(session, cmd.subject.agency_id, role="subject.agency_id")
+        await active_agency(session, cmd.subject.agency_id, role="subject.agency_id")
     state = await load_case(session, cmd.case_id)
     return domain.decide_start_enrollment(state, session.agency_id, cmd)
 
 
-async def end_enrollment(session: Session, cmd: EndEnrollment) -> list[DomainEvent]:
-    await require_active_agency(session, session.agency_id)
+async def handle_end_enrollment(
+    deps: Deps, session: Session, cmd: EndEnrollment
+) -> list[DomainEvent]:
+    await active_agency(session, session.agency_id)
     state = await load_case(session, cmd.case_id)
     return domain.decide_end_enrollment(state, session.agency_id, cmd)
 
 
-async def invite_member(session: Session, cmd: InviteMember) -> list[DomainEvent]:
-    await require_active_agency(session, session.agency_id)
-    await require_active_agency(session, cmd.agency_id, role="agency_id")
+async def handle_invite_case_member(
+    deps: Deps, session: Session, cmd: InviteMember
+) -> list[DomainEvent]:
+    await active_agency(session, session.agency_id)
+    await active_agency(session, cmd.agency_id, role="agency_id")
     state = await load_case(session, cmd.case_id)
     return domain.decide_invite(state, session.agency_id, cmd)
 
 
-async def reopen_case(session: Session, cmd: ReopenCase) -> list[DomainEvent]:
-    await require_active_agency(session, session.agency_id)
+async def handle_reopen_case(deps: Deps, session: Session, cmd: ReopenCase) -> list[DomainEvent]:
+    await active_agency(session, session.agency_id)
     state = await load_case(session, cmd.case_id)
     return domain.decide_reopen(state, session.agency_id, cmd)
 
 
-def _refusal(what: str) -> Handler:
-    async def refuse(session: Session, cmd: Command) -> list[DomainEvent]:
+def _refusal(what: str) -> ServiceHandler[Deps]:
+    async def refuse(deps: Deps, session: Session, cmd: Command) -> list[DomainEvent]:
         raise domain.refuse_direct_decision(what)
 
     return refuse
 
 
-COMMANDS: dict[str, tuple[type[Command], Handler]] = {
-    "open_case": (OpenCase, open_case),
-    "record_intake_assessment": (RecordIntakeAssessment, record_intake_assessment),
-    "draft_plan": (DraftPlan, draft_plan),
-    "record_monitoring": (RecordMonitoring, record_monitoring),
-    "start_enrollment": (StartEnrollment, start_enrollment),
-    "end_enrollment": (EndEnrollment, end_enrollment),
-    "invite_case_member": (InviteMember, invite_member),
-    "reopen_case": (ReopenCase, reopen_case),
-    "approve_plan": (ApprovePlan, _refusal("approving a plan")),
-    "close_case": (CloseCase, _refusal("closing a case (終結)")),
-    "suspend_case": (SuspendCase, _refusal("suspending a case (中断)")),
-    "assign_lead_agency": (AssignLeadAgency, _refusal("naming the lead agency (主担当)")),
-    "return_to_comprehensive": (
-        ReturnToComprehensive, _refusal("returning a case to 包括的相談支援"),
-    ),
-}
+def commands(deps: Deps) -> dict[str, tuple[type[Command], Handler]]:
+    return command_table(
+        deps,
+        (OpenCase, handle_open_case),
+        (RecordIntakeAssessment, handle_record_intake_assessment),
+        (DraftPlan, handle_draft_plan),
+        (RecordMonitoring, handle_record_monitoring),
+        (StartEnrollment, handle_start_enrollment),
+        (EndEnrollment, handle_end_enrollment),
+        (InviteMember, handle_invite_case_member),
+        (ReopenCase, handle_reopen_case),
+        (ErasePersonData, handle_erase_person_data),
+        (ApprovePlan, _refusal("approving a plan")),
+        (CloseCase, _refusal("closing a case (終結)")),
+        (SuspendCase, _refusal("suspending a case (中断)")),
+        (AssignLeadAgency, _refusal("naming the lead agency (主担当)")),
+        (ReturnToComprehensive, _refusal("returning a case to 包括的相談支援")),
+    )

@@ -25,7 +25,13 @@ from contracts.case import (
 from contracts.case import DecisionNotApplied as DecisionNotAppliedEvent
 from contracts.common import reason_of
 from contracts.consent import ConsentRecorded, ConsentWithdrawn
-from contracts.directory import AgencyRegistered, AgencyRetired, AgencyUpdated
+from contracts.directory import (
+    AgencyRegistered,
+    AgencyRetired,
+    AgencyUpdated,
+    evolve_agency,
+    may_coordinate,
+)
 from contracts.envelope import Envelope
 from contracts.feed import (
     KIND_HEADER,
@@ -124,7 +130,8 @@ def track(conn: Connection, env: Envelope) -> None:
     match e:
         case AgencyRegistered() | AgencyUpdated() | AgencyRetired():
             conn.execute(delete(triagers).where(triagers.c.agency_id == e.agency_id))
-            if getattr(e, "can_triage", False):
+            # The latest directory event alone gives the standing (contracts.directory).
+            if may_coordinate(evolve_agency(None, e)):
                 conn.execute(triagers.insert(), {"agency_id": e.agency_id})
         case ReferralSubmitted():
             upsert(conn, referrers, {"referral_id": e.referral_id,

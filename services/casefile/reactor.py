@@ -12,11 +12,11 @@ import structlog
 from contracts.base import Command, DomainEvent, Id
 from contracts.envelope import Envelope
 from contracts.meeting import CaseTabled, DecisionRecorded, MeetingHeld, MeetingScheduled
-from eventstore.commands import Executor, Session, require_active_agency
+from eventstore.commands import Executor, Session
 from eventstore.crypto import sealed_key_ids
 from eventstore.errors import Forbidden
 from services.casefile import domain
-from services.casefile.handlers import consent_of, load_case, today
+from services.casefile.handlers import active_agency, consent_of, load_case, today
 
 log = structlog.get_logger("tsunagu.casefile.reactor")
 
@@ -82,7 +82,7 @@ class DecisionReactor:
                 lead_ok = True
                 if trigger.lead_agency:
                     try:
-                        await require_active_agency(session, trigger.lead_agency, "lead_agency")
+                        await active_agency(session, trigger.lead_agency, "lead_agency")
                     except Forbidden:
                         lead_ok = False
                 return domain.decide_decision(state, facts, trigger, consent, lead_ok)

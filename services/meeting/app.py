@@ -7,18 +7,21 @@ from faststream import FastStream
 from eventstore.scrub import Scrubber
 from eventstore.service import ServiceSpec, build_app
 from eventstore.settings import Settings, load_settings
-from services.meeting.handlers import MeetingHandlers
+from services.meeting.handlers import Deps, commands
 from services.meeting.person_record import OPERATOR_QUERIES
 from services.meeting.projection import MeetingProjection
 from services.meeting.queries import QUERIES
+from services.meeting.settings import MeetingSettings
 
 
-def build_spec(settings: Settings) -> ServiceSpec:
+def build_spec(settings: Settings, own: MeetingSettings | None = None) -> ServiceSpec:
+    """``own``: the meeting's settings; by default read from the environment."""
+    own = own if own is not None else MeetingSettings()
     # The coordination (directory entries with can_triage, or listed in settings) convenes.
-    handlers = MeetingHandlers(coordinators=frozenset(settings.triage_agencies))
+    deps = Deps(coordinators=frozenset(own.triage_agencies))
     return ServiceSpec(
         name="meeting",
-        commands=handlers.commands(),
+        commands=commands(deps),
         queries=dict(QUERIES),
         operator_queries=dict(OPERATOR_QUERIES),
         projections=[MeetingProjection()],

@@ -5,10 +5,10 @@ Every refusal names the field and the rule; handlers append nothing when one is 
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import Iterable
 from datetime import date, datetime, time, timedelta
 
+from contracts import ids
 from contracts.base import MAX_DATE, DomainEvent, Sealed
 from contracts.commands_meeting import (
     AcknowledgeConfidentiality,
@@ -60,13 +60,11 @@ from services.meeting.recurrence import (
 from services.meeting.rules import NEEDS_LEAD, ask_answered_by, asks_allowed
 from services.meeting.state import Agency, Case, Item, Meeting, Series
 
-_NS = uuid.UUID("6d1c1f0e-3a55-4c61-9a57-7473756e6167")
-
 
 def derived_id(prefix: str, *parts: str) -> str:
     """A stable id from the command (a retried command lands on the same aggregate). Ids
     from a command id take the sender too: two agencies' command ids never collide."""
-    return f"{prefix}-{uuid.uuid5(_NS, '/'.join(parts)).hex[:16]}"
+    return ids.derived_id(ids.MEETING, prefix, *parts)
 
 
 def decision_id_for(meeting_id: str, item_id: str, ask: Ask) -> str:

@@ -7,7 +7,7 @@ reply, even when the decider would now refuse it (e.g. "already held").
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from typing import Any
 
 from contracts.base import Command, DomainEvent
@@ -29,9 +29,10 @@ from contracts.commands_meeting import (
     TableCase,
 )
 from contracts.consent import has_valid_consent
+from contracts.directory import agency_standing, inactive_agency
 from contracts.person import was_erased
-from eventstore.commands import Handler, Session, require_active_agency
-from eventstore.errors import DomainError
+from eventstore.commands import Handler, Session, command_table
+from eventstore.errors import DomainError, Forbidden
 from services.meeting import domain
 from services.meeting.recurrence import local_date, occurrence_id
 from services.meeting.state import (
@@ -61,9 +62,18 @@ async def load_case(session: Session, case_id: str) -> Case:
     return fold_case(case_id, (e.event for e in history.envelopes))
 
 
-async def load_agency(session: Session, agency_id: str) -> Agency:
+async def load_agency(session: Session, agency_id: str,
+                      coordinators: frozenset[str] = frozenset()) -> Agency:
     history = await session.load("agency", agency_id)
-    return fold_agency(agency_id, (e.event for e in history.envelopes))
+    return fold_agency(agency_id, (e.event for e in history.envelopes), coordinators)
+
+
+async def active_agency(session: Session, agency_id: str, role: str = "sender") -> None:
+    """Refused unless the agency is an active directory entry (contracts.directory)."""
+    history = await session.load("agency", agency_id)
+    refusal = inactive_agency(agency_id, agency_standing(e.event for e in history.envelopes), role)
+    if refusal is not None:
+        raise Forbidden(refusal, details={"agency_id": agency_id})
 
 
 async def consented(session: Session, case_id: str, on: Any) -> bool:
@@ -93,154 +103,191 @@ async def refuse_if_erased(session: Session, meeting: Meeting, item_id: str | No
 
 
 @dataclass(frozen=True)
-class MeetingHandlers:
+class Deps:
     #: Agencies that may convene besides directory entries with can_triage (settings).
     coordinators: frozenset[str] = frozenset()
 
-    async def _coordinator(self, session: Session) -> str:
-        await require_active_agency(session, session.agency_id)
-        agency = await load_agency(session, session.agency_id)
-        if session.agency_id in self.coordinators:
-            agency = replace(agency, coordinator=True)
-        domain.require_coordinator(agency)
-        return session.agency_id
 
-    async def _members(self, session: Session, ids: tuple[str, ...], field: str) -> None:
-        for agency_id in ids:
-            domain.require_active(await load_agency(session, agency_id), field)
+async def _coordinator(deps: Deps, session: Session) -> str:
+    await active_agency(session, session.agency_id)
+    domain.require_coordinator(await load_agency(session, session.agency_id, deps.coordinators))
+    return session.agency_id
 
-    async def schedule(self, session: Session, cmd: ScheduleMeeting) -> list[DomainEvent]:
-        meeting_id = domain.derived_id("mtg", session.agency_id, cmd.command_id)
-        meeting = await load_meeting(session, meeting_id)
-        convener = await self._coordinator(session)
-        await self._members(session, cmd.members, "members")
-        return domain.schedule(cmd, meeting, convener, session.world)
 
-    async def start_series(self, session: Session, cmd: StartMeetingSeries) -> list[DomainEvent]:
-        series_id = domain.derived_id("ser", session.agency_id, cmd.command_id)
-        series = await load_series(session, series_id)
-        if series.started and series.first_meeting_id:  # a retry: its own first occurrence
-            await load_meeting(session, series.first_meeting_id)
-            when = session.world
-        else:
-            when = domain.first_occurrence(cmd, session.world)
-        first = await load_meeting(session, occurrence_id(series.series_id, when))
-        convener = await self._coordinator(session)
-        await self._members(session, cmd.members, "members")
-        return domain.start_series(cmd, series, first, convener, session.world, when)
+async def _members(session: Session, ids: tuple[str, ...], field: str) -> None:
+    for agency_id in ids:
+        domain.require_active(await load_agency(session, agency_id), field)
 
-    async def end_series(self, session: Session, cmd: EndMeetingSeries) -> list[DomainEvent]:
-        series = await load_series(session, cmd.series_id)
-        await require_active_agency(session, session.agency_id)
-        return domain.end_series(cmd, series, session.agency_id, session.world)
 
-    async def _then_next(self, session: Session, meeting: Meeting) -> list[DomainEvent]:
-        """定例: once an occurrence is held or cancelled, the next one is scheduled."""
-        if not meeting.regular or meeting.series_id is None:
-            return []
-        series = await load_series(session, meeting.series_id)
-        slot = domain.next_in_series(series, meeting, session.now)
-        if slot is None:
-            return []
-        target = await load_meeting(session, slot[0])
-        return domain.schedule_next(series, slot, target)
+async def _then_next(session: Session, meeting: Meeting) -> list[DomainEvent]:
+    """定例: once an occurrence is held or cancelled, the next one is scheduled."""
+    if not meeting.regular or meeting.series_id is None:
+        return []
+    series = await load_series(session, meeting.series_id)
+    slot = domain.next_in_series(series, meeting, session.now)
+    if slot is None:
+        return []
+    target = await load_meeting(session, slot[0])
+    return domain.schedule_next(series, slot, target)
 
-    async def reschedule(self, session: Session, cmd: RescheduleMeeting) -> list[DomainEvent]:
-        meeting = await load_meeting(session, cmd.meeting_id)
-        await require_active_agency(session, session.agency_id)
-        return domain.reschedule(cmd, meeting, session.agency_id, session.world)
 
-    async def cancel(self, session: Session, cmd: CancelMeeting) -> list[DomainEvent]:
-        meeting = await load_meeting(session, cmd.meeting_id)
-        await require_active_agency(session, session.agency_id)
-        following = await self._then_next(session, meeting)  # loaded first: see module doc
-        return domain.cancel(cmd, meeting, session.agency_id) + following
+async def handle_schedule_meeting(
+    deps: Deps, session: Session, cmd: ScheduleMeeting
+) -> list[DomainEvent]:
+    meeting_id = domain.derived_id("mtg", session.agency_id, cmd.command_id)
+    meeting = await load_meeting(session, meeting_id)
+    convener = await _coordinator(deps, session)
+    await _members(session, cmd.members, "members")
+    return domain.schedule(cmd, meeting, convener, session.world)
 
-    async def invite(self, session: Session, cmd: InviteMember) -> list[DomainEvent]:
-        meeting = await load_meeting(session, cmd.meeting_id)
-        await require_active_agency(session, session.agency_id)
-        invitee = await load_agency(session, cmd.agency_id) if cmd.agency_id else None
-        return domain.invite(cmd, meeting, session.agency_id, invitee)
 
-    async def acknowledge(
-        self, session: Session, cmd: AcknowledgeConfidentiality
-    ) -> list[DomainEvent]:
-        meeting = await load_meeting(session, cmd.meeting_id)
-        await require_active_agency(session, session.agency_id)
-        return domain.acknowledge(cmd, meeting, session.agency_id, local_date(session.world),
-                                  cmd.staff)
+async def handle_start_meeting_series(
+    deps: Deps, session: Session, cmd: StartMeetingSeries
+) -> list[DomainEvent]:
+    series_id = domain.derived_id("ser", session.agency_id, cmd.command_id)
+    series = await load_series(session, series_id)
+    if series.started and series.first_meeting_id:  # a retry: its own first occurrence
+        await load_meeting(session, series.first_meeting_id)
+        when = session.world
+    else:
+        when = domain.first_occurrence(cmd, session.world)
+    first = await load_meeting(session, occurrence_id(series.series_id, when))
+    convener = await _coordinator(deps, session)
+    await _members(session, cmd.members, "members")
+    return domain.start_series(cmd, series, first, convener, session.world, when)
 
-    async def table(self, session: Session, cmd: TableCase) -> list[DomainEvent]:
-        meeting = await load_meeting(session, cmd.meeting_id)
-        await require_active_agency(session, session.agency_id)
-        domain.require_open(meeting)
-        case = await load_case(session, cmd.case_id)
-        ok = await consented(session, cmd.case_id, meeting.meeting_date)
-        return domain.table(cmd, meeting, session.agency_id, case, ok)
 
-    async def move(
-        self, session: Session, cmd: MoveCaseToSupportPlanMeeting
-    ) -> list[DomainEvent]:
-        source = await load_meeting(session, cmd.meeting_id)
-        target = await load_meeting(session, cmd.to_meeting_id)
-        await require_active_agency(session, session.agency_id)
-        item = source.item(cmd.item_id)
-        case: Case | None = None
-        ok = False
-        if item is not None and target.exists:
-            case = await load_case(session, item.case_id)
-            ok = await consented(session, item.case_id, target.meeting_date)
-        return domain.move(cmd, source, target, session.agency_id, case, ok)
+async def handle_end_meeting_series(
+    deps: Deps, session: Session, cmd: EndMeetingSeries
+) -> list[DomainEvent]:
+    series = await load_series(session, cmd.series_id)
+    await active_agency(session, session.agency_id)
+    return domain.end_series(cmd, series, session.agency_id, session.world)
 
-    async def held(self, session: Session, cmd: RecordMeetingHeld) -> list[DomainEvent]:
-        meeting = await load_meeting(session, cmd.meeting_id)
-        await require_active_agency(session, session.agency_id)
-        following = await self._then_next(session, meeting)  # loaded first: see module doc
-        return domain.held(cmd, meeting, session.agency_id, local_date(session.now)) + following
 
-    async def decide(self, session: Session, cmd: RecordDecision) -> list[DomainEvent]:
-        meeting = await load_meeting(session, cmd.meeting_id)
-        await require_active_agency(session, session.agency_id)
-        item = domain.decision_target(cmd, meeting)
+async def handle_reschedule_meeting(
+    deps: Deps, session: Session, cmd: RescheduleMeeting
+) -> list[DomainEvent]:
+    meeting = await load_meeting(session, cmd.meeting_id)
+    await active_agency(session, session.agency_id)
+    return domain.reschedule(cmd, meeting, session.agency_id, session.world)
+
+
+async def handle_cancel_meeting(
+    deps: Deps, session: Session, cmd: CancelMeeting
+) -> list[DomainEvent]:
+    meeting = await load_meeting(session, cmd.meeting_id)
+    await active_agency(session, session.agency_id)
+    following = await _then_next(session, meeting)  # loaded first: see module doc
+    return domain.cancel(cmd, meeting, session.agency_id) + following
+
+
+async def handle_invite_member(
+    deps: Deps, session: Session, cmd: InviteMember
+) -> list[DomainEvent]:
+    meeting = await load_meeting(session, cmd.meeting_id)
+    await active_agency(session, session.agency_id)
+    invitee = await load_agency(session, cmd.agency_id) if cmd.agency_id else None
+    return domain.invite(cmd, meeting, session.agency_id, invitee)
+
+
+async def handle_acknowledge_confidentiality(
+    deps: Deps, session: Session, cmd: AcknowledgeConfidentiality
+) -> list[DomainEvent]:
+    meeting = await load_meeting(session, cmd.meeting_id)
+    await active_agency(session, session.agency_id)
+    return domain.acknowledge(cmd, meeting, session.agency_id, local_date(session.world),
+                              cmd.staff)
+
+
+async def handle_table_case(deps: Deps, session: Session, cmd: TableCase) -> list[DomainEvent]:
+    meeting = await load_meeting(session, cmd.meeting_id)
+    await active_agency(session, session.agency_id)
+    domain.require_open(meeting)
+    case = await load_case(session, cmd.case_id)
+    ok = await consented(session, cmd.case_id, meeting.meeting_date)
+    return domain.table(cmd, meeting, session.agency_id, case, ok)
+
+
+async def handle_move_case_to_support_plan_meeting(
+    deps: Deps, session: Session, cmd: MoveCaseToSupportPlanMeeting
+) -> list[DomainEvent]:
+    source = await load_meeting(session, cmd.meeting_id)
+    target = await load_meeting(session, cmd.to_meeting_id)
+    await active_agency(session, session.agency_id)
+    item = source.item(cmd.item_id)
+    case: Case | None = None
+    ok = False
+    if item is not None and target.exists:
         case = await load_case(session, item.case_id)
-        ok = await consented(session, item.case_id, meeting.held_on)
-        lead = await load_agency(session, cmd.lead_agency) if cmd.lead_agency else None
-        return domain.decide(cmd, meeting, session.agency_id, item, case, ok, lead)
+        ok = await consented(session, item.case_id, target.meeting_date)
+    return domain.move(cmd, source, target, session.agency_id, case, ok)
 
-    async def resource_gap(self, session: Session, cmd: RecordResourceGap) -> list[DomainEvent]:
-        meeting = await load_meeting(session, cmd.meeting_id)
-        await require_active_agency(session, session.agency_id)
-        return domain.resource_gap(cmd, meeting, session.agency_id)
 
-    async def minutes(self, session: Session, cmd: RecordMinutes) -> list[DomainEvent]:
-        meeting = await load_meeting(session, cmd.meeting_id)
-        await require_active_agency(session, session.agency_id)
-        events = domain.minutes(cmd, meeting, session.agency_id)
-        await refuse_if_erased(session, meeting, cmd.item_id)
-        return events
+async def handle_record_meeting_held(
+    deps: Deps, session: Session, cmd: RecordMeetingHeld
+) -> list[DomainEvent]:
+    meeting = await load_meeting(session, cmd.meeting_id)
+    await active_agency(session, session.agency_id)
+    following = await _then_next(session, meeting)  # loaded first: see module doc
+    return domain.held(cmd, meeting, session.agency_id, local_date(session.now)) + following
 
-    async def material(self, session: Session, cmd: ShareMaterial) -> list[DomainEvent]:
-        meeting = await load_meeting(session, cmd.meeting_id)
-        await require_active_agency(session, session.agency_id)
-        events = domain.material(cmd, meeting, session.agency_id)
-        await refuse_if_erased(session, meeting, cmd.item_id)
-        return events
 
-    def commands(self) -> dict[str, tuple[type[Command], Handler]]:
-        pairs: list[tuple[type[Command], Handler]] = [
-            (ScheduleMeeting, self.schedule),
-            (StartMeetingSeries, self.start_series),
-            (EndMeetingSeries, self.end_series),
-            (RescheduleMeeting, self.reschedule),
-            (CancelMeeting, self.cancel),
-            (InviteMember, self.invite),
-            (AcknowledgeConfidentiality, self.acknowledge),
-            (TableCase, self.table),
-            (MoveCaseToSupportPlanMeeting, self.move),
-            (RecordMeetingHeld, self.held),
-            (RecordDecision, self.decide),
-            (RecordResourceGap, self.resource_gap),
-            (RecordMinutes, self.minutes),
-            (ShareMaterial, self.material),
-        ]
-        return {cls.model_fields["type"].default: (cls, fn) for cls, fn in pairs}
+async def handle_record_decision(
+    deps: Deps, session: Session, cmd: RecordDecision
+) -> list[DomainEvent]:
+    meeting = await load_meeting(session, cmd.meeting_id)
+    await active_agency(session, session.agency_id)
+    item = domain.decision_target(cmd, meeting)
+    case = await load_case(session, item.case_id)
+    ok = await consented(session, item.case_id, meeting.held_on)
+    lead = await load_agency(session, cmd.lead_agency) if cmd.lead_agency else None
+    return domain.decide(cmd, meeting, session.agency_id, item, case, ok, lead)
+
+
+async def handle_record_resource_gap(
+    deps: Deps, session: Session, cmd: RecordResourceGap
+) -> list[DomainEvent]:
+    meeting = await load_meeting(session, cmd.meeting_id)
+    await active_agency(session, session.agency_id)
+    return domain.resource_gap(cmd, meeting, session.agency_id)
+
+
+async def handle_record_minutes(
+    deps: Deps, session: Session, cmd: RecordMinutes
+) -> list[DomainEvent]:
+    meeting = await load_meeting(session, cmd.meeting_id)
+    await active_agency(session, session.agency_id)
+    events = domain.minutes(cmd, meeting, session.agency_id)
+    await refuse_if_erased(session, meeting, cmd.item_id)
+    return events
+
+
+async def handle_share_material(
+    deps: Deps, session: Session, cmd: ShareMaterial
+) -> list[DomainEvent]:
+    meeting = await load_meeting(session, cmd.meeting_id)
+    await active_agency(session, session.agency_id)
+    events = domain.material(cmd, meeting, session.agency_id)
+    await refuse_if_erased(session, meeting, cmd.item_id)
+    return events
+
+
+def commands(deps: Deps) -> dict[str, tuple[type[Command], Handler]]:
+    return command_table(
+        deps,
+        (ScheduleMeeting, handle_schedule_meeting),
+        (StartMeetingSeries, handle_start_meeting_series),
+        (EndMeetingSeries, handle_end_meeting_series),
+        (RescheduleMeeting, handle_reschedule_meeting),
+        (CancelMeeting, handle_cancel_meeting),
+        (InviteMember, handle_invite_member),
+        (AcknowledgeConfidentiality, handle_acknowledge_confidentiality),
+        (TableCase, handle_table_case),
+        (MoveCaseToSupportPlanMeeting, handle_move_case_to_support_plan_meeting),
+        (RecordMeetingHeld, handle_record_meeting_held),
+        (RecordDecision, handle_record_decision),
+        (RecordResourceGap, handle_record_resource_gap),
+        (RecordMinutes, handle_record_minutes),
+        (ShareMaterial, handle_share_material),
+    )

@@ -16,7 +16,7 @@ from contracts.case import (
     PlanDrafted,
 )
 from contracts.common import FreeText, Program, sealable
-from contracts.directory import AgencyRegistered, AgencyRetired, AgencyUpdated
+from contracts.directory import agency_standing, is_active, may_coordinate
 from contracts.envelope import Envelope
 from contracts.meeting import (
     Ask,
@@ -238,11 +238,9 @@ class Agency:
     coordinator: bool = False
 
 
-def fold_agency(agency_id: str, events: Iterable[DomainEvent]) -> Agency:
-    a = Agency(agency_id)
-    for event in events:
-        if isinstance(event, AgencyRegistered | AgencyUpdated):
-            a = replace(a, active=True, coordinator=event.can_triage)
-        elif isinstance(event, AgencyRetired):
-            a = replace(a, active=False)
-    return a
+def fold_agency(agency_id: str, events: Iterable[DomainEvent],
+                coordinators: Iterable[str] = ()) -> Agency:
+    """What the deciders need of an agency, judged by the directory's own rules
+    (``coordinators``: the agencies the city's setting names besides can_triage)."""
+    standing = agency_standing(events)
+    return Agency(agency_id, is_active(standing), may_coordinate(standing, coordinators))

@@ -19,7 +19,7 @@ from eventstore.service import Runtime, ServiceSpec, build_app
 from eventstore.settings import Settings, load_settings
 from services.notifier import tables
 from services.notifier.channels import SmtpConfig
-from services.notifier.handlers import COMMANDS
+from services.notifier.handlers import Deps, commands
 from services.notifier.intake import Intake
 from services.notifier.policy import MAX_ATTEMPTS
 from services.notifier.projection import NotifierProjection
@@ -57,7 +57,7 @@ def build_spec(settings: Settings, clock: Clock | None = None, every: float = 1.
         return {"deliveries": dict(senders[0].counts) if senders else {}}
 
     return ServiceSpec(
-        name="notifier", commands=dict(COMMANDS), queries=dict(QUERIES),
+        name="notifier", commands=commands(Deps()), queries=dict(QUERIES),
         projections=[NotifierProjection()], on_start=[start], extra_status=status,
         tables=tables.kept,
     )

@@ -7,14 +7,17 @@ from faststream import FastStream
 from eventstore.scrub import Scrubber
 from eventstore.service import Runtime, ServiceSpec, build_app
 from eventstore.settings import Settings, load_settings
-from services.referral.handlers import Deps, command_table
+from services.referral.handlers import Deps, commands
 from services.referral.person_record import OPERATOR_QUERIES
 from services.referral.projection import MATCH_KEY_ID, ReferralProjection
-from services.referral.queries import QUERIES
+from services.referral.queries import queries
+from services.referral.settings import ReferralSettings
 
 
-def build_spec(settings: Settings) -> ServiceSpec:
-    deps = Deps(settings)
+def build_spec(settings: Settings, own: ReferralSettings | None = None) -> ServiceSpec:
+    """``own``: the referral's settings; by default read from the environment."""
+    own = own if own is not None else ReferralSettings()
+    deps = Deps(own)
 
     async def wire(rt: Runtime) -> None:
         deps.keyring, deps.engine = rt.keyring, rt.engine
@@ -24,8 +27,8 @@ def build_spec(settings: Settings) -> ServiceSpec:
 
     return ServiceSpec(
         name="referral",
-        commands=command_table(deps),
-        queries=dict(QUERIES),
+        commands=commands(deps),
+        queries=queries(own),
         operator_queries=dict(OPERATOR_QUERIES),
         projections=[ReferralProjection()],
         # Its projection holds personal data: scrubbed from disk after an erasure.

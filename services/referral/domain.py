@@ -9,7 +9,6 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import date, datetime
-from uuid import NAMESPACE_URL, uuid5
 
 from contracts.base import DomainEvent
 from contracts.case import (
@@ -55,7 +54,7 @@ from contracts.consent import (
     ConsentWithdrawn,
     covers,
 )
-from contracts.directory import AgencyRegistered, AgencyRetired, AgencyUpdated
+from contracts.ids import REFERRAL, derived_id
 from contracts.jst import JST
 from contracts.referral import (
     ContactRoute,
@@ -69,71 +68,35 @@ from contracts.referral import (
 )
 from eventstore.errors import DomainError, Forbidden, InvalidInput, NotFound
 
-#: World dates are Japanese dates.
-_NS = uuid5(NAMESPACE_URL, "https://tsunagu/referral")
-
 
 def world_date(moment: datetime) -> date:
+    """World dates are Japanese dates."""
     return moment.astimezone(JST).date()
 
 
-def derive_id(prefix: str, *parts: str) -> str:
-    """A deterministic id (same inputs, same id) that fits the Id pattern."""
-    return f"{prefix}-{uuid5(_NS, '|'.join(parts)).hex[:24]}"
-
-
 def referral_id_for(agency_id: str, command_id: str) -> str:
-    return derive_id("ref", agency_id, command_id)
+    return derived_id(REFERRAL, "ref", agency_id, command_id)
 
 
 def person_id_for(agency_id: str, command_id: str) -> str:
-    return derive_id("p", agency_id, command_id)
+    return derived_id(REFERRAL, "p", agency_id, command_id)
 
 
 def case_id_for(referral_id: str) -> str:
     # One referral opens at most one case, so the case id follows from the referral.
-    return derive_id("case", referral_id)
+    return derived_id(REFERRAL, "case", referral_id)
 
 
 def enrollment_id_for(case_id: str) -> str:
-    return derive_id("enr", case_id, "multi_agency")
+    return derived_id(REFERRAL, "enr", case_id, "multi_agency")
 
 
 def consent_id_for(agency_id: str, command_id: str) -> str:
-    return derive_id("cons", agency_id, command_id)
+    return derived_id(REFERRAL, "cons", agency_id, command_id)
 
 
 def invalid(fld: str, rule: str, message: str, code: str = "invalid") -> InvalidInput:
     return InvalidInput(f"{fld}: {message}", code=code, details={"field": fld, "rule": rule})
-
-
-# ---- the directory ---------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class AgencyState:
-    agency_id: str
-    known: bool = False
-    active: bool = False
-    can_triage: bool = False
-    category: str = ""
-
-
-def fold_agency(agency_id: str, events: Iterable[DomainEvent]) -> AgencyState:
-    state = AgencyState(agency_id)
-    for e in events:
-        if isinstance(e, AgencyRegistered | AgencyUpdated):
-            state = replace(
-                state, known=True, active=True, can_triage=e.can_triage, category=e.category
-            )
-        elif isinstance(e, AgencyRetired):
-            state = replace(state, active=False)
-    return state
-
-
-def may_triage(agency: AgencyState, configured: Iterable[str]) -> bool:
-    """Directory entries marked can_triage, plus the agencies named in settings."""
-    return agency.active and (agency.can_triage or agency.agency_id in set(configured))
 
 
 # ---- the referral ----------------------------------------------------------------------

@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from functools import partial
 from typing import Any
 
 from sqlalchemy import Engine
@@ -22,26 +20,28 @@ from contracts.commands_referral import (
     WithdrawConsent,
     WithdrawReferral,
 )
+from contracts.directory import Agency, agency_standing, inactive_agency, may_coordinate
 from contracts.referral import (
     ReferralCorrected,
     ReferralPersonal,
     ReferralSubmitted,
     TriageOutcome,
 )
-from eventstore.commands import Handler, Session, require_active_agency
+from eventstore.commands import Handler, Session, command_table
 from eventstore.crypto import KeyRing, sealed_key_ids
 from eventstore.db import in_thread
-from eventstore.settings import Settings
+from eventstore.errors import Forbidden
 from eventstore.store import History
 from services.referral import attachments, domain
 from services.referral.projection import person_known
+from services.referral.settings import ReferralSettings
 
 
 @dataclass
 class Deps:
     """What handlers need beyond the session; the runtime fills it in on start."""
 
-    settings: Settings
+    settings: ReferralSettings
     keyring: KeyRing | None = None
     engine: Engine | None = None
 
@@ -61,14 +61,26 @@ def referral_state(referral_id: str, history: History) -> domain.ReferralState:
     )
 
 
-async def acting_agency(session: Session) -> domain.AgencyState:
-    history = await require_active_agency(session, session.agency_id)
-    return domain.fold_agency(session.agency_id, events_of(history))
+async def standing(session: Session, agency_id: str) -> Agency | None:
+    return agency_standing(events_of(await session.load("agency", agency_id)))
 
 
-async def agency_state(session: Session, agency_id: str) -> domain.AgencyState:
-    history = await session.load("agency", agency_id)
-    return domain.fold_agency(agency_id, events_of(history))
+async def active_agency(session: Session, agency_id: str, role: str = "sender") -> Agency:
+    """The agency's directory entry; refused unless it is active (contracts.directory)."""
+    agency = await standing(session, agency_id)
+    refusal = inactive_agency(agency_id, agency, role)
+    if refusal is not None:
+        raise Forbidden(refusal, details={"agency_id": agency_id})
+    assert agency is not None
+    return agency
+
+
+async def acting_agency(session: Session) -> Agency:
+    return await active_agency(session, session.agency_id)
+
+
+def triager(deps: Deps, me: Agency) -> bool:
+    return may_coordinate(me, deps.settings.triage_agencies)
 
 
 async def _keyring(deps: Deps, session: Session) -> KeyRing:
@@ -92,8 +104,10 @@ async def unsealed_personal(deps: Deps, session: Session,
 # ---- referral ----------------------------------------------------------------------------
 
 
-async def submit_referral(deps: Deps, session: Session, cmd: SubmitReferral) -> list[DomainEvent]:
-    await require_active_agency(session, session.agency_id)
+async def handle_submit_referral(
+    deps: Deps, session: Session, cmd: SubmitReferral
+) -> list[DomainEvent]:
+    await acting_agency(session)
     referral_id = domain.referral_id_for(session.agency_id, cmd.command_id)
     state = referral_state(referral_id, await session.load("referral", referral_id))
     if cmd.attachment is not None and not state.exists:
@@ -104,10 +118,10 @@ async def submit_referral(deps: Deps, session: Session, cmd: SubmitReferral) -> 
     )
 
 
-async def correct_referral(
+async def handle_correct_referral(
     deps: Deps, session: Session, cmd: CorrectReferral
 ) -> list[DomainEvent]:
-    await require_active_agency(session, session.agency_id)
+    await acting_agency(session)
     state = referral_state(cmd.referral_id, await session.load("referral", cmd.referral_id))
     if cmd.attachment is not None and state.exists and (
         state.sheet is None or state.sheet.attachment != cmd.attachment
@@ -116,15 +130,17 @@ async def correct_referral(
     return domain.decide_correct(cmd, state, agency_id=session.agency_id, today=today(session))
 
 
-async def withdraw_referral(
+async def handle_withdraw_referral(
     deps: Deps, session: Session, cmd: WithdrawReferral
 ) -> list[DomainEvent]:
-    await require_active_agency(session, session.agency_id)
+    await acting_agency(session)
     state = referral_state(cmd.referral_id, await session.load("referral", cmd.referral_id))
     return domain.decide_withdraw(cmd, state, agency_id=session.agency_id)
 
 
-async def triage_referral(deps: Deps, session: Session, cmd: TriageReferral) -> list[DomainEvent]:
+async def handle_triage_referral(
+    deps: Deps, session: Session, cmd: TriageReferral
+) -> list[DomainEvent]:
     me = await acting_agency(session)
     state = referral_state(cmd.referral_id, await session.load("referral", cmd.referral_id))
     case_id = domain.case_id_for(cmd.referral_id)
@@ -134,14 +150,15 @@ async def triage_referral(deps: Deps, session: Session, cmd: TriageReferral) -> 
         personal = await unsealed_personal(deps, session, state.sheet)
     assigned_active = None
     if cmd.assigned_agency:
-        assigned_active = (await agency_state(session, cmd.assigned_agency)).active
+        assigned_active = inactive_agency(
+            cmd.assigned_agency, await standing(session, cmd.assigned_agency)) is None
     if cmd.triaged_on is None:
         cmd = cmd.model_copy(
             update={"triaged_on": domain.world_date(session.world)}
         )
     facts = domain.TriageFacts(
         agency_id=session.agency_id,
-        allowed=domain.may_triage(me, deps.settings.triage_agencies),
+        allowed=triager(deps, me),
         today=today(session), route_abuse=deps.settings.route_abuse,
         assigned_active=assigned_active, case_id=case_id, case_is_empty=case_is_empty,
         personal=personal,
@@ -149,7 +166,7 @@ async def triage_referral(deps: Deps, session: Session, cmd: TriageReferral) -> 
     return domain.decide_triage(cmd, state, facts)
 
 
-async def decide_person_match(
+async def handle_decide_person_match(
     deps: Deps, session: Session, cmd: DecidePersonMatch
 ) -> list[DomainEvent]:
     me = await acting_agency(session)
@@ -159,7 +176,7 @@ async def decide_person_match(
         known = await in_thread(person_known, deps.engine, cmd.candidate_person_id)
     return domain.decide_person_match(
         cmd, state, agency_id=session.agency_id,
-        allowed=domain.may_triage(me, deps.settings.triage_agencies), candidate_known=known,
+        allowed=triager(deps, me), candidate_known=known,
     )
 
 
@@ -175,17 +192,17 @@ async def _consent_facts(
     consent_history = await session.load("consent", case_id)
     unknown: list[str] = []
     for agency_id in dict.fromkeys(scope_agencies):
-        if not (await agency_state(session, agency_id)).active:
+        if inactive_agency(agency_id, await standing(session, agency_id)) is not None:
             unknown.append(agency_id)
     facts = domain.ConsentFacts(
         agency_id=session.agency_id,
-        may_triage=domain.may_triage(me, deps.settings.triage_agencies),
+        may_triage=triager(deps, me),
         today=today(session), unknown_agencies=tuple(unknown),
     )
     return case, consent_history, facts
 
 
-async def record_application(
+async def handle_record_application(
     deps: Deps, session: Session, cmd: RecordApplication
 ) -> list[DomainEvent]:
     scope = cmd.consent.agencies if cmd.consent else ()
@@ -196,7 +213,9 @@ async def record_application(
     )
 
 
-async def record_consent(deps: Deps, session: Session, cmd: RecordConsent) -> list[DomainEvent]:
+async def handle_record_consent(
+    deps: Deps, session: Session, cmd: RecordConsent
+) -> list[DomainEvent]:
     case, history, facts = await _consent_facts(deps, session, cmd.case_id, cmd.agencies)
     return domain.decide_consent(
         cmd, case, facts, consent_id=domain.consent_id_for(session.agency_id, cmd.command_id),
@@ -204,14 +223,14 @@ async def record_consent(deps: Deps, session: Session, cmd: RecordConsent) -> li
     )
 
 
-async def name_consent_recorder(
+async def handle_name_consent_recorder(
     deps: Deps, session: Session, cmd: NameConsentRecorder
 ) -> list[DomainEvent]:
     case, history, facts = await _consent_facts(deps, session, cmd.case_id, (cmd.agency_id,))
     return domain.decide_name_consent_recorder(cmd, case, events_of(history), facts)
 
 
-async def withdraw_consent(
+async def handle_withdraw_consent(
     deps: Deps, session: Session, cmd: WithdrawConsent
 ) -> list[DomainEvent]:
     case, history, facts = await _consent_facts(deps, session, cmd.case_id)
@@ -220,26 +239,24 @@ async def withdraw_consent(
     )
 
 
-async def record_consent_refusal(
+async def handle_record_consent_refusal(
     deps: Deps, session: Session, cmd: RecordConsentRefusal
 ) -> list[DomainEvent]:
     case, _, facts = await _consent_facts(deps, session, cmd.case_id)
     return domain.decide_refusal(cmd, case, facts)
 
 
-_HANDLERS: dict[str, tuple[type[Command], Callable[..., Awaitable[list[DomainEvent]]]]] = {
-    "submit_referral": (SubmitReferral, submit_referral),
-    "correct_referral": (CorrectReferral, correct_referral),
-    "withdraw_referral": (WithdrawReferral, withdraw_referral),
-    "triage_referral": (TriageReferral, triage_referral),
-    "decide_person_match": (DecidePersonMatch, decide_person_match),
-    "record_application": (RecordApplication, record_application),
-    "record_consent": (RecordConsent, record_consent),
-    "name_consent_recorder": (NameConsentRecorder, name_consent_recorder),
-    "withdraw_consent": (WithdrawConsent, withdraw_consent),
-    "record_consent_refusal": (RecordConsentRefusal, record_consent_refusal),
-}
-
-
-def command_table(deps: Deps) -> dict[str, tuple[type[Command], Handler]]:
-    return {name: (cls, partial(fn, deps)) for name, (cls, fn) in _HANDLERS.items()}
+def commands(deps: Deps) -> dict[str, tuple[type[Command], Handler]]:
+    return command_table(
+        deps,
+        (SubmitReferral, handle_submit_referral),
+        (CorrectReferral, handle_correct_referral),
+        (WithdrawReferral, handle_withdraw_referral),
+        (TriageReferral, handle_triage_referral),
+        (DecidePersonMatch, handle_decide_person_match),
+        (RecordApplication, handle_record_application),
+        (RecordConsent, handle_record_consent),
+        (NameConsentRecorder, handle_name_consent_recorder),
+        (WithdrawConsent, handle_withdraw_consent),
+        (RecordConsentRefusal, handle_record_consent_refusal),
+    )

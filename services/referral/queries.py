@@ -8,6 +8,7 @@ consent aggregate itself with the shared pure functions, so they are never behin
 from __future__ import annotations
 
 from datetime import date
+from functools import partial
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import Engine, or_, select
@@ -26,21 +27,22 @@ from contracts.consent import (
     consent_text,
     covers,
 )
+from contracts.directory import Agency, inactive_agency, may_coordinate
 from eventstore.crypto import sealed_key_ids
 from eventstore.db import in_thread
 from eventstore.disclosure import Disclosure, DisclosureLog
 from eventstore.errors import Forbidden, InvalidInput, NotFound
-from eventstore.settings import Settings
 from services.referral.domain import (
     fold_case,
     require_consent_reader,
     world_date,
 )
 from services.referral.projection import agencies, cases, match_decisions, match_keys, referrals
+from services.referral.settings import ReferralSettings
 from services.referral.sheets import sheet_of
 
 if TYPE_CHECKING:
-    from eventstore.service import Runtime
+    from eventstore.service import QueryHandler, Runtime
 
 import re
 
@@ -88,16 +90,23 @@ def _agency_row(engine: Engine, agency_id: str) -> dict[str, Any] | None:
     return dict(row._mapping) if row else None
 
 
-def _is_triager(row: dict[str, Any] | None, settings: Settings) -> bool:
-    return bool(row and row["active"] and (row["can_triage"]
-                                           or row["agency_id"] in settings.triage_agencies))
+def _standing(row: dict[str, Any] | None) -> Agency | None:
+    """The directory table's row as the standing the shared rules judge."""
+    if row is None:
+        return None
+    return Agency(row["agency_id"], bool(row["active"]), bool(row["can_triage"]), row["category"])
+
+
+def _is_triager(row: dict[str, Any] | None, own: ReferralSettings) -> bool:
+    return may_coordinate(_standing(row), own.triage_agencies)
 
 
 async def _require_active(rt: Runtime, agency: str) -> dict[str, Any]:
     row = await in_thread(_agency_row, rt.engine, agency)
-    if not row or not row["active"]:
-        raise Forbidden(f"agency {agency!r} is not an active entry of the agency directory",
-                        details={"agency_id": agency})
+    refusal = inactive_agency(agency, _standing(row), role=None)
+    if refusal is not None:
+        raise Forbidden(refusal, details={"agency_id": agency})
+    assert row is not None
     return row
 
 
@@ -213,16 +222,20 @@ async def inbox(rt: Runtime, agency: str, args: dict[str, Any]) -> dict[str, Any
     return await in_thread(_inbox_rows, rt.engine, agency)
 
 
-async def triage_queue(rt: Runtime, agency: str, args: dict[str, Any]) -> dict[str, Any]:
+async def triage_queue(
+    own: ReferralSettings, rt: Runtime, agency: str, args: dict[str, Any]
+) -> dict[str, Any]:
     """Referrals waiting for triage, oldest first, with waiting days and likely matches."""
     row = await _require_active(rt, agency)
-    if not _is_triager(row, rt.settings):
+    if not _is_triager(row, own):
         raise Forbidden(f"agency {agency!r} may not triage, so it has no triage queue")
     as_of = _arg_date(args, "as_of", _today(rt))
     return {"as_of": as_of.isoformat(), "waiting": await in_thread(_queue_rows, rt.engine, as_of)}
 
 
-async def referral(rt: Runtime, agency: str, args: dict[str, Any]) -> dict[str, Any]:
+async def referral(
+    own: ReferralSettings, rt: Runtime, agency: str, args: dict[str, Any]
+) -> dict[str, Any]:
     """One referral with its sheet (personal data) for its sender, the triaging agencies
     and the agency it was handed to; its history of who did what."""
     me = await _require_active(rt, agency)
@@ -230,19 +243,17 @@ async def referral(rt: Runtime, agency: str, args: dict[str, Any]) -> dict[str, 
     row = await in_thread(_referral_row, rt.engine, referral_id)
     if row is None:
         raise NotFound(f"referral_id: no referral {referral_id}")
-    if agency not in (row["referring_agency"], row["assigned_agency"]) and not _is_triager(
-        me, rt.settings
-    ):
+    if agency not in (row["referring_agency"], row["assigned_agency"]) and not _is_triager(me, own):
         raise Forbidden(f"agency {agency!r} is neither the sender, the triaging agency nor "
                         f"the agency referral {referral_id} was handed to")
     history, sheet = await sheet_of(rt, referral_id)
-    if not _is_triager(me, rt.settings):
+    if not _is_triager(me, own):
         row.pop("likely_matches", None)
     row["sheet"] = sheet
     if sheet is not None and sheet.get("personal"):
         # Recorded before the answer leaves: if the log does not ack, the query fails.
         await DisclosureLog(rt.broker.connection, rt.topology).record(
-            _sheet_disclosure(agency, row, sheet, me, rt.settings))
+            _sheet_disclosure(agency, row, sheet, me, own))
     row["history"] = [
         {"type": env.type, "occurred_at": env.occurred_at.isoformat(),
          "agency": env.actor.agency_id, "staff": env.actor.staff}
@@ -252,7 +263,7 @@ async def referral(rt: Runtime, agency: str, args: dict[str, Any]) -> dict[str, 
 
 
 def _sheet_disclosure(agency: str, row: dict[str, Any], sheet: dict[str, Any],
-                      me: dict[str, Any] | None, settings: Settings) -> Disclosure:
+                      me: dict[str, Any] | None, own: ReferralSettings) -> Disclosure:
     role = ("sender" if agency == row["referring_agency"]
             else "assigned" if agency == row["assigned_agency"] else "triage")
     fields = [f"referral.{k}" for k, v in sheet["personal"].items() if v not in (None, "")]
@@ -261,7 +272,7 @@ def _sheet_disclosure(agency: str, row: dict[str, Any], sheet: dict[str, Any],
     return Disclosure.new(
         agency=agency, person_id=row["person_id"], case_id=row.get("case_id"), fields=fields,
         basis={"kind": "referral", "referral_id": row["referral_id"], "role": role,
-               "triager": _is_triager(me, settings)},
+               "triager": _is_triager(me, own)},
         channel="query.referral")
 
 
@@ -335,11 +346,13 @@ def _consent_text(e: ConsentRecorded) -> dict[str, Any]:
     return text.model_dump(mode="json")
 
 
-QUERIES = {
-    "inbox": inbox,
-    "triage_queue": triage_queue,
-    "referral": referral,
-    "directory": directory,
-    "consent_coverage": consent_coverage,
-    "consent_history": consent_history,
-}
+def queries(own: ReferralSettings) -> dict[str, QueryHandler]:
+    """The service's queries; those that ask who may triage know the configured list."""
+    return {
+        "inbox": inbox,
+        "triage_queue": partial(triage_queue, own),
+        "referral": partial(referral, own),
+        "directory": directory,
+        "consent_coverage": consent_coverage,
+        "consent_history": consent_history,
+    }

@@ -4,12 +4,11 @@ from __future__ import annotations
 
 from faststream import FastStream
 
-from contracts.stats import PublishStatsReport
 from eventstore.scrub import Scrubber
 from eventstore.service import Runtime, ServiceSpec, build_app
 from eventstore.settings import Settings, load_settings
 from services.stats.projection import StatsProjection
-from services.stats.publishing import publish_handler, start_month_end_timer
+from services.stats.publishing import Deps, commands, start_month_end_timer
 from services.stats.queries import stats_report
 
 
@@ -24,7 +23,7 @@ def build_spec(settings: Settings) -> ServiceSpec:
 
     return ServiceSpec(
         name="stats",
-        commands={"publish_stats_report": (PublishStatsReport, publish_handler(runtime_of))},
+        commands=commands(Deps(runtime_of)),
         queries={"stats_report": stats_report},
         projections=[StatsProjection()],
         # Its projection holds personal data: scrubbed from disk after an erasure.

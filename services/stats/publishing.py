@@ -9,17 +9,20 @@ from __future__ import annotations
 
 import asyncio
 import os
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import date, datetime
+from functools import partial
 
 import structlog
 
-from contracts.base import DomainEvent
+from contracts.base import Command, DomainEvent
+from contracts.directory import agency_standing, inactive_agency
 from contracts.jst import JST
 from contracts.stats import PublishStatsReport, StatsReportPublished
-from eventstore.commands import Session, require_active_agency
+from eventstore.commands import Handler, Session, command_table
 from eventstore.db import in_thread
-from eventstore.errors import DomainError, InvalidInput
+from eventstore.errors import DomainError, Forbidden, InvalidInput
 from eventstore.service import Runtime
 from services.stats import queries
 from services.stats.domain import due_month_end
@@ -44,33 +47,49 @@ async def _caught_up(runtime: Runtime) -> None:
     await runner.wait_for(await runner.stream_last_seq(), timeout=CATCH_UP_TIMEOUT)
 
 
-def publish_handler(
-    runtime_of: Callable[[], Runtime], *, check_agency: bool = True,
-    today: Callable[[], date] = today_jst,
-) -> Callable[[Session, PublishStatsReport], Awaitable[list[DomainEvent]]]:
-    async def handle(session: Session, cmd: PublishStatsReport) -> list[DomainEvent]:
-        if check_agency:
-            await require_active_agency(session, session.agency_id)
-        if cmd.as_of > today():
-            raise InvalidInput(
-                f"as_of {cmd.as_of} is in the future; a report is made as of today or earlier",
-                details={"field": "as_of", "rule": "not_future"},
-            )
-        runtime = runtime_of()
-        await _caught_up(runtime)
-        pub = await in_thread(queries.publication, runtime.engine, cmd.as_of)
-        history = await session.load("stats", pub.report_id)
-        if history.events:
-            raise DomainError(
-                f"the report as of {cmd.as_of} is already published with these figures "
-                f"as {pub.report_id}",
-                code="already_published", details={"report_id": pub.report_id},
-            )
-        return [StatsReportPublished(
-            report_id=pub.report_id, as_of=pub.as_of, report=pub.report, corrects=pub.corrects,
-        )]
+@dataclass(frozen=True)
+class Deps:
+    runtime_of: Callable[[], Runtime]
+    #: Off for the service's own month-end report (its actor is no directory entry).
+    check_agency: bool = True
+    today: Callable[[], date] = today_jst
 
-    return handle
+
+async def active_agency(session: Session, agency_id: str, role: str = "sender") -> None:
+    """Refused unless the agency is an active directory entry (contracts.directory)."""
+    history = await session.load("agency", agency_id)
+    refusal = inactive_agency(agency_id, agency_standing(e.event for e in history.envelopes), role)
+    if refusal is not None:
+        raise Forbidden(refusal, details={"agency_id": agency_id})
+
+
+async def handle_publish_stats_report(
+    deps: Deps, session: Session, cmd: PublishStatsReport
+) -> list[DomainEvent]:
+    if deps.check_agency:
+        await active_agency(session, session.agency_id)
+    if cmd.as_of > deps.today():
+        raise InvalidInput(
+            f"as_of {cmd.as_of} is in the future; a report is made as of today or earlier",
+            details={"field": "as_of", "rule": "not_future"},
+        )
+    runtime = deps.runtime_of()
+    await _caught_up(runtime)
+    pub = await in_thread(queries.publication, runtime.engine, cmd.as_of)
+    history = await session.load("stats", pub.report_id)
+    if history.events:
+        raise DomainError(
+            f"the report as of {cmd.as_of} is already published with these figures "
+            f"as {pub.report_id}",
+            code="already_published", details={"report_id": pub.report_id},
+        )
+    return [StatsReportPublished(
+        report_id=pub.report_id, as_of=pub.as_of, report=pub.report, corrects=pub.corrects,
+    )]
+
+
+def commands(deps: Deps) -> dict[str, tuple[type[Command], Handler]]:
+    return command_table(deps, (PublishStatsReport, handle_publish_stats_report))
 
 
 async def publish_month_end(runtime: Runtime, today: date) -> str | None:
@@ -80,7 +99,8 @@ async def publish_month_end(runtime: Runtime, today: date) -> str | None:
     if due is None:
         return None
     assert runtime.executor is not None
-    handler = publish_handler(lambda: runtime, check_agency=False, today=lambda: today)
+    own = Deps(lambda: runtime, check_agency=False, today=lambda: today)
+    handler = partial(handle_publish_stats_report, own)
     command = PublishStatsReport(command_id=f"month-end-{due:%Y%m%d}", as_of=due)
     try:
         reply = await runtime.executor.execute(SERVICE_AGENCY, command, handler)

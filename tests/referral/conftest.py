@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import pytest
 
-from eventstore.settings import Settings
 from tests.helpers import register_agency
 
 #: Coordinator by directory flag; "fukushi-seisaku" may triage by configuration only.
@@ -18,9 +17,10 @@ AGENCIES = {
 }
 
 
-@pytest.fixture
-def settings(settings: Settings) -> Settings:
-    return settings.model_copy(update={"triage_agencies": ("fukushi-seisaku",)})
+@pytest.fixture(autouse=True)
+def triage_by_setting(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The city's list of triaging agencies (the services read it when they start)."""
+    monkeypatch.setenv("TSUNAGU_TRIAGE_AGENCIES", '["fukushi-seisaku"]')
 
 
 @pytest.fixture

@@ -77,8 +77,9 @@ __all__ = ["ask", "eventually", "send"]
 def no_abuse_spec(settings):
     """The referral service with abuse routing switched off (route_abuse = false)."""
     from services.referral.app import build_spec
+    from services.referral.settings import ReferralSettings
 
-    return build_spec(settings.model_copy(update={"route_abuse": False}))
+    return build_spec(settings, ReferralSettings(route_abuse=False))
 
 
 def json_out(output: str) -> Any:

@@ -55,6 +55,7 @@ def directory_import(
 ) -> None:
     """Import the directory: all rows are checked first; all changes or none are applied."""
     from services.referral.directory_import import import_directory
+    from services.referral.settings import ReferralSettings
 
     settings = settings_from(nats_url, data_dir)
     raw = file.read_bytes()
@@ -64,7 +65,7 @@ def directory_import(
         try:
             return await import_directory(
                 nc, settings.topology, file.name, raw, today=_today(),
-                extra_categories=settings.extra_agency_categories, operator=operator,
+                extra_categories=ReferralSettings().extra_agency_categories, operator=operator,
                 retire_missing=retire_missing, dry_run=dry_run,
             )
         finally:

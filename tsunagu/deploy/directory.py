@@ -2,17 +2,15 @@
 
 from __future__ import annotations
 
-from contracts.directory import AgencyRegistered, AgencyRetired, AgencyUpdated
+from contracts.directory import Agency, AgencyEvent, evolve_agency, is_active
 from eventstore.store import EventStore
 
 
 async def agency_status(store: EventStore) -> dict[str, bool]:
     """agency id -> active (registered or updated, and not retired since)."""
-    status: dict[str, bool] = {}
+    standings: dict[str, Agency | None] = {}
     for stored in await store.read(store.topology.aggregate_kind_filter("agency")):
         event = stored.envelope.event
-        if isinstance(event, AgencyRegistered | AgencyUpdated):
-            status[event.agency_id] = True
-        elif isinstance(event, AgencyRetired):
-            status[event.agency_id] = False
-    return status
+        if isinstance(event, AgencyEvent):
+            standings[event.agency_id] = evolve_agency(standings.get(event.agency_id), event)
+    return {agency_id: is_active(standing) for agency_id, standing in standings.items()}
