@@ -201,11 +201,9 @@ class MeetingHandlers:
     async def decide(self, session: Session, cmd: RecordDecision) -> list[DomainEvent]:
         meeting = await load_meeting(session, cmd.meeting_id)
         await require_active_agency(session, session.agency_id)
-        item = domain.decision_target(cmd, meeting)
-        case = await load_case(session, item.case_id)
-        ok = await consented(session, item.case_id, meeting.held_on)
+        domain.decision_target(cmd, meeting)  # refused before anything else is loaded
         lead = await load_agency(session, cmd.lead_agency) if cmd.lead_agency else None
-        return domain.decide(cmd, meeting, session.agency_id, item, case, ok, lead)
+        return domain.decide(cmd, meeting, session.agency_id, lead)
 
     async def resource_gap(self, session: Session, cmd: RecordResourceGap) -> list[DomainEvent]:
         meeting = await load_meeting(session, cmd.meeting_id)
