@@ -16,8 +16,9 @@ Shedding happens only *before* the handler: a started command always completes.
 The wait is estimated from the queue by Little's law: with ``q = in_flight + waiting -
 slots + 1`` commands to finish before a newcomer gets a slot, it waits about ``q ×
 handling_ms / slots``, where ``handling_ms`` is the moving average of how long a command
-holds its slot. ``retry_after_ms`` is that wait (the time the queue now ahead needs to
-start), at least one handling time:
+holds its slot, or the average time the running ones have taken so far if that is longer
+(a burst slows commands before any finishes). ``retry_after_ms`` is that wait (the time
+the queue now ahead needs to start), at least one handling time:
 
     >>> load = Load(in_flight=4, waiting=6, slots=4, handling_ms=20.0)
     >>> expected_wait_ms(load)
@@ -30,6 +31,7 @@ start), at least one handling time:
 from __future__ import annotations
 
 import asyncio
+import itertools
 import json
 import math
 import time
@@ -150,16 +152,24 @@ class Admission:
     """
 
     def __init__(self, slots: int, max_wait_ms: float, budget_ms: float,
-                 clock: Callable[[], float] = wall_ms) -> None:
+                 clock: Callable[[], float] = wall_ms,
+                 timer: Callable[[], float] = time.monotonic) -> None:
+        """``clock``: wall time in ms, for deadlines; ``timer``: seconds, for durations."""
         self.slots, self.max_wait_ms, self.budget_ms = slots, max_wait_ms, budget_ms
-        self.clock = clock
+        self.clock, self.timer = clock, timer
         self.in_flight = self.waiting = self.shed = 0
         self.handling_ms = FIRST_HANDLING_MS
         self._free = asyncio.Semaphore(slots)
+        self._started: dict[int, float] = {}  # running commands: when each started
+        self._tickets = itertools.count()
 
     @property
     def load(self) -> Load:
-        return Load(self.in_flight, self.waiting, self.slots, self.handling_ms)
+        # A burst slows commands down before any finishes to say so: those running have
+        # taken this long already (on average), so they take at least that.
+        running = self._started.values()
+        age = (self.timer() - sum(running) / len(running)) * 1000 if running else 0.0
+        return Load(self.in_flight, self.waiting, self.slots, max(self.handling_ms, age))
 
     def deadline(self, headers: Mapping[str, str] | None) -> float:
         value = (headers or {}).get(DEADLINE_HEADER)
@@ -183,12 +193,14 @@ class Admission:
             if now >= deadline_ms:  # its sender has given up while it waited
                 self._refuse(admit(now, deadline_ms, self.load, self.max_wait_ms))
             self.in_flight += 1
-            started = time.monotonic()
+            ticket = next(self._tickets)
+            started = self._started[ticket] = self.timer()
             try:
                 yield
             finally:
                 self.in_flight -= 1
-                took = (time.monotonic() - started) * 1000
+                del self._started[ticket]
+                took = (self.timer() - started) * 1000
                 self.handling_ms += SMOOTHING * (took - self.handling_ms)
         finally:
             self._free.release()

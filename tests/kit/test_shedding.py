@@ -106,8 +106,8 @@ class Rename(Command):
 
 
 class Clock:
-    def __init__(self) -> None:
-        self.now = NOW
+    def __init__(self, now: float) -> None:
+        self.now = now
 
     def __call__(self) -> float:
         return self.now
@@ -119,8 +119,9 @@ class World:
     def __init__(self, slots: int = 1, max_wait_ms: float = 1000) -> None:
         self.store = MemoryStore()
         self.kv = MemoryKV()
-        self.clock = Clock()
-        self.admission = Admission(slots, max_wait_ms, budget_ms=2000, clock=self.clock)
+        self.clock, self.timer = Clock(NOW), Clock(0.0)  # wall ms; seconds for durations
+        self.admission = Admission(slots, max_wait_ms, budget_ms=2000, clock=self.clock,
+                                   timer=self.timer)
         self.executor = Executor(self.store, memory_keyring(), Receipts(self.kv),  # type: ignore[arg-type]
                                  admission=self.admission)
         self.release = asyncio.Event()
@@ -182,6 +183,20 @@ async def test_a_command_that_cannot_start_in_time_is_refused_at_once_while_the_
     assert not first.done() and world.admission.shed == 1
     world.release.set()
     assert (await first)["ok"] and world.renames() == ["c1"]
+
+
+async def test_a_burst_is_judged_by_how_long_the_running_commands_have_taken_so_far():
+    world = World(max_wait_ms=100)
+    await world.store.append([agency_event("hq")])
+    first = world.run(Rename(command_id="c1", agency_id="hq", name="A"), NOW + 2000)
+    await eventually(lambda: world.started == ["c1"])
+    world.timer.now = 0.5  # running for 500 ms, though the finished ones took 10 ms
+    with pytest.raises(ServiceBusy) as busy:
+        await world.run(Rename(command_id="c2", agency_id="hq", name="B"), NOW + 60_000)
+    assert busy.value.details == {"retry_after_ms": 500}
+    world.release.set()
+    assert (await first)["ok"]
+    assert world.admission.handling_ms == pytest.approx(10 + 0.2 * (500 - 10))
 
 
 async def test_a_started_command_completes_even_when_its_deadline_passes_meanwhile(world):
