@@ -144,7 +144,7 @@ def retry_after(reply: bytes) -> float | None:
 class Admission:
     """The slots of one service and the queue before them; counts what it shed.
 
-        admission = Admission(slots=16, max_wait_ms=100, budget_ms=2000)
+        admission = Admission(slots=4, max_wait_ms=50, budget_ms=2000)
         deadline = admission.deadline(msg.headers)   # InvalidInput on a bad header
         admission.check(deadline)                    # ServiceBusy, before parsing
         async with admission.slot(deadline):         # ServiceBusy, or the command runs
