@@ -23,9 +23,10 @@ from contracts.commands_casefile import (
 )
 from contracts.jst import JST
 from contracts.person import was_erased
+from eventstore import attachments
 from eventstore.commands import Handler, Session, require_active_agency
 from eventstore.errors import DomainError
-from services.casefile import attachments, domain
+from services.casefile import domain
 
 
 def today(session: Session) -> date:

@@ -30,6 +30,7 @@ from contracts.commands_meeting import (
 )
 from contracts.consent import has_valid_consent
 from contracts.person import was_erased
+from eventstore import attachments
 from eventstore.commands import Handler, Session, require_active_agency
 from eventstore.errors import DomainError
 from services.meeting import domain
@@ -222,6 +223,8 @@ class MeetingHandlers:
         await require_active_agency(session, session.agency_id)
         events = domain.material(cmd, meeting, session.agency_id)
         await refuse_if_erased(session, meeting, cmd.item_id)
+        if cmd.attachment is not None:
+            await attachments.verify(session.store.nc, session.store.topology, cmd.attachment)
         return events
 
     def commands(self) -> dict[str, tuple[type[Command], Handler]]:

@@ -100,3 +100,22 @@ def test_the_overload_benchmark_sheds_without_losing_or_half_applying_a_command(
     retried = results["busy commands sent again (same command_id): ok"]
     assert retried["note"].startswith(f"of {int(retried['value'])} sent again"), retried
     assert results["busy replies"]["value"] == sent["extra"]["codes"].get("busy", 0)
+
+
+def test_a_bench_district_is_the_demo_world_numbered_as_its_own():
+    """bench/history.py reuses the demo's build loop (``DemoWorld.build``) with a district's
+    own person and meeting numbers; only district 0 registers the city-wide directory."""
+    from bench.history import PEOPLE, District
+
+    seed, number = 11, 3
+    district = District(seed, number).build()
+    ids = {it.event.aggregate_id() for it in district}
+    people = {int(i[5:]) for i in ids if i.startswith("case-") and i[5:].isdigit()}
+    assert people and all(number * PEOPLE < n <= (number + 1) * PEOPLE for n in people)
+    agencies = {int(i[8:]) for i in ids if i.startswith("case-pa-")}
+    assert agencies and all(number * 100 < n <= (number + 1) * 100 for n in agencies)
+    meetings = {i for i in ids if i.startswith("mtg-")}
+    assert meetings and all(i.startswith((f"mtg-sp-d{number:03d}-", f"mtg-cf-d{number:03d}-"))
+                            for i in meetings)
+    assert "AgencyRegistered" not in {it.event.type for it in district}
+    assert "AgencyRegistered" in {it.event.type for it in District(seed, 0).build()}
