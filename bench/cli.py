@@ -14,10 +14,10 @@ from pathlib import Path
 from rich.console import Console
 from rich.table import Table
 
-from bench import e2e, rebuild, throughput
+from bench import e2e, overload, rebuild, throughput
 from bench.harness import Bench, bench_env, write_json
 
-SECTIONS = ("throughput", "e2e", "rebuild", "stats")
+SECTIONS = ("throughput", "e2e", "overload", "rebuild", "stats")
 DEFAULT_PG = "postgresql://postgres@127.0.0.1:5432/test"
 
 
@@ -48,13 +48,15 @@ async def _stats(bench: Bench) -> None:
 
 
 async def _run(bench: Bench, sections: list[str], e2e_args: dict,
-               rebuild_args: dict | None = None) -> None:
+               rebuild_args: dict | None = None, overload_args: dict | None = None) -> None:
     for section in sections:
         print(f"== {section}", flush=True)
         if section == "throughput":
             await throughput.run(bench)
         elif section == "e2e":
             await e2e.run(bench, **e2e_args)
+        elif section == "overload":
+            await overload.run(bench, **(overload_args or {}))
         elif section == "rebuild":
             await rebuild.run(bench, **(rebuild_args or {}))
         elif section == "stats":
@@ -90,6 +92,10 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--stand-in", action="store_true",
                     help="e2e: drive the kit-only stand-in service (bench/toy.py) instead of "
                          "the four real services")
+    ap.add_argument("--overload-rate", type=int, default=1000,
+                    help="overload: commands/s offered in the burst (default 1,000)")
+    ap.add_argument("--overload-seconds", type=float,
+                    help="overload: length of the burst (default 10 s; 3 with --quick)")
     ap.add_argument("--rebuild-events", type=int,
                     help="rebuild: events in the realistic stream (default 1,000,000; "
                          "10,000 with --quick)")
@@ -114,7 +120,8 @@ def main(argv: list[str] | None = None) -> None:
                     "warmup": args.e2e_warmup}
         rebuild_args = {"events": args.rebuild_events, "pg_events": args.rebuild_pg_events,
                         "pg_serial": args.rebuild_pg_serial}
-        asyncio.run(_run(bench, sections, e2e_args, rebuild_args))
+        overload_args = {"rate": args.overload_rate, "seconds": args.overload_seconds}
+        asyncio.run(_run(bench, sections, e2e_args, rebuild_args, overload_args))
         Console(width=max(140, Console().width)).print(table(bench))
         path = write_json(bench, started)
         print(f"results: {path}  ({time.time() - started:.0f} s)")

@@ -35,9 +35,8 @@ from typing import Any
 from nats.aio.client import Client
 
 from contracts.base import Actor, PersonalData
-from contracts.directory import AgencyRegistered
 from contracts.envelope import Envelope
-from contracts.meeting import MeetingKind, MinutesPersonal, MinutesRecorded
+from contracts.meeting import MinutesPersonal, MinutesRecorded
 from contracts.referral import ReferralCorrected, ReferralSubmitted
 from eventstore.codec import encode, new_envelope
 from eventstore.crypto import KeyRing, key_id_of, personal_fields
@@ -85,43 +84,10 @@ class District(DemoWorld):
     def __init__(self, seed: int, number: int, people: int = PEOPLE) -> None:
         super().__init__(seed * 100_003 + number, people)
         self.number = number
-        self.first = number * people  # ids p-/ref-/case-<first + i>
-
-    def meeting(self, kind: MeetingKind, year: int, month: int) -> Meeting:
-        key = (kind.value, year, month)
-        if key not in self.meetings:
-            short = "sp" if kind is MeetingKind.support_plan else "cf"
-            held = (W.third_wednesday if kind is MeetingKind.support_plan
-                    else W.second_tuesday)(year, month)
-            self.meetings[key] = Meeting(f"mtg-{short}-d{self.number:03d}-{year}{month:02d}",
-                                         kind, held, W.CORE_MEMBERS)
-        return self.meetings[key]
-
-    def build(self) -> list[Item]:
-        """``DemoWorld.build`` with the district's numbering (same stories, same branches)."""
-        if self.number == 0:
-            for agency_id, name, category, triage in W.AGENCIES:
-                verified = date(2024, 3, 15) if self.rng.random() < 0.1 else date(2025, 4, 1)
-                self.emit(at(W.START - timedelta(days=30), 9), AgencyRegistered(
-                    agency_id=agency_id, name=name, category=category, verified_at=verified,
-                    can_triage=triage,
-                    contact=f"0{self.rng.randint(100, 999)}-00-{self.rng.randint(1000, 9999)}",
-                ), "ops", "directory")
-        span = (W.END - W.START).days - 10
-        for n in range(1, self.people + 1):
-            i = self.first + n
-            start = W.START + timedelta(days=self.rng.randint(0, span))
-            if i % 13 == 0:
-                self.outreach_first(i, start)
-            else:
-                self.referral(i, start)
-        for j, agency in enumerate(W.PARTICIPATION_AGENCIES * 2, start=1):
-            self.participation_for_agency(self.number * 100 + j, agency)
-        self.emit_meetings()
-        self.items.sort(key=lambda it: (it.when, it.order))
-        for it in self.items:
-            self.counts[it.event.type] = self.counts.get(it.event.type, 0) + 1
-        return self.items
+        self.first_person = number * people
+        self.first_participation = number * 100
+        self.registers_directory = number == 0
+        self.meeting_tag = f"d{number:03d}-"
 
     def referral(self, i: int, day: date) -> None:
         start = len(self.items)

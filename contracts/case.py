@@ -257,10 +257,31 @@ class CaseReopened(CaseEvent):
     personal_reason: FreeText | Sealed | None = None
 
 
+class NotAppliedCode(StrEnum):
+    """Why a case could not take a meeting's decision (or the tabling of a plan)."""
+
+    case_not_open = "case_not_open"  # closed, suspended or returned (as the decision needs)
+    already_closed = "already_closed"
+    not_support_plan_meeting = "not_support_plan_meeting"  # plans: 重層的支援会議 only
+    meeting_kind_unknown = "meeting_kind_unknown"  # a tabling stored without meeting_kind
+    no_plan = "no_plan"  # the decision names no plan_id
+    plan_not_drafted = "plan_not_drafted"
+    plan_not_tabled = "plan_not_tabled"  # not tabled at this meeting
+    plan_superseded = "plan_superseded"
+    plan_already_approved = "plan_already_approved"
+    no_consent = "no_consent"
+    no_lead_agency = "no_lead_agency"
+    lead_not_active = "lead_not_active"
+
+
 class DecisionNotApplied(CaseEvent):
-    """A meeting decision the case could not take (e.g. it was closed meanwhile)."""
+    """A meeting decision the case could not take (e.g. it was closed meanwhile). ``code``
+    says why for machines (absent in events stored before it was added); ``reason`` is the
+    platform's own sentence, never a person's data."""
 
     type: Literal["DecisionNotApplied"] = "DecisionNotApplied"
     meeting_id: Id
     decision_id: Id
     reason: ShortText
+    code: NotAppliedCode | None = Field(
+        default=None, description="Why, as a code (absent in events stored before)")

@@ -19,6 +19,7 @@ from pydantic import BaseModel
 
 from contracts import cross_field
 from contracts.catalog import command_types, event_types
+from contracts.deadline import DEADLINE_HEADER, DEADLINE_HEADER_SCHEMA
 from contracts.envelope import Envelope
 from contracts.export_channels import (
     SECURITY_SCHEMES,
@@ -94,8 +95,9 @@ ERROR_REPLY: dict[str, Any] = {
                     "description": "Stable machine code: invalid, too_large, forbidden, "
                     "not_found, conflict, unknown_command, command_id_reused (this agency "
                     "already sent this command_id with another type or body: nothing was "
-                    "stored; a new command needs a new command_id), or a rule's own code "
-                    "(every code: docs/INTEGRATING.md, Errors)",
+                    "stored; a new command needs a new command_id), busy (not started: "
+                    "send the same command again after details.retry_after_ms), or a rule's "
+                    "own code (every code: docs/INTEGRATING.md, Errors)",
                 },
                 "message": {"type": "string", "description": "What is wrong, for a person"},
                 "details": {"description": "Field-level details where there are any"},
@@ -247,6 +249,8 @@ def asyncapi(prefix: str = "tsunagu") -> dict[str, Any]:
             "title": ccls.__name__,
             "summary": (ccls.__doc__ or "").strip().split("\n")[0] or name,
             "contentType": "application/json",
+            "headers": {"type": "object",
+                        "properties": {DEADLINE_HEADER: DEADLINE_HEADER_SCHEMA}},
             # Keyed by the command type: two services may name their classes alike.
             "payload": add_schema(name, ccls, name),
         }

@@ -22,6 +22,7 @@ from typing import Annotated, Any, Literal
 from pydantic import AwareDatetime, Field
 
 from contracts.base import AgencyId, Contract, Id, ShortText
+from contracts.case import NotAppliedCode
 
 KIND_HEADER = "Tsunagu-Kind"
 #: Kinds that may carry a person's data (a view, a decision's or a return's reason): the
@@ -139,13 +140,30 @@ class CaseDecision(Notice):
     reason: ShortText | None = None
 
 
+class DecisionApplied(Notice):
+    """To the meeting's convener and every agency of the case: the case took the decision
+    (``event_type`` says what it became). Decisions that change nothing on a case
+    (evaluate, continue_support …) have no outcome to tell."""
+
+    kind: Literal["decision_applied"] = "decision_applied"
+    case_id: Id
+    meeting_id: Id
+    decision_id: Id
+    event_type: Literal["PlanApproved", "LeadAgencyAssigned", "CaseClosed", "CaseSuspended",
+                        "CaseReturnedToComprehensive"]
+    on: date
+
+
 class DecisionNotApplied(Notice):
-    """To the meeting's convener (and the case's agencies): the case could not take it."""
+    """To the meeting's convener and every agency of the case: the case could not take the
+    decision, ``code`` says why (no personal data; absent for events stored before codes);
+    ``reason``, the platform's own sentence, only where the agency may see the case."""
 
     kind: Literal["decision_not_applied"] = "decision_not_applied"
     case_id: Id
     meeting_id: Id
     decision_id: Id
+    code: NotAppliedCode | None = None
     reason: ShortText | None = None
 
 
@@ -182,13 +200,13 @@ class CaseView(Notice):
 FeedNotice = Annotated[
     ReferralReceived | ReferralTriaged | ReferralReturned | ReferralAssigned | CaseJoined
     | LeadChanged | MeetingInvitation | MeetingChanged | MeetingCancelled | CaseDecision
-    | DecisionNotApplied | TaskDue | CaseErased | CaseView,
+    | DecisionApplied | DecisionNotApplied | TaskDue | CaseErased | CaseView,
     Field(discriminator="kind"),
 ]
 NOTICE_TYPES: tuple[type[Notice], ...] = (
     ReferralReceived, ReferralTriaged, ReferralReturned, ReferralAssigned, CaseJoined,
     LeadChanged, MeetingInvitation, MeetingChanged, MeetingCancelled, CaseDecision,
-    DecisionNotApplied, TaskDue, CaseErased, CaseView,
+    DecisionApplied, DecisionNotApplied, TaskDue, CaseErased, CaseView,
 )
 
 
@@ -198,7 +216,7 @@ def notice_subject(prefix: str, agency: str, n: Notice) -> str:
     about = (getattr(n, "case_id", None) or getattr(n, "referral_id", None)
              or getattr(n, "meeting_id", None))
     last = {"case_joined": "agency_id", "case_decision": "decision_id",
-            "decision_not_applied": "decision_id"}.get(kind)
+            "decision_applied": "decision_id", "decision_not_applied": "decision_id"}.get(kind)
     tail = f".{getattr(n, last)}" if last else ""
     if isinstance(n, TaskDue):
         tail = f".{n.task}.{n.ref or 'case'}.{n.due_on.isoformat()}"

@@ -39,6 +39,7 @@ LABELS_JA: dict[str, dict[str, str]] = {
         "case_joined": "ケースへの参加", "lead_changed": "主担当の変更",
         "meeting_invitation": "会議への招集", "meeting_changed": "会議の日時変更",
         "meeting_cancelled": "会議の中止", "case_decision": "会議での決定",
+        "decision_applied": "決定の反映",
         "decision_not_applied": "決定が反映できませんでした", "task_due": "期日のお知らせ",
         "erased": "個人情報の消去", "case": "ケース情報の更新",
     },

@@ -35,6 +35,7 @@ from nats.aio.msg import Msg
 from pydantic import ValidationError
 
 from contracts.base import Actor, Command, DomainEvent, utcnow
+from contracts.deadline import DEADLINE_HEADER
 from contracts.envelope import Envelope
 from contracts.worldtime import DatingPolicy, Role, dating_problem, world_time
 from eventstore.codec import new_envelope
@@ -49,6 +50,7 @@ from eventstore.idempotency import (
     same_command,
 )
 from eventstore.replies import reply_ids
+from eventstore.shedding import Admission, deadline_after, retry_after
 from eventstore.store import EventStore, History
 
 log = structlog.get_logger("tsunagu.commands")
@@ -148,9 +150,23 @@ class Executor:
     #: in the histories the handler loads.
     receipts: Receipts | None = None
     policy: DatingPolicy = field(default_factory=DatingPolicy)
+    #: Slots and queue (``eventstore/shedding.py``). Without it, or for a command with no
+    #: deadline (the platform's own reactions), every command runs at once.
+    admission: Admission | None = None
 
     async def execute(
-        self, agency_id: str, command: Command, handler: Handler, role: Role = "agency"
+        self, agency_id: str, command: Command, handler: Handler, role: Role = "agency",
+        deadline_ms: float | None = None,
+    ) -> dict:
+        """Run the command; with a deadline it first waits for a slot or is refused
+        ``busy`` before anything is loaded, appended or remembered."""
+        if self.admission is None or deadline_ms is None:
+            return await self._execute(agency_id, command, handler, role)
+        async with self.admission.slot(deadline_ms):
+            return await self._execute(agency_id, command, handler, role)
+
+    async def _execute(
+        self, agency_id: str, command: Command, handler: Handler, role: Role
     ) -> dict:
         receipt = await self.receipts.get(agency_id, command.command_id) if self.receipts else None
         if receipt is not None:  # the key was used: the same command again, or refused
@@ -274,16 +290,26 @@ def parse_command(cls: type[Command], raw: bytes) -> Command:
 async def request_patiently(
     nc: Client, subject: str, body: bytes, timeout: float = 10.0, patience: float = 2.0
 ) -> Msg:
-    """A request that waits out "no responders" for up to ``patience`` seconds: a service
-    that is (re)starting has no subscription for a moment. Resending is safe: commands are
-    idempotent by command id, queries only read."""
-    deadline = time.monotonic() + patience
+    """A request that waits out "no responders" and ``busy`` for up to ``patience``
+    seconds: a service that is (re)starting has no subscription for a moment, and one that
+    is overloaded says when to come back (``retry_after_ms``). Each attempt carries the
+    deadline header (now + ``timeout``): a service does not start what we no longer wait
+    for. Resending is safe: commands are idempotent by command id (and a busy one was not
+    run), queries only read."""
+    give_up = time.monotonic() + patience
     delay = 0.05
     while True:
+        headers = {DEADLINE_HEADER: deadline_after(timeout)}
         try:
-            return await nc.request(subject, body, timeout=timeout)
+            msg = await nc.request(subject, body, timeout=timeout, headers=headers)
         except nats.errors.NoRespondersError:
-            if time.monotonic() + delay > deadline:
+            if time.monotonic() + delay > give_up:
                 raise
             await asyncio.sleep(delay)
             delay = min(delay * 2, 0.5)
+            continue
+        wait = retry_after(msg.data)
+        if wait is None or time.monotonic() + wait > give_up:
+            return msg
+        # Jitter, so that the senders refused together do not all come back together.
+        await asyncio.sleep(wait * random.uniform(1.0, 1.5))

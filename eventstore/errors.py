@@ -50,3 +50,9 @@ class CommandIdReused(DomainError):
 
 class DecodeError(Exception):
     """A stored message that is not a valid envelope of a known event type."""
+
+
+class ReadFailed(DomainError):
+    """The event stream did not answer a read (stream info, direct get); nothing changed."""
+
+    code = "unavailable"

@@ -42,6 +42,7 @@ from eventstore.projection import Projection, ProjectionRunner, RunnerOptions
 from eventstore.reactor import Reactor, ReactorRunner
 from eventstore.responder import Answer, Responder
 from eventstore.settings import Settings
+from eventstore.shedding import Admission, ServiceBusy
 from eventstore.store import EventStore
 
 log = structlog.get_logger("tsunagu.service")
@@ -72,6 +73,9 @@ QueryHandler = Callable[["Runtime", str, dict[str, Any]], Awaitable[Any]]
 StartHook = Callable[["Runtime"], Awaitable[None]]
 #: Query and admin arguments are a few ids and dates.
 MAX_QUERY_BYTES = 16 * 1024
+#: Command messages handled at once, waiting for a slot or being refused included: a
+#: memory bound only; how many run is the admission's (``eventstore/shedding.py``).
+MAX_COMMAND_TASKS = 1024
 
 
 @dataclass
@@ -112,10 +116,13 @@ class Runtime:
     tasks: list[asyncio.Task[Any]] = field(default_factory=list)
     started_at: float = field(default_factory=time.time)
     responder: Responder = field(init=False)
+    admission: Admission = field(init=False)
     _unknown_nc: Client | None = None
 
     def __post_init__(self) -> None:
         self.responder = Responder(self.spec.name)
+        self.admission = Admission(self.settings.command_slots, self.settings.command_queue_ms,
+                                   self.settings.command_budget_ms)
 
     @property
     def topology(self):  # type: ignore[no-untyped-def]
@@ -137,7 +144,8 @@ class Runtime:
                 "`tsunagu cluster provision` once against it"
             ) from exc
         self.executor = Executor(self.store, self.keyring, receipts,
-                                 DatingPolicy(agency_days=self.settings.backdate_days))
+                                 DatingPolicy(agency_days=self.settings.backdate_days),
+                                 self.admission)
         for projection in self.spec.projections:
             self.runners[projection.name] = ProjectionRunner(
                 nc, self.topology, projection, self.engine,
@@ -174,7 +182,7 @@ class Runtime:
         command itself; and FastStream answers every reply subject it is given."""
         nc, topo, queue = self.broker.connection, self.topology, f"{self.spec.name}-svc"
         serve, replies = self.responder.serve, self.settings.reply_prefixes
-        commands = asyncio.Semaphore(64)
+        commands = asyncio.Semaphore(MAX_COMMAND_TASKS)
         for name, (cls, handler) in self.spec.commands.items():
             answer = self._command_answer(cls, handler)
             # Backdated migration commands come on their own subject space, which only the
@@ -203,10 +211,14 @@ class Runtime:
         async def answer(msg: Msg) -> dict[str, Any]:
             agency = _agency_of(msg.subject)
             try:
+                deadline = self.admission.deadline(msg.headers)
+                self.admission.check(deadline)  # refused before the body is even parsed
                 command = parse_command(cls, msg.data)
                 assert self.executor is not None
                 role: Role = "migration" if self.topology.is_migration(msg.subject) else "agency"
-                reply = await self.executor.execute(agency, command, handler, role)
+                reply = await self.executor.execute(agency, command, handler, role, deadline)
+            except ServiceBusy:
+                raise  # counted in the status (``commands.shed``): a line each would flood
             except DomainError as exc:
                 # The code only: a refusal's message may quote the sender's (personal) input.
                 log.info("command refused", subject=msg.subject, error=exc.code)
@@ -276,6 +288,7 @@ class Runtime:
             "started_at": self.started_at,
             "sent_at": time.time(),
             "refused_replies": self.refused_replies,
+            "commands": self.admission.status(),
             "projections": {
                 name: {
                     "checkpoint": r.checkpoint,

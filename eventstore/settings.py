@@ -42,6 +42,12 @@ class Settings(BaseSettings):
     #: How many days back an agency may date a record (contracts.worldtime.DatingPolicy);
     #: the migration subjects (<prefix>.migrate.…) have no limit.
     backdate_days: int = Field(default=90, ge=0)
+    #: Load shedding (eventstore/shedding.py): commands one service runs at once; the
+    #: longest a command may wait for one of those slots; the deadline of a command without
+    #: the Tsunagu-Deadline header (after its arrival). Past them: ``busy``, nothing done.
+    command_slots: int = Field(default=4, ge=1)
+    command_queue_ms: int = Field(default=50, ge=0)
+    command_budget_ms: int = Field(default=2000, ge=1)
     # The notifier's mail (services/notifier): no SMTP host, no mail is sent.
     notify_allow_private_hosts: bool = Field(
         default=False, description="Webhooks may go to private/loopback addresses (an "

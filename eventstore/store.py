@@ -8,7 +8,6 @@ command that touches two aggregates (triage opens a case) stores all or nothing.
 
 from __future__ import annotations
 
-import asyncio
 import json
 from collections import OrderedDict
 from collections.abc import Sequence
@@ -17,13 +16,12 @@ from uuid import uuid4
 
 import nats.errors
 from nats.aio.client import Client
-from nats.aio.msg import Msg
-from nats.aio.subscription import Subscription
 from nats.js.errors import APIError
 
 from contracts.envelope import Envelope
 from eventstore.codec import decode, encode
-from eventstore.errors import ConcurrencyConflict, DomainError
+from eventstore.directget import DirectGet
+from eventstore.errors import ConcurrencyConflict, DomainError, ReadFailed
 from eventstore.topology import Topology
 
 WRONG_LAST_SEQUENCE = {10071, 10164}
@@ -60,21 +58,13 @@ class AppendFailed(DomainError):
     code = "unavailable"
 
 
-class ReadFailed(DomainError):
-    """The event stream did not answer a read (stream info, direct get); nothing changed."""
-
-    code = "unavailable"
-
-
 class EventStore:
     def __init__(self, nc: Client, topology: Topology, *, timeout: float = 5.0) -> None:
         self.nc = nc
         self.js = nc.jetstream(timeout=timeout)
         self.topology = topology
         self.timeout = timeout
-        self._mux: Subscription | None = None
-        self._mux_prefix = ""
-        self._waiting: dict[str, asyncio.Queue[Msg]] = {}
+        self._direct = DirectGet(nc, topology.events_stream, timeout)
         self._recent: OrderedDict[tuple[str, str], History] = OrderedDict()
 
     def subject_of(self, env: Envelope) -> str:
@@ -193,9 +183,13 @@ class EventStore:
 
     async def _count(self, subject_filter: str) -> int:
         body = json.dumps({"subjects_filter": subject_filter}).encode()
-        msg = await self.nc.request(
-            f"$JS.API.STREAM.INFO.{self.topology.events_stream}", body, timeout=self.timeout
-        )
+        try:
+            msg = await self.nc.request(
+                f"$JS.API.STREAM.INFO.{self.topology.events_stream}", body, timeout=self.timeout
+            )
+        except (nats.errors.TimeoutError, nats.errors.NoRespondersError) as exc:
+            raise ReadFailed(f"stream info failed: the event stream did not answer ({exc!r})",
+                             details={"stream": self.topology.events_stream}) from exc
         info = json.loads(msg.data)
         if "error" in info:
             raise ReadFailed(f"stream info failed: {info['error'].get('description')}")
@@ -216,40 +210,10 @@ class EventStore:
     async def _direct_batch(
         self, subject_filter: str, seq: int, batch: int
     ) -> tuple[list[tuple[int, bytes]], int]:
-        """One batched direct-get request. Replies come to one long-lived wildcard inbox,
-        demultiplexed by token, instead of a subscription per request."""
-        if self._mux is None:
-            self._mux_prefix = self.nc.new_inbox()
-            self._mux = await self.nc.subscribe(f"{self._mux_prefix}.*", cb=self._on_reply)
-        token = uuid4().hex
-        queue: asyncio.Queue[Msg] = asyncio.Queue()
-        self._waiting[token] = queue
-        try:
-            body = json.dumps({"seq": seq, "next_by_subj": subject_filter, "batch": batch})
-            await self.nc.publish(
-                f"$JS.API.DIRECT.GET.{self.topology.events_stream}",
-                body.encode(),
-                reply=f"{self._mux_prefix}.{token}",
-            )
-            out: list[tuple[int, bytes]] = []
-            while True:
-                msg = await asyncio.wait_for(queue.get(), self.timeout)
-                headers = msg.headers or {}
-                status = headers.get("Status")
-                if status == "404":
-                    return out, 0
-                if status == "204":
-                    return out, int(headers.get("Nats-Num-Pending", "0"))
-                if status:
-                    raise ReadFailed(f"direct get failed: {status} {headers}")
-                out.append((int(headers["Nats-Sequence"]), msg.data))
-        finally:
-            self._waiting.pop(token, None)
-
-    async def _on_reply(self, msg: Msg) -> None:
-        queue = self._waiting.get(msg.subject.rsplit(".", 1)[-1])
-        if queue is not None:
-            queue.put_nowait(msg)
+        """One batched direct get: (sequence, body) of each event, and how many more match."""
+        found, pending = await self._direct.batch(
+            {"seq": seq, "next_by_subj": subject_filter, "batch": batch})
+        return [(f.seq, f.data) for f in found], pending
 
 
 class DuplicateAppend(DomainError):

@@ -87,3 +87,24 @@ async def eventually(check: Callable[[], Awaitable[bool] | bool], timeout: float
         if time.monotonic() > deadline:
             raise AssertionError("condition not met in time")
         await asyncio.sleep(0.05)
+
+
+async def tampered_object(nc: Client, topology: Topology, claimed: bytes, actual: bytes) -> dict:
+    """An attachment object named and described (digest, size) as ``claimed`` whose chunks
+    hold ``actual`` (same length): a bucket written behind the services' back. Returns the
+    reference a sender would give for ``claimed``."""
+    import base64
+    import hashlib
+    import uuid
+
+    obs = await nc.jetstream().object_store(topology.attachment_bucket)
+    info = await obs.put(f"decoy-{uuid.uuid4().hex}", actual)
+    digest = hashlib.sha256(claimed).hexdigest()
+    name = f"sha256-{digest}"
+    meta = {**info.as_dict(), "name": name,
+            "digest": "SHA-256=" + base64.urlsafe_b64encode(bytes.fromhex(digest)).decode()}
+    await nc.jetstream().publish(
+        f"$O.{topology.attachment_bucket}.M.{base64.urlsafe_b64encode(name.encode()).decode()}",
+        json.dumps(meta).encode(), headers={"Nats-Rollup": "sub"})
+    return {"object_name": name, "sha256": digest, "size": len(claimed),
+            "media_type": "application/pdf", "filename": "sheet.pdf"}

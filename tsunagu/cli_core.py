@@ -38,7 +38,9 @@ def up(
         str | None, typer.Option("--nats-url", help="Use this NATS instead of starting one")
     ] = None,
     nats_port: Annotated[int, typer.Option("--nats-port", help="0 = a free port")] = 0,
-    console_port: Annotated[int, typer.Option("--console-port", help="Web console port")] = 8780,
+    console_port: Annotated[int | None, typer.Option(
+        "--console-port", help="Web console port (default 8780, or a free one if 8780 is "
+        "taken; a port given here must be free)")] = None,
     console_host: Annotated[str, typer.Option("--console-host")] = "127.0.0.1",
     demo: Annotated[bool, typer.Option("--demo", help="Load the demo data set once up")] = False,
     sync_always: Annotated[

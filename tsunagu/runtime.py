@@ -52,6 +52,29 @@ def free_port(host: str = "127.0.0.1") -> int:
         return int(sock.getsockname()[1])
 
 
+#: The console's port unless ``--console-port`` says otherwise.
+DEFAULT_CONSOLE_PORT = 8780
+
+
+def console_port(requested: int | None, host: str, default: int = DEFAULT_CONSOLE_PORT) -> int:
+    """The console's port: the default moves to a free one if taken (two platforms on one
+    host); a port asked for is used as given, and if it is taken that is an error naming it
+    (a script or a proxy expects the console there). 0 lets the console pick one."""
+    if requested is None:
+        if port_free(default, host):
+            return default
+        port = free_port(host)
+        log.warning("console port taken, using another", taken=default, port=port)
+        return port
+    if requested and not port_free(requested, host):
+        raise SystemExit(
+            f"error: --console-port {requested} is taken on {host}: another program (perhaps "
+            f"another `tsunagu up`) listens there; see which with `ss -ltnp 'sport = "
+            f":{requested}'` (or `lsof -iTCP:{requested} -sTCP:LISTEN`), then stop it, choose "
+            "another --console-port, or leave the option out to use a free port")
+    return requested
+
+
 def remembered_port(data_dir: Path, requested: int) -> int:
     """The NATS port for a data dir: the one asked for, else the one chosen on its first
     run (``nats.url``) so clients keep working across restarts, else 0 (a free one)."""
@@ -92,7 +115,8 @@ class Platform:
     data_dir: Path
     nats_url: str | None = None
     nats_port: int = 0
-    console_port: int = 8780
+    #: None: the default port, or a free one if it is taken.
+    console_port: int | None = None
     console_host: str = "127.0.0.1"
     demo: bool = False
     sync_always: bool = True
@@ -109,10 +133,7 @@ class Platform:
         configure_logging(settings.log_format, settings.log_level)
         self.data_dir.mkdir(parents=True, exist_ok=True)
         self._lock = lock_data_dir(self.data_dir)
-        if not port_free(self.console_port, self.console_host):
-            taken, self.console_port = self.console_port, free_port(self.console_host)
-            log.warning("console port taken, using another", taken=taken,
-                        port=self.console_port)
+        self.console_port = console_port(self.console_port, self.console_host)
         url = self._start_secure(settings.prefix) if self.secure else (
             self.nats_url or self._start_nats())
         asyncio.run(self._provision(url, settings.prefix, settings.replicas))

@@ -13,8 +13,10 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+import random
 import ssl
 import sys
+import time
 import uuid
 from datetime import datetime, timedelta, timezone
 
@@ -50,10 +52,18 @@ async def send(nc: nats.NATS, command: str, payload: dict, attempts: int = 5) ->
     body = json.dumps({"command_id": str(uuid.uuid4()), **payload}).encode()
     subject = f"{PREFIX}.cmd.{AGENCY}.{command}"
     for attempt in range(attempts):
+        # Not worth starting after we stop waiting: ms since the epoch (UTC).
+        deadline = {"Tsunagu-Deadline": str(int(time.time() * 1000) + 5000)}
         try:
-            reply = json.loads((await nc.request(subject, body, timeout=5)).data)
+            reply = json.loads((await nc.request(subject, body, timeout=5,
+                                                 headers=deadline)).data)
         except (TimeoutError, NoRespondersError):
             await asyncio.sleep(min(2**attempt * 0.2, 5))  # the service may be restarting
+            continue
+        if not reply["ok"] and reply["error"]["code"] == "busy":
+            # Not started, nothing stored: the same bytes again after the wait it names.
+            wait = reply["error"]["details"]["retry_after_ms"] / 1000
+            await asyncio.sleep(wait * random.uniform(1, 1.5))
             continue
         if not reply["ok"]:
             # A refusal is final: fix the input and send a NEW command (new command id).

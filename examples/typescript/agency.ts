@@ -4,7 +4,8 @@
 // Build and run: npm ci && npx tsc -p . && node dist/agency.js. See docs/INTEGRATING.md.
 import { readFileSync } from 'node:fs';
 import { randomUUID } from 'node:crypto';
-import { connect, nkeyAuthenticator, ErrorCode, NatsError, type NatsConnection } from 'nats';
+import { connect, headers, nkeyAuthenticator, ErrorCode, NatsError, type NatsConnection }
+  from 'nats';
 
 const env = process.env;
 const AGENCY = env.TSUNAGU_AGENCY!;
@@ -13,7 +14,7 @@ const out = (line: object): void => console.log(JSON.stringify(line));
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 interface Reply { ok: boolean; command_id?: string; ids?: Record<string, unknown>;
-  error?: { code: string; message: string } }
+  error?: { code: string; message: string; details?: { retry_after_ms?: number } } }
 
 async function open(): Promise<NatsConnection> {
   const seed = env.TSUNAGU_NATS_NKEY_SEED;
@@ -34,9 +35,18 @@ async function send(nc: NatsConnection, command: string, payload: object,
                     attempts = 5): Promise<Reply> {
   const body = new TextEncoder().encode(JSON.stringify({ command_id: randomUUID(), ...payload }));
   for (let attempt = 0; attempt < attempts; attempt++) {
+    // Not worth starting after we stop waiting: ms since the epoch (UTC).
+    const h = headers();
+    h.set('Tsunagu-Deadline', String(Date.now() + 5000));
     try {
-      const msg = await nc.request(`${PREFIX}.cmd.${AGENCY}.${command}`, body, { timeout: 5000 });
+      const msg = await nc.request(`${PREFIX}.cmd.${AGENCY}.${command}`, body,
+        { timeout: 5000, headers: h });
       const reply = msg.json<Reply>();
+      if (!reply.ok && reply.error!.code === 'busy') {
+        // Not started, nothing stored: the same bytes again after the wait it names.
+        await sleep((reply.error!.details?.retry_after_ms ?? 100) * (1 + Math.random() / 2));
+        continue;
+      }
       // A refusal is final: fix the input and send a NEW command (new command id).
       if (!reply.ok) throw new Error(`${command} refused: ${reply.error!.code}: ${reply.error!.message}`);
       return reply;

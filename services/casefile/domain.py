@@ -1,7 +1,8 @@
 """The case lifecycle as pure functions: ``evolve`` folds a case's events into a frozen
 state; each ``decide_*`` checks a request against that state and returns the new events
 or raises a DomainError naming the field and the rule. No I/O, no asyncio, no clock: the
-caller passes the dates and the other aggregates' events (consent, meeting) it loaded.
+caller passes the dates and the other aggregates' events (consent) it loaded. What a
+meeting's decisions do to a case is judged in ``decisions.py``.
 """
 
 from __future__ import annotations
@@ -45,9 +46,8 @@ from contracts.commands_casefile import (
     ReopenCase,
     StartEnrollment,
 )
-from contracts.common import FreeText, Program, SubjectRef, reason_of, sealable
+from contracts.common import Program, SubjectRef, sealable
 from contracts.consent import has_valid_consent
-from contracts.meeting import CaseTabled, Decision, DecisionRecorded, MeetingHeld, MeetingKind
 from eventstore.errors import DomainError, Forbidden, InvalidInput, NotFound
 
 
@@ -481,162 +481,3 @@ def refuse_direct_decision(what: str) -> DomainError:
         "(DecisionRecorded at a 重層的支援会議 or 支援会議), not by a direct command",
         code="only_through_meeting",
     )
-
-
-# ---- meeting decisions (the reactor) -------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class MeetingFacts:
-    """What the reactor learned from the meeting's own aggregate."""
-
-    meeting_id: str
-    kind: MeetingKind | None
-
-
-def _not_applied(
-    state: CaseState, meeting_id: str, decision_id: str, reason: str
-) -> list[DomainEvent]:
-    return [DecisionNotApplied(case_id=state.case_id, meeting_id=meeting_id,
-                               decision_id=decision_id, reason=reason[:200])]
-
-
-def decide_tabling(
-    state: CaseState, meeting: MeetingFacts, tabled: CaseTabled,
-    consent: list[DomainEvent], today: date,
-) -> list[DomainEvent]:
-    """CaseTabled with a plan to approve: record it on the case (or say why not)."""
-    if tabled.plan_id is None or tabled.item_id in state.decisions:
-        return []
-    if any(pid == tabled.plan_id and meeting.meeting_id in v.tabled_at
-           for (pid, _), v in state.plans.items()):
-        return []  # already recorded (a retry, or an imported history): judged then, not now
-
-    def no(reason: str) -> list[DomainEvent]:
-        return _not_applied(state, meeting.meeting_id, tabled.item_id, reason)
-    if not state.opened:
-        return []  # not a case this service knows; nothing to record it on
-    if state.status is not Status.open:
-        return no(f"case is {state.status.value}; a plan can be tabled only on an open case")
-    if meeting.kind is not MeetingKind.support_plan:
-        return no("a plan is tabled only at a 重層的支援会議 (support_plan meeting)")
-    if not has_valid_consent(consent, today):
-        return no("no valid consent: the case cannot be tabled at a 重層的支援会議")
-    version = tabled.plan_version
-    if version is None:
-        latest = state.latest_version(tabled.plan_id)
-        version = latest.version if latest else None
-    if version is None or (tabled.plan_id, version) not in state.plans:
-        return no(f"plan {tabled.plan_id} v{tabled.plan_version} was never drafted on this case")
-    if meeting.meeting_id in state.plans[(tabled.plan_id, version)].tabled_at:
-        return []
-    return [PlanTabled(case_id=state.case_id, plan_id=tabled.plan_id, version=version,
-                       meeting_id=meeting.meeting_id, item_id=tabled.item_id)]
-
-
-def decide_decision(
-    state: CaseState, meeting: MeetingFacts, d: DecisionRecorded,
-    consent: list[DomainEvent], lead_is_active: bool,
-) -> list[DomainEvent]:
-    """Apply a meeting's decision to the case, or record why it could not be applied."""
-    if not state.opened or d.decision_id in state.decisions:
-        return []
-    mid, did = meeting.meeting_id, d.decision_id
-    # The meeting's reason is free text about the person: the case event seals it too.
-    why = FreeText(text=r) if (r := reason_of(d)) else None
-
-    def no(reason: str) -> list[DomainEvent]:
-        return _not_applied(state, mid, did, reason)
-
-    def join(agency: str | None, on: date) -> list[DomainEvent]:
-        if agency is None or agency in state.members:
-            return []
-        return [MemberJoined(case_id=state.case_id, agency_id=agency, joined_on=on,
-                             how=MembershipReason.meeting)]
-
-    def end_enrollments(program: Program | None, reason: str) -> list[DomainEvent]:
-        return [EnrollmentEnded(case_id=state.case_id, enrollment_id=e.enrollment_id,
-                                program=e.program, ended_on=max(d.decided_on, e.started_on),
-                                reason=reason[:200])
-                for e in state.open_enrollments(program)]
-
-    match d.decision:
-        case Decision.approve_plan:
-            if state.status is not Status.open:
-                return no(f"case is {state.status.value}; a plan is approved only on an open case")
-            if meeting.kind is not MeetingKind.support_plan:
-                return no("a plan is approved only by a 重層的支援会議 (support_plan meeting)")
-            if d.plan_id is None:
-                return no("the decision names no plan_id")
-            latest = state.latest_version(d.plan_id)
-            if latest is None:
-                return no(f"plan {d.plan_id} was never drafted on this case")
-            version = d.plan_version or latest.version
-            pv = state.plans.get((d.plan_id, version))
-            if pv is None:
-                return no(f"plan {d.plan_id} has no version {version}")
-            if mid not in pv.tabled_at:
-                return no(f"plan {d.plan_id} v{version} was never tabled at this meeting")
-            if version != latest.version:
-                return no(f"plan {d.plan_id} v{version} is superseded by v{latest.version}")
-            if pv.approved:
-                return no(f"plan {d.plan_id} v{version} is already approved")
-            if not has_valid_consent(consent, d.decided_on):
-                return no("no valid consent on the day of the decision")
-            events: list[DomainEvent] = [PlanApproved(
-                case_id=state.case_id, plan_id=d.plan_id, version=version, program=pv.program,
-                meeting_id=mid, decision_id=did, approved_on=d.decided_on,
-            )]
-            for agency in pv.roles:
-                if agency not in state.members:
-                    events.append(MemberJoined(case_id=state.case_id, agency_id=agency,
-                                               joined_on=d.decided_on,
-                                               how=MembershipReason.plan_role))
-            return events
-        case Decision.assign_lead:
-            if state.status is not Status.open:
-                return no(f"case is {state.status.value}; a lead is named only on an open case")
-            if d.lead_agency is None:
-                return no("the decision names no lead_agency")
-            if not lead_is_active:
-                return no(f"lead agency {d.lead_agency} is not an active directory entry")
-            return [LeadAgencyAssigned(case_id=state.case_id, agency_id=d.lead_agency,
-                                       meeting_id=mid, decision_id=did,
-                                       assigned_on=d.decided_on),
-                    *join(d.lead_agency, d.decided_on)]
-        case Decision.close:
-            if state.status is Status.closed:
-                return no("case is already closed")
-            return [CaseClosed(case_id=state.case_id, closed_on=d.decided_on, meeting_id=mid,
-                               decision_id=did, personal_reason=why),
-                    *end_enrollments(None, "case closed")]
-        case Decision.suspend:
-            if state.status is not Status.open:
-                return no(f"case is {state.status.value}; only an open case can be suspended")
-            return [CaseSuspended(case_id=state.case_id, suspended_on=d.decided_on,
-                                  meeting_id=mid, decision_id=did, personal_reason=why)]
-        case Decision.return_to_comprehensive:
-            if state.status not in (Status.open, Status.suspended):
-                return no(f"case is {state.status.value}; only an open or suspended case can "
-                          "return to 包括的相談支援")
-            if d.lead_agency is None:
-                return no("the decision names no lead_agency (the 包括 agency taking the lead)")
-            if not lead_is_active:
-                return no(f"lead agency {d.lead_agency} is not an active directory entry")
-            return [CaseReturnedToComprehensive(
-                        case_id=state.case_id, lead_agency=d.lead_agency,
-                        returned_on=d.decided_on, meeting_id=mid, decision_id=did,
-                        personal_reason=why),
-                    *join(d.lead_agency, d.decided_on),
-                    *end_enrollments(Program.multi_agency, "returned to 包括")]
-    return []  # evaluate, continue_support, …: nothing changes on the case
-
-
-def decide_attendance(state: CaseState, held: MeetingHeld) -> list[DomainEvent]:
-    """Agencies that attended a meeting **for this case's item** join it (連携した機関);
-    attending the meeting for other items joins nobody to this case."""
-    if not state.opened or state.status is not Status.open:
-        return []
-    return [MemberJoined(case_id=state.case_id, agency_id=a, joined_on=held.held_on,
-                         how=MembershipReason.meeting)
-            for a in sorted(set(held.attended_for(state.case_id))) if a not in state.members]

@@ -26,9 +26,10 @@ from contracts.directory import agency_standing, inactive_agency
 from contracts.ids import CASEFILE, derived_id
 from contracts.jst import JST
 from contracts.person import was_erased
+from eventstore import attachments
 from eventstore.commands import Handler, ServiceHandler, Session, command_table
 from eventstore.errors import DomainError, Forbidden
-from services.casefile import attachments, domain
+from services.casefile import domain
 from services.casefile.erasure import handle_erase_person_data
 
 

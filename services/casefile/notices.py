@@ -16,7 +16,9 @@ from typing import Any
 from sqlalchemy import Column, Connection, Date, String, Table, delete, select
 
 from contracts.case import (
+    CaseClosed,
     CaseReturnedToComprehensive,
+    CaseSuspended,
     LeadAgencyAssigned,
     MemberJoined,
     MonitoringRecorded,
@@ -37,6 +39,7 @@ from contracts.feed import (
     KIND_HEADER,
     CaseDecision,
     CaseJoined,
+    DecisionApplied,
     DecisionNotApplied,
     LeadChanged,
     MeetingCancelled,
@@ -117,7 +120,7 @@ def recipients(notice: Notice, *, referrer: str | None = None,
             found = [notice.assigned_agency]
         case MeetingInvitation() | MeetingChanged() | MeetingCancelled():
             found = list(members or ())
-        case DecisionNotApplied():
+        case DecisionApplied() | DecisionNotApplied():
             found = [*(audience or ()), *([convener] if convener else [])]
         case _:
             found = list(audience or ())
@@ -203,6 +206,8 @@ def notify(conn: Connection, env: Envelope, ctx: ApplyContext, topology: Topolog
             _meeting(conn, ctx, topology, e, base)
         case DecisionRecorded() | DecisionNotAppliedEvent():
             _decision(conn, ctx, topology, env, base)
+    if type(e) in APPLIED_ON:  # besides lead_changed above: the outcome, convener included
+        _applied(conn, ctx, topology, e, base)
 
 
 def _referral(conn: Connection, ctx: ApplyContext, topology: Topology,
@@ -243,6 +248,27 @@ def _meeting(conn: Connection, ctx: ApplyContext, topology: Topology, e: Any,
     _send(ctx, topology, n, members=members)
 
 
+#: Case events by which a meeting's decision was applied, with the field of their date.
+APPLIED_ON: dict[type, str] = {
+    PlanApproved: "approved_on", LeadAgencyAssigned: "assigned_on", CaseClosed: "closed_on",
+    CaseSuspended: "suspended_on", CaseReturnedToComprehensive: "returned_on",
+}
+
+
+def _applied(conn: Connection, ctx: ApplyContext, topology: Topology, e: Any,
+             base: dict[str, Any]) -> None:
+    n = DecisionApplied(**base, case_id=e.case_id, meeting_id=e.meeting_id,
+                        decision_id=e.decision_id, event_type=e.type,
+                        on=getattr(e, APPLIED_ON[type(e)]))
+    _send(ctx, topology, n, audience=views.audience(conn, e.case_id),
+          convener=_convener(conn, e.meeting_id))
+
+
+def _convener(conn: Connection, meeting_id: str) -> str | None:
+    return conn.execute(select(meetings.c.convened_by).where(
+        meetings.c.meeting_id == meeting_id)).scalar()
+
+
 def _decision(conn: Connection, ctx: ApplyContext, topology: Topology, env: Envelope,
               base: dict[str, Any]) -> None:
     e = env.event
@@ -251,8 +277,7 @@ def _decision(conn: Connection, ctx: ApplyContext, topology: Topology, env: Enve
     if data is None:
         return
     today = max(env.recorded_at.astimezone(JST).date(), datetime.now(JST).date())
-    convener = conn.execute(select(meetings.c.convened_by).where(
-        meetings.c.meeting_id == e.meeting_id)).scalar()
+    convener = _convener(conn, e.meeting_id)
     common = {**base, "case_id": e.case_id, "meeting_id": e.meeting_id,
               "decision_id": e.decision_id}
     reason = (reason_of(e) or "")[:200] or None  # sealed since privdisk; None once shredded
@@ -260,7 +285,7 @@ def _decision(conn: Connection, ctx: ApplyContext, topology: Topology, env: Enve
     if isinstance(e, DecisionRecorded):
         n = CaseDecision(**common, decision=e.decision.value, decided_on=e.decided_on)
     else:
-        n = DecisionNotApplied(**common)
+        n = DecisionNotApplied(**common, code=e.code)
     for agency in recipients(n, audience=data.audience, convener=convener):
         basis = views.basis_of(data, agency, today)
         told = n.model_copy(update={"reason": reason}) if basis else n

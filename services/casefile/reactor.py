@@ -4,18 +4,18 @@ event's id, so a reaction that runs twice (at-least-once) appends once."""
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Literal
 from uuid import UUID
 
 import structlog
 
 from contracts.base import Command, DomainEvent, Id
 from contracts.envelope import Envelope
-from contracts.meeting import CaseTabled, DecisionRecorded, MeetingHeld, MeetingScheduled
+from contracts.meeting import CaseTabled, DecisionRecorded, MeetingHeld
 from eventstore.commands import Executor, Session
 from eventstore.crypto import sealed_key_ids
 from eventstore.errors import Forbidden
-from services.casefile import domain
+from services.casefile import decisions
 from services.casefile.handlers import active_agency, consent_of, load_case, today
 
 log = structlog.get_logger("tsunagu.casefile.reactor")
@@ -40,13 +40,15 @@ def reaction_command_id(event_id: UUID, case_id: str = "") -> str:
     return f"m{event_id.hex}" + (f"-{case_id}"[:30] if case_id else "")
 
 
-async def _meeting_facts(
-    session: Session, meeting_id: str
-) -> tuple[domain.MeetingFacts, list[Any]]:
-    history = await session.load("meeting", meeting_id)
-    events = [e.event for e in history.envelopes]
-    kind = next((e.kind for e in events if isinstance(e, MeetingScheduled)), None)
-    return domain.MeetingFacts(meeting_id, kind), events
+async def _active(session: Session, agency_id: str | None) -> bool:
+    """Whether a decision's lead agency is an active directory entry (False without one)."""
+    if agency_id is None:
+        return False
+    try:
+        await active_agency(session, agency_id, "lead_agency")
+    except Forbidden:
+        return False
+    return True
 
 
 class DecisionReactor:
@@ -72,22 +74,19 @@ class DecisionReactor:
         trigger = keyring.unseal_event(env.event)
 
         async def handle(session: Session, cmd: ApplyMeetingEvent) -> list[DomainEvent]:
+            # The meeting's aggregate is not read: the event says what the case needs
+            # (its meeting_kind, plan, lead); decisions.py judges it against the case.
             state = await load_case(session, case_id)
-            facts, _ = await _meeting_facts(session, cmd.meeting_id)
             if isinstance(trigger, CaseTabled):
                 consent = await consent_of(session, case_id)
-                return domain.decide_tabling(state, facts, trigger, consent, today(session))
+                return decisions.decide_tabling(state, trigger, consent, today(session))
             if isinstance(trigger, DecisionRecorded):
-                consent = await consent_of(session, case_id)
-                lead_ok = True
-                if trigger.lead_agency:
-                    try:
-                        await active_agency(session, trigger.lead_agency, "lead_agency")
-                    except Forbidden:
-                        lead_ok = False
-                return domain.decide_decision(state, facts, trigger, consent, lead_ok)
+                facts = decisions.DecisionFacts(
+                    consent=tuple(await consent_of(session, case_id)),
+                    lead_is_active=await _active(session, trigger.lead_agency))
+                return decisions.decide_decision(state, trigger, facts)
             if isinstance(trigger, MeetingHeld):
-                return domain.decide_attendance(state, trigger)
+                return decisions.decide_attendance(state, trigger)
             return []
 
         cmd = ApplyMeetingEvent(

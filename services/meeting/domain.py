@@ -32,7 +32,6 @@ from contracts.meeting import (
     CaseMovedToSupportPlanMeeting,
     CaseTabled,
     ConfidentialityAcknowledged,
-    Decision,
     DecisionRecorded,
     ItemAttendance,
     MaterialPersonal,
@@ -527,10 +526,9 @@ def decision_target(cmd: RecordDecision, m: Meeting) -> Item:
     return item
 
 
-def decide(cmd: RecordDecision, m: Meeting, agency_id: str, item: Item, case: Case,
-           consented: bool, lead: Agency | None) -> list[DomainEvent]:
-    require_convener(m, agency_id)
-    held_on = require_held(m)
+def answered_ask(cmd: RecordDecision, m: Meeting, item: Item) -> Ask:
+    """The open ask of ``item`` the decision answers, if this kind of meeting may be asked it
+    (rules.py)."""
     ask = ask_answered_by(item.asks, item.answered, cmd.decision)
     if ask is None:
         if ask_answered_by(item.asks, (), cmd.decision) is not None:
@@ -543,13 +541,14 @@ def decide(cmd: RecordDecision, m: Meeting, agency_id: str, item: Item, case: Ca
             f"({', '.join(a.value for a in item.asks)})", code="decision_mismatch",
             details={"field": "decision"},
         )
-    if not case.opened:
-        raise NotFound(f"case {item.case_id} not found", details={"field": "item_id"})
-    if m.kind is MeetingKind.support_plan and cmd.decision is Decision.approve_plan:
-        _require_consent(consented, item.case_id, held_on)
-    if cmd.decision is Decision.approve_plan and case.closed:
-        raise DomainError(f"case {item.case_id} is closed; a closed case gets no plan",
-                          code="case_closed")
+    if ask not in asks_allowed(m.kind):
+        raise InvalidInput(f"decision: a 支援会議 does not decide {ask.value} (no plan without "
+                           "consent)", code="not_at_confidential", details={"field": "decision"})
+    return ask
+
+
+def check_lead(cmd: RecordDecision, lead: Agency | None) -> None:
+    """A lead agency is named by the decisions that need one (rules.py), and only by them."""
     if cmd.decision in NEEDS_LEAD:
         if cmd.lead_agency is None:
             raise InvalidInput(f"lead_agency: required for {cmd.decision.value}",
@@ -559,13 +558,26 @@ def decide(cmd: RecordDecision, m: Meeting, agency_id: str, item: Item, case: Ca
     elif cmd.lead_agency is not None:
         raise InvalidInput(f"lead_agency: only for assign_lead or return_to_comprehensive, "
                            f"not {cmd.decision.value}", details={"field": "lead_agency"})
+
+
+def decide(cmd: RecordDecision, m: Meeting, agency_id: str, lead: Agency | None
+           ) -> list[DomainEvent]:
+    """Record a decision under the meeting's rules only: held, by its convener, on an item
+    of its agenda, answering an open ask this kind of meeting may be asked, naming a lead
+    where it needs one. What it does to the case (an open case, its plan, consent on the
+    day) is the casefile's to judge, which tells the convener (decision_not_applied)."""
+    item = decision_target(cmd, m)
+    require_convener(m, agency_id)
+    ask = answered_ask(cmd, m, item)
+    check_lead(cmd, lead)
     decision_id = decision_id_for(m.meeting_id, item.item_id, ask)
     if decision_id in m.decisions:  # belt and braces: the fold already says answered
         raise DomainError("decision already recorded", code="already_decided")
+    assert m.held_on is not None  # decision_target: held
     return [
         DecisionRecorded(
             meeting_id=m.meeting_id, decision_id=decision_id, item_id=item.item_id,
-            case_id=item.case_id, decision=cmd.decision, decided_on=held_on,
+            case_id=item.case_id, decision=cmd.decision, decided_on=m.held_on,
             personal_reason=FreeText(text=cmd.reason),  # about the person: sealed
             plan_id=item.plan_id, plan_version=item.plan_version,
             lead_agency=cmd.lead_agency, program=item.program, meeting_kind=m.kind,

@@ -31,6 +31,7 @@ from contracts.commands_meeting import (
 from contracts.consent import has_valid_consent
 from contracts.directory import agency_standing, inactive_agency
 from contracts.person import was_erased
+from eventstore import attachments
 from eventstore.commands import Handler, Session, command_table
 from eventstore.errors import DomainError, Forbidden
 from services.meeting import domain
@@ -238,11 +239,9 @@ async def handle_record_decision(
 ) -> list[DomainEvent]:
     meeting = await load_meeting(session, cmd.meeting_id)
     await active_agency(session, session.agency_id)
-    item = domain.decision_target(cmd, meeting)
-    case = await load_case(session, item.case_id)
-    ok = await consented(session, item.case_id, meeting.held_on)
+    domain.decision_target(cmd, meeting)  # refused before anything else is loaded
     lead = await load_agency(session, cmd.lead_agency) if cmd.lead_agency else None
-    return domain.decide(cmd, meeting, session.agency_id, item, case, ok, lead)
+    return domain.decide(cmd, meeting, session.agency_id, lead)
 
 
 async def handle_record_resource_gap(
@@ -270,6 +269,8 @@ async def handle_share_material(
     await active_agency(session, session.agency_id)
     events = domain.material(cmd, meeting, session.agency_id)
     await refuse_if_erased(session, meeting, cmd.item_id)
+    if cmd.attachment is not None:
+        await attachments.verify(session.store.nc, session.store.topology, cmd.attachment)
     return events
 
 

@@ -23,7 +23,7 @@ from contracts.labels_ja import ja
 
 #: The only fields of a feed message a notification may carry (ids, codes, dates).
 SAFE_FIELDS = ("kind", "at", "case_id", "referral_id", "meeting_id", "decision_id", "task",
-               "due_on", "scheduled_for")
+               "due_on", "scheduled_for", "code")
 _ABOUT = (("case_id", "ケース"), ("meeting_id", "会議"), ("referral_id", "つなぐシート"))
 
 
@@ -77,6 +77,8 @@ def _lines(n: dict[str, Any], agency: str) -> list[str]:
     if n.get("due_on"):
         lines.append(f"期日: {date.fromisoformat(n['due_on']).isoformat()} "
                      f"({ja('task', n.get('task'))})")
+    if n.get("code"):
+        lines.append(f"理由コード: {n['code']}")
     lines += [f"確認方法: {where['cli']}", f"  (問い合わせ {where['query']} "
               f"{json.dumps(where['args'], ensure_ascii=False)})"]
     return lines

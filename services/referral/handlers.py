@@ -27,12 +27,13 @@ from contracts.referral import (
     ReferralSubmitted,
     TriageOutcome,
 )
+from eventstore import attachments
 from eventstore.commands import Handler, Session, command_table
 from eventstore.crypto import KeyRing, sealed_key_ids
 from eventstore.db import in_thread
 from eventstore.errors import Forbidden
 from eventstore.store import History
-from services.referral import attachments, domain
+from services.referral import domain
 from services.referral.projection import person_known
 from services.referral.settings import ReferralSettings
 

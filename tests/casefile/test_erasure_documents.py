@@ -14,11 +14,11 @@ from contracts.base import Actor, PersonalData, Sealed
 from contracts.common import AttachmentRef, Concern
 from contracts.meeting import MaterialPersonal, MaterialShared
 from contracts.referral import ContactRoute, ReferralCorrected, ReferralPersonal
+from eventstore import attachments
 from eventstore.codec import new_envelope
 from eventstore.crypto import KeyRing
 from services.casefile import tables as casefile_tables
 from services.meeting import projection as meeting_tables
-from services.referral import attachments
 from services.referral import projection as referral_tables
 from tests.casefile.world import NAME, World, assessment_payload, raw_feed, settle
 from tests.helpers import ask, eventually

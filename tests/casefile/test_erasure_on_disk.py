@@ -23,7 +23,7 @@ from sqlalchemy import create_engine, text
 from contracts.case import NATIONAL_ASSESSMENT_ITEMS
 from contracts.common import REDACTED
 from contracts.meeting import meeting_text_key
-from services.referral import attachments
+from eventstore import attachments
 from tests.helpers import ask, eventually, register_agency, send
 
 log = structlog.get_logger("tests.erasure_on_disk")

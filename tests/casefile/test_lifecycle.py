@@ -84,18 +84,19 @@ async def test_a_meeting_event_applied_twice_appends_once(world, casefile, nc, t
 
 
 @pytest.mark.parametrize(
-    ("setup", "decision", "kw", "reason"),
+    ("setup", "decision", "kw", "reason", "code"),
     [
-        ("closed", Decision.close, {}, "already closed"),
-        ("closed", Decision.suspend, {}, "case is closed"),
-        ("none", Decision.approve_plan, {"plan_id": "nope"}, "never drafted"),
-        ("drafted", Decision.approve_plan, {}, "never tabled at this meeting"),
-        ("none", Decision.assign_lead, {"lead_agency": "ghost"}, "not an active directory"),
-        ("none", Decision.return_to_comprehensive, {}, "names no lead_agency"),
+        ("closed", Decision.close, {}, "already closed", "already_closed"),
+        ("closed", Decision.suspend, {}, "case is closed", "case_not_open"),
+        ("none", Decision.approve_plan, {"plan_id": "nope"}, "never drafted", "plan_not_drafted"),
+        ("drafted", Decision.approve_plan, {}, "never tabled at this meeting", "plan_not_tabled"),
+        ("none", Decision.assign_lead, {"lead_agency": "ghost"}, "not an active directory",
+         "lead_not_active"),
+        ("none", Decision.return_to_comprehensive, {}, "names no lead_agency", "no_lead_agency"),
     ],
 )
 async def test_a_decision_the_case_cannot_take_is_recorded_as_not_applied(
-    world, casefile, nc, topology, setup, decision, kw, reason
+    world, casefile, nc, topology, setup, decision, kw, reason, code
 ):
     await world.triaged_case()
     await world.consent()
@@ -119,7 +120,7 @@ async def test_a_decision_the_case_cannot_take_is_recorded_as_not_applied(
     await settle(nc, topology, casefile)
     last = (await world.store.load("case", world.id("c1"))).envelopes[-1].event
     assert last.type == "DecisionNotApplied"
-    assert last.decision_id == world.id("d1") and reason in last.reason
+    assert last.decision_id == world.id("d1") and reason in last.reason and last.code == code
 
 
 async def test_a_plan_tabled_at_a_confidential_meeting_is_not_tabled(world, casefile, nc, topology):
@@ -130,10 +131,30 @@ async def test_a_plan_tabled_at_a_confidential_meeting_is_not_tabled(world, case
     plan_id = (await world.store.load("case", world.id("c1"))).envelopes[-1].event.plan_id
     # Planted: the meeting decider refuses approve_plan on a 支援会議 (World.planted_*).
     await world.planted_meeting("s1", ("shakyo",), kind=MeetingKind.confidential)
-    await world.planted_table("s1", plan_id=plan_id, version=1)
+    await world.planted_table("s1", plan_id=plan_id, version=1, kind=MeetingKind.confidential)
     await settle(nc, topology, casefile)
     last = (await world.store.load("case", world.id("c1"))).envelopes[-1].event
     assert last.type == "DecisionNotApplied" and "重層的支援会議" in last.reason
+    assert last.code == "not_support_plan_meeting"
+
+
+async def test_the_casefile_judges_a_decision_from_the_event_without_reading_the_meeting(
+    world, casefile, nc, topology
+):
+    await world.triaged_case()
+    await world.consent()
+    assert (await world.send("shakyo", "record_intake_assessment", assessment_payload("a")))["ok"]
+    assert (await world.send("shakyo", "draft_plan", plan_payload("p")))["ok"]
+    plan_id = (await world.store.load("case", world.id("c1"))).envelopes[-1].event.plan_id
+    # Planted, and never scheduled: a meeting the casefile could not read if it tried; the
+    # events alone say it is a 重層的支援会議.
+    await world.planted_table("x1", plan_id=plan_id, version=1)
+    await world.planted_decision("x1", Decision.approve_plan, "d1", plan_id=plan_id,
+                                 plan_version=1, meeting_kind=MeetingKind.support_plan)
+    await settle(nc, topology, casefile)
+    assert (await world.case_events())[-3:] == ["PlanTabled", "PlanApproved", "MemberJoined"]
+    assert [e.type for e in (await world.store.load("meeting", "x1")).envelopes] == [
+        "CaseTabled", "DecisionRecorded"]  # no MeetingScheduled to read a kind from
 
 
 async def test_a_revised_plan_must_be_approved_again(world, casefile, nc, topology):

@@ -7,8 +7,18 @@ from datetime import UTC, date, datetime, timedelta
 import pytest
 from sqlalchemy import create_engine, func, select
 
+from contracts.case import (
+    CaseClosed,
+    CaseReturnedToComprehensive,
+    CaseSuspended,
+    LeadAgencyAssigned,
+    NotAppliedCode,
+    PlanApproved,
+)
 from contracts.feed import (
+    PERSONAL_KINDS,
     CaseDecision,
+    DecisionApplied,
     DecisionNotApplied,
     MeetingInvitation,
     ReferralAssigned,
@@ -62,6 +72,22 @@ def test_a_decision_not_applied_reaches_the_convener_even_outside_the_case():
     d = CaseDecision(at=AT, seq=9, case_id="c1", meeting_id="m1", decision_id="d1",
                      decision="close", decided_on=date(2026, 5, 1))
     assert notices.recipients(d, audience=["shakyo"], convener="fukushi") == ["shakyo"]
+
+
+def test_either_outcome_of_a_decision_reaches_the_convener_with_ids_and_a_code_only():
+    applied = DecisionApplied(at=AT, seq=9, case_id="c1", meeting_id="m1", decision_id="d1",
+                              event_type="PlanApproved", on=date(2026, 5, 1))
+    missed = DecisionNotApplied(at=AT, seq=9, case_id="c1", meeting_id="m1", decision_id="d2",
+                                code=NotAppliedCode.no_consent)
+    for n in (applied, missed):
+        assert notices.recipients(n, audience=["shakyo"], convener="fukushi") == [
+            "fukushi", "shakyo"]
+    assert notice_subject("tsunagu", "fukushi", applied) == (
+        "tsunagu.feed.fukushi.c1.decision_applied.d1")
+    assert missed.model_dump(mode="json")["code"] == "no_consent"
+    assert "decision_applied" not in PERSONAL_KINDS  # ids, a type and a date: nothing personal
+    assert set(notices.APPLIED_ON) == {
+        PlanApproved, LeadAgencyAssigned, CaseClosed, CaseSuspended, CaseReturnedToComprehensive}
 
 
 def test_notices_that_must_stay_have_their_own_subject_under_the_agencys_feed():

@@ -172,6 +172,11 @@ async def test_invitations_and_decisions_reach_the_agencies_and_reasons_only_wit
     # fukushi (coordinator, member, covered by consent) gets the decision with its reason.
     decided = await notice(nc, topology, "fukushi", "case_decision", case_id=case_id)
     assert decided["decision"] == "close" and decided["reason"] == REASON
+    # The convener hears the outcome: the case took it (ids, the case event and its date).
+    applied = await notice(nc, topology, "fukushi", "decision_applied", case_id=case_id)
+    assert (applied["decision_id"], applied["event_type"]) == (decided["decision_id"],
+                                                               "CaseClosed")
+    assert applied["on"] == today().isoformat() and "reason" not in applied
 
 
 async def test_a_decision_not_applied_reaches_the_convener_and_uncovered_agencies_get_no_reason(
@@ -187,9 +192,10 @@ async def test_a_decision_not_applied_reaches_the_convener_and_uncovered_agencie
     await _close(flow, second, ["hokatsu"], REASON)  # the case is closed by now
     missed = await notice(nc, topology, "fukushi", "decision_not_applied", meeting_id=second)
     assert missed["case_id"] == case_id and missed["reason"]
+    assert missed["code"] == "already_closed"
     # hokatsu referred the person but is not covered by the consent: no reason, no name.
     told = await notice(nc, topology, "hokatsu", "decision_not_applied", meeting_id=second)
-    assert told["decision_id"] == missed["decision_id"]
+    assert told["decision_id"] == missed["decision_id"] and told["code"] == "already_closed"
     for m in await feed(nc, topology, "hokatsu"):
         if m.get("kind") in ("case_decision", "decision_not_applied"):
             assert "reason" not in m or m["reason"] is None, m

@@ -45,7 +45,7 @@ from contracts.meeting import (
     MeetingKind,
 )
 from eventstore.errors import DomainError
-from services.casefile import domain
+from services.casefile import decisions, domain
 
 TODAY = date(2025, 10, 1)
 AGENCIES = st.sampled_from(["hq", "city", "npo", "clinic"])
@@ -192,20 +192,22 @@ def test_case_deciders_and_meeting_decisions_refuse_only_with_domain_errors(star
             match step:
                 case ("command", cmd, actor):
                     events = decide_command(state, cmd, actor, consent, n)
-                case ("tabled", tabling, kind):
-                    events = domain.decide_tabling(
-                        state, domain.MeetingFacts(tabling.meeting_id, kind), tabling, consent,
+                case ("tabled", tabling, kind):  # kind None: an event stored without one
+                    events = decisions.decide_tabling(
+                        state, tabling.model_copy(update={"meeting_kind": kind}), consent,
                         TODAY)
+                    assert kind is MeetingKind.support_plan or "PlanTabled" not in {
+                        e.type for e in events}, "a plan tabled outside a 重層的支援会議"
                 case ("decided", decision, kind, lead_active):
-                    events = domain.decide_decision(
-                        state, domain.MeetingFacts(decision.meeting_id, kind), decision, consent,
-                        lead_active)
+                    events = decisions.decide_decision(
+                        state, decision.model_copy(update={"meeting_kind": kind}),
+                        decisions.DecisionFacts(tuple(consent), lead_active))
                 case ("attended", attendees, held_on):
                     held = MeetingHeld(
                         meeting_id="m", held_on=held_on, attendees=tuple(attendees) or ("hq",),
                         item_attendance=(ItemAttendance(item_id="i", case_id="k1",
                                                         agencies=tuple(attendees)),))
-                    events = domain.decide_attendance(state, held)
+                    events = decisions.decide_attendance(state, held)
                 case ("consent", event):
                     consent.append(event)
                     continue

@@ -23,7 +23,7 @@ from contracts.commands_casefile import RecordIntakeAssessment, ReopenCase
 from contracts.common import Program, SubjectRef
 from contracts.meeting import Decision, DecisionRecorded, MeetingKind
 from eventstore.errors import InvalidInput
-from services.casefile import domain
+from services.casefile import decisions, domain
 
 OPENED = date(2026, 4, 10)
 ITEMS = {"household": "single", "route": "self", "main_concern": "work", "urgency": "low"}
@@ -74,10 +74,10 @@ def test_a_plan_is_approved_on_the_meetings_date():
     held = date(2026, 5, 20)  # recorded months later: the approval keeps the meeting's date
     decided = DecisionRecorded(meeting_id="m1", decision_id="d1", item_id="i1", case_id="c1",
                                decision=Decision.approve_plan, reason="適切", decided_on=held,
-                               plan_id="pl1", plan_version=1)
+                               plan_id="pl1", plan_version=1,
+                               meeting_kind=MeetingKind.support_plan)
     consent = [_consent()]
-    events = domain.decide_decision(state, domain.MeetingFacts("m1", MeetingKind.support_plan),
-                                    decided, consent, True)
+    events = decisions.decide_decision(state, decided, decisions.DecisionFacts(tuple(consent)))
     assert [e.approved_on for e in events if e.type == "PlanApproved"] == [held]
 
 

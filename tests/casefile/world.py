@@ -252,13 +252,16 @@ class World:
 
     async def planted_table(self, meeting_id: str, case_id: str = "c1",
                             plan_id: str | None = None, version: int | None = None,
-                            asks: tuple[Ask, ...] = (Ask.approve_plan,)) -> None:
+                            asks: tuple[Ask, ...] = (Ask.approve_plan,),
+                            kind: MeetingKind | None = MeetingKind.support_plan) -> None:
         await self._plant(CaseTabled(meeting_id=meeting_id, item_id="i1",
                                      case_id=self.id(case_id), asks=asks, plan_id=plan_id,
-                                     plan_version=version))
+                                     plan_version=version, meeting_kind=kind))
 
     async def planted_decision(self, meeting_id: str, decision: Decision, decision_id: str,
                                **kw: Any) -> None:
+        """Without ``meeting_kind`` unless given (``kw``), like an event stored before the
+        field: the casefile applies those too."""
         await self._plant(DecisionRecorded(
             meeting_id=meeting_id, decision_id=decision_id, item_id="i1",
             case_id=self.id("c1"), decision=decision, reason="会議で合意",

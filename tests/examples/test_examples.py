@@ -245,11 +245,13 @@ class LosesTheFirstReply:
     (what a timeout looks like to a client): the request went through, the answer did not."""
 
     def __init__(self, nc: nats.NATS) -> None:
-        self.nc, self.sent = nc, []  # type: ignore[var-annotated]
+        self.nc, self.sent, self.headers = nc, [], []  # type: ignore[var-annotated]
 
-    async def request(self, subject: str, body: bytes, timeout: float) -> Any:
+    async def request(self, subject: str, body: bytes, timeout: float,
+                      headers: dict[str, str] | None = None) -> Any:
         self.sent.append(body)
-        reply = await self.nc.request(subject, body, timeout=timeout)
+        self.headers.append(headers or {})
+        reply = await self.nc.request(subject, body, timeout=timeout, headers=headers)
         if len(self.sent) == 1:
             raise nats.errors.TimeoutError
         return reply
@@ -275,6 +277,7 @@ async def test_the_python_example_retries_a_lost_reply_with_the_same_bytes_and_s
             "contact_route": "phone", "concerns": ["debt"],
             "personal": {"summary": "再送の例", "phone": "090-0000-0000"}})
         assert len(flaky.sent) == 2 and flaky.sent[0] == flaky.sent[1]
+        assert all(int(h["Tsunagu-Deadline"]) > 10**12 for h in flaky.headers)  # epoch ms
         assert reply["replayed"] is True and reply["ids"]["referral_id"]
         referral_id = reply["ids"]["referral_id"]
 

@@ -76,3 +76,46 @@ def test_the_end_to_end_benchmark_drives_the_four_services_without_an_error():
     assert results["DecisionNotApplied"]["value"] == 0
     assert results["dead letters"]["value"] == 0
     assert results["forbidden events (tsunagu verify)"]["value"] == 0
+
+
+def test_the_overload_benchmark_sheds_without_losing_or_half_applying_a_command():
+    """A tiny burst at the four real services with one slot each and no queue: every
+    accepted command is in the stream, no busy one left an event, and every busy one sent
+    again as it was (same command_id) goes through."""
+    out = subprocess.run(
+        [sys.executable, "-m", "bench", "--quick", "--only", "overload",
+         "--overload-rate", "300", "--overload-seconds", "2"],
+        cwd=ROOT, capture_output=True, text=True, timeout=110,
+        env={**os.environ, "TSUNAGU_COMMAND_SLOTS": "1", "TSUNAGU_COMMAND_QUEUE_MS": "0"},
+    )
+    assert out.returncode == 0, out.stderr[-3000:]
+    path = re.search(r"^results: (\S+)", out.stdout, re.MULTILINE)
+    assert path, out.stdout[-3000:]
+    results = {r["name"]: r for r in json.loads(Path(path[1]).read_text())["results"]
+               if r["section"].startswith("overload")}
+    sent = results["offered 300/s for 2 s: sent"]
+    assert sent["value"] == 600 and set(sent["extra"]["codes"]) <= {"ok", "busy"}, sent
+    assert results["accepted commands not in the stream"]["value"] == 0
+    assert results["busy commands that left an event"]["value"] == 0
+    retried = results["busy commands sent again (same command_id): ok"]
+    assert retried["note"].startswith(f"of {int(retried['value'])} sent again"), retried
+    assert results["busy replies"]["value"] == sent["extra"]["codes"].get("busy", 0)
+
+
+def test_a_bench_district_is_the_demo_world_numbered_as_its_own():
+    """bench/history.py reuses the demo's build loop (``DemoWorld.build``) with a district's
+    own person and meeting numbers; only district 0 registers the city-wide directory."""
+    from bench.history import PEOPLE, District
+
+    seed, number = 11, 3
+    district = District(seed, number).build()
+    ids = {it.event.aggregate_id() for it in district}
+    people = {int(i[5:]) for i in ids if i.startswith("case-") and i[5:].isdigit()}
+    assert people and all(number * PEOPLE < n <= (number + 1) * PEOPLE for n in people)
+    agencies = {int(i[8:]) for i in ids if i.startswith("case-pa-")}
+    assert agencies and all(number * 100 < n <= (number + 1) * 100 for n in agencies)
+    meetings = {i for i in ids if i.startswith("mtg-")}
+    assert meetings and all(i.startswith((f"mtg-sp-d{number:03d}-", f"mtg-cf-d{number:03d}-"))
+                            for i in meetings)
+    assert "AgencyRegistered" not in {it.event.type for it in district}
+    assert "AgencyRegistered" in {it.event.type for it in District(seed, 0).build()}

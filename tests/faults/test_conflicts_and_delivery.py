@@ -11,6 +11,7 @@ import pytest
 
 from bench.events import CaseBoard, envelope
 from bench.throughput import load_stream
+from eventstore.commands import request_patiently
 from eventstore.db import make_engine
 from eventstore.errors import ConcurrencyConflict
 from eventstore.projection import Item, ProjectionRunner
@@ -23,8 +24,9 @@ pytestmark = pytest.mark.timeout(60)
 
 
 async def request(nc, topology, agency: str, command: str, body: dict) -> dict:
-    msg = await nc.request(topology.command_subject(agency, command), json.dumps(body).encode(),
-                           timeout=10)
+    # 40 at once may be more than the service takes in time: a busy one is sent again.
+    msg = await request_patiently(nc, topology.command_subject(agency, command),
+                                  json.dumps(body).encode(), timeout=10, patience=30)
     return dict(json.loads(msg.data))
 
 

@@ -6,7 +6,8 @@ from datetime import timedelta
 
 import pytest
 
-from contracts.meeting import Decision, DecisionRecorded
+from contracts.meeting import Decision, DecisionRecorded, MeetingKind
+from tests.casefile.world import feed
 from tests.helpers import eventually
 from tests.meeting.support import (
     COORD,
@@ -63,14 +64,36 @@ async def test_a_consent_withdrawn_before_the_meeting_date_does_not_cover_it(drv
                       case_id=consented_case.case_id, asks=["evaluate"])
 
 
-async def test_a_consent_withdrawn_after_tabling_blocks_the_approval(drv, consented_case):
+async def test_an_approval_after_the_consent_was_withdrawn_is_not_applied_and_the_convener_hears(
+    drv, consented_case
+):
+    """The meeting records what it decided (its rules only); the casefile alone judges that
+    the case cannot take it without consent, and the convener learns why from its feed."""
     meeting_id = await drv.schedule()
     item_meeting = await _table_plan(drv, meeting_id, consented_case)
     assert item_meeting == meeting_id
     await _withdraw(drv, consented_case)
     await drv.hold(meeting_id)
-    await drv.refused(COORD, "record_decision", "no_consent", meeting_id=meeting_id,
-                      item_id="item-1", decision="approve_plan", reason="適切")
+    await drv.ok(COORD, "record_decision", meeting_id=meeting_id, item_id="item-1",
+                 decision="approve_plan", reason="適切")
+    [recorded] = [e for e in await drv.events_of(meeting_id) if isinstance(e, DecisionRecorded)]
+    assert recorded.meeting_kind is MeetingKind.support_plan  # the casefile reads it here
+    await _case_shows(drv, consented_case, "DecisionNotApplied")
+    case = await drv.store.load("case", consented_case.case_id)
+    assert "PlanApproved" not in [e.type for e in case.envelopes]
+    assert case.envelopes[-1].event.code == "no_consent"
+
+    told: list[dict] = []
+
+    async def convener_told() -> bool:
+        told.extend(m for m in await feed(drv.nc, drv.topology, COORD)
+                    if m["kind"] == "decision_not_applied")
+        return bool(told)
+
+    await eventually(convener_told, timeout=20)
+    [notice] = told
+    assert notice["decision_id"] == recorded.decision_id and notice["code"] == "no_consent"
+    assert notice["meeting_id"] == meeting_id and notice["case_id"] == consented_case.case_id
 
 
 async def test_an_unknown_case_a_closed_case_and_an_unknown_plan_are_refused(drv, services):

@@ -1,4 +1,5 @@
-"""The pure parts: when the 定例 falls, which decision answers which ask, the fold."""
+"""The pure parts: when the 定例 falls, which decision answers which ask, the fold, and
+what recording a decision judges (the meeting's rules only)."""
 
 from __future__ import annotations
 
@@ -6,10 +7,13 @@ from datetime import UTC, date, datetime
 
 import pytest
 
-from contracts.meeting import Ask, Decision, MeetingKind, RecurrenceRule
-from eventstore.errors import InvalidInput
+from contracts.commands_meeting import RecordDecision
+from contracts.meeting import Ask, Decision, DecisionRecorded, MeetingKind, RecurrenceRule
+from eventstore.errors import DomainError, InvalidInput
+from services.meeting import domain
 from services.meeting.recurrence import JST, check_rule, describe, next_occurrence, occurrence_id
 from services.meeting.rules import ask_answered_by, asks_allowed
+from services.meeting.state import Agency, Item, Meeting
 
 
 def test_the_third_thursday_rolls_over_the_year_end():
@@ -70,3 +74,56 @@ def test_ids_derived_from_a_command_id_include_the_sender():
     by_police = domain.material(cmd, held, "police")[0]
     by_school = domain.material(cmd, held, "school")[0]
     assert by_police.material_id != by_school.material_id  # type: ignore[attr-defined]
+
+
+# ---- recording a decision: the meeting's rules only ---------------------------------------
+def _held(kind: MeetingKind, *asks: Ask, answered: frozenset[Ask] = frozenset()) -> Meeting:
+    item = Item("item-1", "case-1", asks, plan_id="plan-1", plan_version=1,
+                answered=answered)
+    return Meeting("mtg-1", status="held", kind=kind, convened_by="coord",
+                   held_on=date(2026, 6, 1), items=(item,))
+
+
+def _decision(decision: Decision, lead: str | None = None) -> RecordDecision:
+    return RecordDecision(command_id="c1", meeting_id="mtg-1", item_id="item-1",
+                          decision=decision, reason="協議", lead_agency=lead)
+
+
+def test_a_decision_is_recorded_without_asking_the_case_and_carries_the_meeting_kind():
+    # No case, no consent is passed: what the approval does to the case is the casefile's.
+    [event] = domain.decide(_decision(Decision.approve_plan),
+                            _held(MeetingKind.support_plan, Ask.approve_plan), "coord", None)
+    assert isinstance(event, DecisionRecorded)
+    assert event.meeting_kind is MeetingKind.support_plan and event.decided_on == date(2026, 6, 1)
+    assert (event.plan_id, event.plan_version) == ("plan-1", 1)
+
+
+def test_a_decision_answers_an_open_ask_of_its_item_that_its_kind_of_meeting_may_be_asked():
+    cmd = _decision(Decision.approve_plan)
+    plan = _held(MeetingKind.support_plan, Ask.approve_plan)
+    assert domain.answered_ask(cmd, plan, plan.items[0]) is Ask.approve_plan
+    confidential = _held(MeetingKind.confidential, Ask.approve_plan)  # never tabled so: rules
+    with pytest.raises(InvalidInput) as refused:
+        domain.answered_ask(cmd, confidential, confidential.items[0])
+    assert refused.value.code == "not_at_confidential"
+    answered = _held(MeetingKind.support_plan, Ask.approve_plan,
+                     answered=frozenset({Ask.approve_plan}))
+    with pytest.raises(DomainError) as again:
+        domain.answered_ask(cmd, answered, answered.items[0])
+    assert again.value.code == "already_decided"
+    evaluate = _held(MeetingKind.support_plan, Ask.evaluate)
+    with pytest.raises(InvalidInput) as mismatch:
+        domain.answered_ask(cmd, evaluate, evaluate.items[0])
+    assert mismatch.value.code == "decision_mismatch"
+
+
+def test_a_lead_is_named_by_the_decisions_that_need_one_and_only_by_them():
+    domain.check_lead(_decision(Decision.assign_lead, "npo"), Agency("npo", active=True))
+    domain.check_lead(_decision(Decision.close), None)
+    with pytest.raises(InvalidInput, match="lead_agency: required"):
+        domain.check_lead(_decision(Decision.assign_lead), None)
+    with pytest.raises(InvalidInput) as retired:
+        domain.check_lead(_decision(Decision.return_to_comprehensive, "gone"), Agency("gone"))
+    assert retired.value.code == "unknown_agency"
+    with pytest.raises(InvalidInput, match="lead_agency: only for"):
+        domain.check_lead(_decision(Decision.close, "npo"), Agency("npo", active=True))

@@ -12,6 +12,7 @@ from contracts.case import MemberJoined
 from contracts.commands_meeting import RecordMeetingHeld
 from contracts.meeting import ItemAttendance, MeetingHeld, MeetingKind
 from eventstore.errors import InvalidInput
+from services.casefile import decisions
 from services.casefile import domain as casefile
 from services.meeting import domain
 from services.meeting.state import Item, Meeting
@@ -63,9 +64,9 @@ def test_an_agency_joins_only_the_case_it_attended_for():
     assert isinstance(held, MeetingHeld)
     c1 = casefile.CaseState("c1", opened=True, members=frozenset({"shakyo"}))
     c2 = casefile.CaseState("c2", opened=True, members=frozenset({"shakyo"}))
-    assert [(e.agency_id, e.case_id) for e in casefile.decide_attendance(c1, held)
+    assert [(e.agency_id, e.case_id) for e in decisions.decide_attendance(c1, held)
             if isinstance(e, MemberJoined)] == [("hokatsu", "c1")]
-    assert [(e.agency_id, e.case_id) for e in casefile.decide_attendance(c2, held)
+    assert [(e.agency_id, e.case_id) for e in decisions.decide_attendance(c2, held)
             if isinstance(e, MemberJoined)] == [("fudosan", "c2")]
 
 
@@ -73,7 +74,7 @@ def test_an_older_meeting_held_event_without_item_attendance_joins_nobody():
     old = MeetingHeld.model_validate({"meeting_id": "m1", "held_on": "2026-06-01",
                                       "attendees": ["shakyo", "hokatsu"]})
     state = casefile.CaseState("c1", opened=True, members=frozenset({"shakyo"}))
-    assert old.item_attendance is None and casefile.decide_attendance(state, old) == []
+    assert old.item_attendance is None and decisions.decide_attendance(state, old) == []
 
 
 @pytest.fixture

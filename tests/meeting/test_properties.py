@@ -276,10 +276,9 @@ def run(w: World, cmd: Any, actor: str, target: str) -> list[DomainEvent]:
         following = then_next(w, m)
         return domain.held(cmd, m, actor, today) + following
     if isinstance(cmd, RecordDecision):
-        item = domain.decision_target(cmd, m)
+        domain.decision_target(cmd, m)
         lead = w.agency(cmd.lead_agency) if cmd.lead_agency else None
-        return domain.decide(cmd, m, actor, item, w.case(item.case_id),
-                             w.consented.get(item.case_id, False), lead)
+        return domain.decide(cmd, m, actor, lead)
     if isinstance(cmd, RecordResourceGap):
         return domain.resource_gap(cmd, m, actor)
     if isinstance(cmd, RecordMinutes):
@@ -363,9 +362,9 @@ def check_accepted(w: World, cmd: Any, actor: str, events: list[DomainEvent]) ->
             assert any(event.decision in ANSWERS[a] for a in item.asks if a not in item.answered)
             assert event.decision_id not in before.decisions, "a decision is recorded once"
             assert actor == before.convened_by
-            if event.decision is Decision.approve_plan:
+            if event.decision is Decision.approve_plan:  # consent: the casefile's to judge
                 assert before.kind is MeetingKind.support_plan
-                assert w.consented.get(event.case_id)
+            assert event.meeting_kind is before.kind, "the casefile reads the kind from it"
         if isinstance(event, MeetingHeld) and before.kind is MeetingKind.confidential:
             assert set(event.attendees) <= before.acknowledged, "an unbound 支援会議 attendee"
             assert set(event.external_attendees) <= before.acknowledged_externals

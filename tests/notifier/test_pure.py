@@ -161,3 +161,12 @@ def test_a_redirect_is_a_failed_delivery_not_followed(tmp_path):
     finally:
         server.shutdown()
         server.server_close()
+
+
+def test_a_decision_that_was_not_applied_says_why_by_its_code_not_its_reason():
+    r = render({"kind": "decision_not_applied", "at": "2026-05-01T00:30:00+00:00", "seq": 4,
+                "case_id": "c1", "meeting_id": "m1", "decision_id": "d1",
+                "code": "no_consent", "reason": REASON}, "shakyo", "k")
+    body = json.loads(r.body)
+    assert body["code"] == "no_consent" and "no_consent" in r.text
+    assert REASON not in r.text and "reason" not in body

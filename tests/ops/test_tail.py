@@ -144,3 +144,14 @@ async def test_tail_limit_shows_the_last_events_like_tail_n(services, store, cli
     assert one_of_case.startswith(f"#{last - 3} ") and f"case/{ids['case']}" in one_of_case
     first_from = (await cli("tail", "--since", "1", "--limit", "1")).stdout.strip()
     assert first_from.startswith("#1 ")
+
+
+async def test_a_stream_the_reader_cannot_read_fails_naming_the_stream(nc):
+    """The operators' reader reads with the kit's direct get; a failed read stays the
+    tools' RuntimeError (exit 1 with the message), not a command refusal."""
+    import pytest
+
+    from tsunagu.ops import reader
+
+    with pytest.raises(RuntimeError, match=r"reading NO_SUCH_STREAM failed: 503"):
+        [raw async for raw in reader.history(nc, "NO_SUCH_STREAM", "x.>")]

@@ -11,8 +11,8 @@ import pytest
 from typer.testing import CliRunner
 
 from contracts.base import Sealed
+from eventstore import attachments
 from eventstore.crypto import KeyRing
-from services.referral import attachments
 from tests.referral.support import ask, cid, refused, send, sheet, synced
 from tsunagu.cli import build
 

@@ -188,8 +188,8 @@ def attach(
     data_dir: DataDir = Path("data"),
 ) -> None:
     """Upload an agency's own sheet; prints the reference to put in `attachment`."""
+    from eventstore.attachments import upload
     from eventstore.errors import DomainError
-    from services.referral.attachments import upload
 
     settings = settings_from(nats_url, data_dir)
     data = file.read_bytes()

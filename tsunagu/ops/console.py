@@ -6,11 +6,9 @@ requires a token, checked on every request (header, ``?token=`` once, then a coo
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import hmac
 import ipaddress
-import json
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
@@ -27,21 +25,19 @@ from starlette.applications import Starlette
 from starlette.middleware import Middleware
 from starlette.middleware.base import BaseHTTPMiddleware
 from starlette.requests import Request
-from starlette.responses import HTMLResponse, JSONResponse, Response, StreamingResponse
+from starlette.responses import HTMLResponse, JSONResponse, Response
 from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 
 from eventstore.errors import DomainError
 from eventstore.settings import Settings
 from tsunagu.clikit import cli_connect_options
-from tsunagu.ops import disclosures, dlq, health, reader, render, stats_page, tail
+from tsunagu.ops import console_live, disclosures, dlq, health, stats_page
 from tsunagu.ops.labels import AGGREGATE_LABELS_JA, EVENT_LABELS_JA, event_label
 from tsunagu.ops.stats_view import report_view
 
 log = structlog.get_logger("tsunagu.console")
 HERE = Path(__file__).parent
-#: The live flow starts this many sequences before the end, so the page is not empty.
-LIVE_BACKLOG = 50
 TOKEN_COOKIE = "tsunagu_console_token"
 
 
@@ -246,28 +242,6 @@ def create_app(settings: Settings, config: ConsoleConfig | None = None) -> Starl
                 prefix=settings.prefix, **ctx), 400)
         return page("disclosures.html", **{**ctx, "rows": [disclosures.row(d) for d in found]})
 
-    async def events(request: Request) -> Response:
-        flt = render.EventFilter(
-            case=request.query_params.get("case") or None,
-            type=request.query_params.get("type") or None,
-            agency=request.query_params.get("agency") or None,
-        )
-        nc = state.client()
-        since = request.query_params.get("since")
-        if since:
-            try:
-                parsed = reader.parse_since(since)
-            except ValueError as exc:
-                return Response(str(exc), 400)
-            start = await tail.start_seq(nc, state.topology, parsed, flt)
-        else:
-            start = max(1, await reader.last_seq(nc, state.topology.events_stream)
-                        - LIVE_BACKLOG + 1)
-        return StreamingResponse(
-            _sse(nc, state, flt, start), media_type="text/event-stream",
-            headers={"Cache-Control": "no-store", "X-Accel-Buffering": "no"},
-        )
-
     routes = [
         Route("/", index),
         Route("/status", status_page),
@@ -279,46 +253,13 @@ def create_app(settings: Settings, config: ConsoleConfig | None = None) -> Starl
         Route("/stats", stats),
         Route("/stats/report.{fmt:str}", stats_file),
         Route("/disclosures", disclosures_page),
-        Route("/events/stream", events),
+        console_live.route(state),
         Mount("/static", StaticFiles(directory=HERE / "static"), name="static"),
     ]
     middleware = [Middleware(TokenMiddleware, token=config.token)] if config.token else []
     app = Starlette(routes=routes, middleware=middleware, lifespan=lifespan)
     app.state.console = state
     return app
-
-
-async def _sse(
-    nc: Client, state: State, flt: render.EventFilter, start: int
-) -> AsyncIterator[bytes]:
-    """Masked events as Server-Sent Events; a comment every 15 s keeps proxies open."""
-    queue: asyncio.Queue[tail.Tailed] = asyncio.Queue(maxsize=10_000)
-
-    async def pump() -> None:
-        async for item in tail.events(nc, state.topology, flt, start, follow=True):
-            await queue.put(item)
-
-    task = asyncio.create_task(pump())
-    try:
-        yield b"retry: 2000\n\n"
-        while True:
-            try:
-                item = await asyncio.wait_for(queue.get(), 15)
-            except TimeoutError:
-                yield b": keep-alive\n\n"
-                continue
-            if item.envelope is None:
-                doc: dict[str, Any] = {"seq": item.seq, "type": "?", "error": item.error}
-            else:
-                doc = render.as_json(item.seq, item.envelope)
-                doc["label"] = event_label(item.envelope.type)
-                doc["line"] = render.line(item.seq, item.envelope)
-            data = json.dumps(doc, ensure_ascii=False)
-            yield f"id: {item.seq}\nevent: tsunagu\ndata: {data}\n\n".encode()
-    finally:
-        task.cancel()
-        with contextlib.suppress(asyncio.CancelledError, Exception):
-            await task
 
 
 def serve(settings: Settings, config: ConsoleConfig) -> None:

@@ -155,8 +155,8 @@ class DemoWorld:
             short = "sp" if kind is MeetingKind.support_plan else "cf"
             held = (W.third_wednesday if kind is MeetingKind.support_plan
                     else W.second_tuesday)(year, month)
-            self.meetings[key] = Meeting(f"mtg-{short}-{year}{month:02d}", kind, held,
-                                         W.CORE_MEMBERS)
+            self.meetings[key] = Meeting(f"mtg-{short}-{self.meeting_tag}{year}{month:02d}",
+                                         kind, held, W.CORE_MEMBERS)
         return self.meetings[key]
 
     def next_meeting(self, kind: MeetingKind, after: date) -> Meeting:
@@ -205,23 +205,34 @@ class DemoWorld:
         return mtg, tabled, decisions
 
     # ----- the world -----------------------------------------------------------------
+    #: Where person numbers (p-/ref-/case-<first + n>) and participation numbers start,
+    #: and whether this world registers the directory: the bench's districts of one city
+    #: (bench/history.py) number their own people and meetings and share one directory.
+    first_person = 0
+    first_participation = 0
+    registers_directory = True
+    #: Put into meeting ids after the kind (a district's meetings are its own).
+    meeting_tag = ""
+
     def build(self) -> list[Item]:
-        for agency_id, name, category, triage in W.AGENCIES:
-            verified = date(2024, 3, 15) if self.rng.random() < 0.1 else date(2025, 4, 1)
-            self.emit(at(W.START - timedelta(days=30), 9), AgencyRegistered(
-                agency_id=agency_id, name=name, category=category, verified_at=verified,
-                can_triage=triage,
-                contact=f"0{self.rng.randint(100, 999)}-00-{self.rng.randint(1000, 9999)}",
-            ), "ops", "directory")
+        if self.registers_directory:
+            for agency_id, name, category, triage in W.AGENCIES:
+                verified = date(2024, 3, 15) if self.rng.random() < 0.1 else date(2025, 4, 1)
+                self.emit(at(W.START - timedelta(days=30), 9), AgencyRegistered(
+                    agency_id=agency_id, name=name, category=category, verified_at=verified,
+                    can_triage=triage,
+                    contact=f"0{self.rng.randint(100, 999)}-00-{self.rng.randint(1000, 9999)}",
+                ), "ops", "directory")
         span = (W.END - W.START).days - 10
-        for i in range(1, self.people + 1):
+        for n in range(1, self.people + 1):
+            i = self.first_person + n
             start = W.START + timedelta(days=self.rng.randint(0, span))
             if i % 13 == 0:
                 self.outreach_first(i, start)
             else:
                 self.referral(i, start)
-        for i, agency in enumerate(W.PARTICIPATION_AGENCIES * 2, start=1):
-            self.participation_for_agency(i, agency)
+        for j, agency in enumerate(W.PARTICIPATION_AGENCIES * 2, start=1):
+            self.participation_for_agency(self.first_participation + j, agency)
         self.emit_meetings()
         self.items.sort(key=lambda it: (it.when, it.order))
         for it in self.items:

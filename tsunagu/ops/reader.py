@@ -5,27 +5,24 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import json
 import re
 from collections.abc import AsyncIterator
-from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 from nats.aio.client import Client
 from nats.aio.msg import Msg
 from nats.js.api import ConsumerConfig, DeliverPolicy
 
+from eventstore.directget import DirectGet, Found
+from eventstore.errors import ReadFailed
+
 BATCH = 500
 _DURATION = re.compile(r"^(\d+)([smhd])$")
 _UNITS = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days"}
 
 
-@dataclass(frozen=True)
-class Raw:
-    seq: int
-    subject: str
-    data: bytes
-    headers: dict[str, str]
+#: A stored message (seq, subject, data, headers), read either way.
+Raw = Found
 
 
 def parse_since(value: str) -> int | datetime:
@@ -45,33 +42,22 @@ def parse_since(value: str) -> int | datetime:
 async def _direct(
     nc: Client, stream: str, request: dict, timeout: float = 5.0
 ) -> tuple[list[Raw], int]:
-    """One batched direct get; returns the messages and how many more match."""
-    inbox = nc.new_inbox()
-    queue: asyncio.Queue[Msg] = asyncio.Queue()
-
-    async def collect(msg: Msg) -> None:
-        queue.put_nowait(msg)
-
-    sub = await nc.subscribe(inbox, cb=collect)
+    """One batched direct get (the kit's); returns the messages and how many more match."""
+    getter = DirectGet(nc, stream, timeout)
     try:
-        await nc.publish(f"$JS.API.DIRECT.GET.{stream}", json.dumps(request).encode(),
-                         reply=inbox)
-        out: list[Raw] = []
-        while True:
-            msg = await asyncio.wait_for(queue.get(), timeout)
-            headers = dict(msg.headers or {})
-            status = headers.get("Status")
-            if status == "404":
-                return out, 0
-            if status == "204":
-                return out, int(headers.get("Nats-Num-Pending", "0"))
-            if status:
-                raise RuntimeError(f"reading {stream} failed: {status} {headers}")
-            out.append(Raw(
-                int(headers["Nats-Sequence"]), headers.get("Nats-Subject", ""), msg.data, headers
-            ))
+        return await getter.batch(request)
+    except ReadFailed as exc:
+        # The operators' tools report a failed read as a RuntimeError (exit 1, not a refusal).
+        raise RuntimeError(f"reading {stream} failed: {_why(exc)}") from exc
     finally:
-        await sub.unsubscribe()
+        await getter.close()
+
+
+def _why(exc: ReadFailed) -> str:
+    details = exc.details or {}
+    if details.get("status"):
+        return f"{details['status']} {details.get('headers')}"
+    return exc.message.rsplit(": ", 1)[-1]
 
 
 async def seq_at(nc: Client, stream: str, when: datetime) -> int:

@@ -1,7 +1,11 @@
-"""Agencies' own sheets in the JetStream object store, referenced from events by sha256.
+"""Agencies' own documents in the JetStream object store, referenced from events by sha256:
+uploaded and checked here, for every service that accepts one (a referral's sheet, a case's
+assessment sheet, a meeting's material).
 
 The type is decided by content sniffing, never by the file name. Objects are named by their
 digest, so the same file uploaded twice is one object and a reference cannot be re-pointed.
+A reference is checked against the object's actual bytes, never against what the store's
+object info claims (whoever can write the bucket writes that too).
 """
 
 from __future__ import annotations
@@ -13,7 +17,7 @@ from pathlib import PurePath
 
 from nats.aio.client import Client
 from nats.js.api import ObjectMeta
-from nats.js.errors import NotFoundError, ObjectNotFoundError
+from nats.js.errors import DigestMismatchError, NotFoundError, ObjectNotFoundError
 
 from contracts.common import AttachmentRef
 from eventstore.errors import DomainError, InvalidInput
@@ -97,7 +101,8 @@ async def upload(
 
 
 async def verify(nc: Client, topology: Topology, ref: AttachmentRef) -> None:
-    """The referenced object exists, is what the reference says, and is an allowed file."""
+    """The referenced object exists, its bytes are what the reference says (sha256 and size),
+    it is within the size limit and an allowed type, and the type it declares."""
     if ref.size > MAX_ATTACHMENT_BYTES:
         raise InvalidInput(
             f"attachment.size: {ref.size} bytes is over the limit of {MAX_ATTACHMENT_BYTES}",
@@ -108,21 +113,12 @@ async def verify(nc: Client, topology: Topology, ref: AttachmentRef) -> None:
             "attachment.object_name: must be 'sha256-<sha256>' (as `tsunagu attach` prints)",
             details={"field": "attachment.object_name", "rule": "named_by_digest"},
         )
-    obs = await nc.jetstream().object_store(topology.attachment_bucket)
-    try:
-        result = await obs.get(ref.object_name)
-    except (ObjectNotFoundError, NotFoundError) as exc:
-        raise DomainError(
-            f"attachment: no object {ref.object_name} in the attachment store; upload it first "
-            "(tsunagu attach FILE --as AGENCY)",
-            code="attachment_missing", details={"field": "attachment", "rule": "uploaded"},
-        ) from exc
-    data = bytes(result.data or b"")
+    if len(ref.sha256) != 64 or any(c not in "0123456789abcdef" for c in ref.sha256):
+        raise InvalidInput("attachment.sha256: must be 64 lowercase hex digits",
+                           details={"field": "attachment.sha256", "rule": "hex_digest"})
+    data = await _read(nc, topology, ref.object_name)
     if hashlib.sha256(data).hexdigest() != ref.sha256 or len(data) != ref.size:
-        raise DomainError(
-            "attachment: the stored object does not match the reference's sha256/size",
-            code="attachment_mismatch", details={"field": "attachment", "rule": "digest"},
-        )
+        raise _mismatch()
     media = check_content(data)
     if media != ref.media_type:
         raise InvalidInput(
@@ -130,3 +126,25 @@ async def verify(nc: Client, topology: Topology, ref: AttachmentRef) -> None:
             code="attachment_type", details={"field": "attachment.media_type",
                                              "rule": "matches_content"},
         )
+
+
+async def _read(nc: Client, topology: Topology, name: str) -> bytes:
+    obs = await nc.jetstream().object_store(topology.attachment_bucket)
+    try:
+        result = await obs.get(name)
+    except (ObjectNotFoundError, NotFoundError) as exc:
+        raise DomainError(
+            f"attachment: no object {name} in the attachment store; upload it first "
+            "(tsunagu attach FILE --as AGENCY)",
+            code="attachment_missing", details={"field": "attachment", "rule": "uploaded"},
+        ) from exc
+    except DigestMismatchError as exc:  # the chunks are not what the object's info says
+        raise _mismatch() from exc
+    return bytes(result.data or b"")
+
+
+def _mismatch() -> DomainError:
+    return DomainError(
+        "attachment: the stored object does not match the reference's sha256/size",
+        code="attachment_mismatch", details={"field": "attachment", "rule": "digest"},
+    )

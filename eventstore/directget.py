@@ -1,0 +1,95 @@
+"""JetStream's batched direct get, written once: the event store loads histories with it and
+the operators' tools read streams with it.
+
+One request (``$JS.API.DIRECT.GET.<stream>``, a body such as ``{"seq", "next_by_subj",
+"batch"}`` or ``{"start_time", "batch"}``, optionally ``up_to_seq``) is answered by one
+message per match, then a status message: ``204`` ends the batch and says in
+``Nats-Num-Pending`` how many more match, ``404`` says nothing (more) matches. Any other
+status, or no answer at all, is a read the stream could not serve: ``ReadFailed``.
+
+Replies come to one long-lived wildcard inbox, demultiplexed by a token per request, instead
+of a subscription per request.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from dataclasses import dataclass
+from typing import Any
+from uuid import uuid4
+
+from nats.aio.client import Client
+from nats.aio.msg import Msg
+from nats.aio.subscription import Subscription
+
+from eventstore.errors import ReadFailed
+
+
+@dataclass(frozen=True)
+class Found:
+    """One stored message as the direct get returned it."""
+
+    seq: int
+    subject: str
+    data: bytes
+    headers: dict[str, str]
+
+
+class DirectGet:
+    """Batched direct gets on one stream over one connection."""
+
+    def __init__(self, nc: Client, stream: str, timeout: float = 5.0) -> None:
+        self.nc = nc
+        self.stream = stream
+        self.timeout = timeout
+        self._sub: Subscription | None = None
+        self._prefix = ""
+        self._waiting: dict[str, asyncio.Queue[Msg]] = {}
+
+    async def batch(self, request: dict[str, Any]) -> tuple[list[Found], int]:
+        """The messages one request finds, in stream order, and how many more match."""
+        if self._sub is None:
+            self._prefix = self.nc.new_inbox()
+            self._sub = await self.nc.subscribe(f"{self._prefix}.*", cb=self._on_reply)
+        token = uuid4().hex
+        queue: asyncio.Queue[Msg] = asyncio.Queue()
+        self._waiting[token] = queue
+        try:
+            await self.nc.publish(f"$JS.API.DIRECT.GET.{self.stream}",
+                                  json.dumps(request).encode(), reply=f"{self._prefix}.{token}")
+            out: list[Found] = []
+            while True:
+                msg = await self._next(queue)
+                headers = dict(msg.headers or {})
+                status = headers.get("Status")
+                if status == "404":
+                    return out, 0
+                if status == "204":
+                    return out, int(headers.get("Nats-Num-Pending", "0"))
+                if status:
+                    raise ReadFailed(f"direct get on {self.stream} failed: {status} {headers}",
+                                     details={"status": status, "headers": headers})
+                out.append(Found(int(headers["Nats-Sequence"]), headers.get("Nats-Subject", ""),
+                                 msg.data, headers))
+        finally:
+            self._waiting.pop(token, None)
+
+    async def _next(self, queue: asyncio.Queue[Msg]) -> Msg:
+        try:
+            return await asyncio.wait_for(queue.get(), self.timeout)
+        except TimeoutError as exc:
+            raise ReadFailed(
+                f"direct get on {self.stream} failed: the stream did not answer within "
+                f"{self.timeout:g} s", details={"status": None, "headers": {}},
+            ) from exc
+
+    async def _on_reply(self, msg: Msg) -> None:
+        queue = self._waiting.get(msg.subject.rsplit(".", 1)[-1])
+        if queue is not None:
+            queue.put_nowait(msg)
+
+    async def close(self) -> None:
+        if self._sub is not None:
+            sub, self._sub = self._sub, None
+            await sub.unsubscribe()
