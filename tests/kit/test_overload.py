@@ -28,7 +28,7 @@ async def held_service(settings, store):
     release = asyncio.Event()
 
     async def held(session: Session, cmd: BenchOpenCase) -> list:
-        events = await handle(session, cmd)
+        events = await handle(None, session, cmd)
         await release.wait()
         return events
 
