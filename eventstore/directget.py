@@ -7,6 +7,11 @@ message per match, then a status message: ``204`` ends the batch and says in
 ``Nats-Num-Pending`` how many more match, ``404`` says nothing (more) matches. Any other
 status, or no answer at all, is a read the stream could not serve: ``ReadFailed``.
 
+``503`` (no responders) is the one status that can pass: a replicated stream just created,
+or just after a leader change, has no direct-get responders for a moment. If stream info
+says the stream is there, the request is sent again with a growing pause until the timeout;
+if it is not there, the read fails at once.
+
 Replies come to one long-lived wildcard inbox, demultiplexed by a token per request, instead
 of a subscription per request.
 """
@@ -15,10 +20,12 @@ from __future__ import annotations
 
 import asyncio
 import json
+from contextlib import suppress
 from dataclasses import dataclass
 from typing import Any
 from uuid import uuid4
 
+import nats.errors
 from nats.aio.client import Client
 from nats.aio.msg import Msg
 from nats.aio.subscription import Subscription
@@ -49,6 +56,21 @@ class DirectGet:
 
     async def batch(self, request: dict[str, Any]) -> tuple[list[Found], int]:
         """The messages one request finds, in stream order, and how many more match."""
+        loop = asyncio.get_running_loop()
+        deadline, pause, checked = loop.time() + self.timeout, 0.02, False
+        while True:
+            try:
+                return await self._attempt(request)
+            except _NoResponders as exc:
+                if not checked:
+                    await self._stream_is_there(exc.headers)
+                    checked = True
+                if loop.time() + pause > deadline:
+                    raise self._failed("503", exc.headers) from None
+                await asyncio.sleep(pause)
+                pause = min(pause * 2, 0.5)
+
+    async def _attempt(self, request: dict[str, Any]) -> tuple[list[Found], int]:
         if self._sub is None:
             self._prefix = self.nc.new_inbox()
             self._sub = await self.nc.subscribe(f"{self._prefix}.*", cb=self._on_reply)
@@ -67,13 +89,30 @@ class DirectGet:
                     return out, 0
                 if status == "204":
                     return out, int(headers.get("Nats-Num-Pending", "0"))
+                if status == "503" and not out:
+                    raise _NoResponders(headers)
                 if status:
-                    raise ReadFailed(f"direct get on {self.stream} failed: {status} {headers}",
-                                     details={"status": status, "headers": headers})
+                    raise self._failed(status, headers)
                 out.append(Found(int(headers["Nats-Sequence"]), headers.get("Nats-Subject", ""),
                                  msg.data, headers))
         finally:
             self._waiting.pop(token, None)
+
+    async def _stream_is_there(self, headers: dict[str, str]) -> None:
+        """No responders: a stream that is not there fails now; one that is, settles."""
+        reply = None
+        with suppress(nats.errors.TimeoutError, nats.errors.NoRespondersError):
+            reply = await self.nc.request(f"$JS.API.STREAM.INFO.{self.stream}", b"",
+                                          timeout=self.timeout)
+        if reply is None:
+            return  # the API is as quiet as the stream; the deadline decides
+        error = json.loads(reply.data or b"{}").get("error")
+        if error:
+            raise self._failed("503", headers, error.get("description", "stream info failed"))
+
+    def _failed(self, status: str, headers: dict[str, str], why: str = "") -> ReadFailed:
+        return ReadFailed(f"direct get on {self.stream} failed: {status} {why or headers}",
+                          details={"status": status, "headers": headers})
 
     async def _next(self, queue: asyncio.Queue[Msg]) -> Msg:
         try:
@@ -93,3 +132,9 @@ class DirectGet:
         if self._sub is not None:
             sub, self._sub = self._sub, None
             await sub.unsubscribe()
+
+
+class _NoResponders(Exception):
+    def __init__(self, headers: dict[str, str]) -> None:
+        super().__init__("no responders")
+        self.headers = headers

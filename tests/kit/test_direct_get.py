@@ -4,11 +4,13 @@ store and the operators' reader both read with, on a real server."""
 from __future__ import annotations
 
 import asyncio
+import json
 import uuid
 from typing import Any
 
 import nats.errors
 import pytest
+from nats.aio.msg import Msg
 
 from eventstore.directget import DirectGet
 from eventstore.errors import ReadFailed
@@ -111,3 +113,55 @@ async def test_every_read_of_the_event_store_raises_read_failed_when_the_stream_
         await store.load("agency", "a")
     with pytest.raises(ReadFailed, match="did not answer"):
         await store.read("silent.events.>")
+
+
+class Settling(Silent):
+    """A replicated stream just created or just after a leader change: its direct-get
+    responders are not up yet, so the first requests get ``503`` (no responders), then the
+    stream answers. Stream info says the stream is there throughout."""
+
+    def __init__(self, unready: int, exists: bool = True) -> None:
+        self.unready = unready
+        self.exists = exists
+        self.gets = 0
+        self._cb: Any = None
+
+    async def subscribe(self, subject: str, cb: Any = None) -> Settling:
+        self._cb = cb
+        return self
+
+    async def request(self, subject: str, payload: bytes = b"", **kwargs: Any) -> Any:
+        body = ({"config": {"name": "EVENTS"}} if self.exists
+                else {"error": {"code": 404, "err_code": 10059,
+                                "description": "stream not found"}})
+        return Msg(None, subject, "", json.dumps(body).encode(), None)  # type: ignore[arg-type]
+
+    async def publish(self, subject: str, payload: bytes, reply: str = "") -> None:
+        self.gets += 1
+        status = "503" if self.gets <= self.unready else "404"
+        asyncio.get_running_loop().call_soon(
+            lambda: asyncio.ensure_future(
+                self._cb(Msg(None, reply, "", b"", {"Status": status}))))  # type: ignore[arg-type]
+
+
+async def test_a_stream_whose_responders_are_not_up_yet_is_asked_again_not_failed():
+    settling = Settling(unready=3)
+    reader = DirectGet(settling, "EVENTS", timeout=2.0)  # type: ignore[arg-type]
+    assert await reader.batch({"seq": 1, "batch": 1}) == ([], 0)
+    assert settling.gets == 4
+
+
+async def test_no_responders_on_a_stream_that_is_not_there_fails_at_once():
+    settling = Settling(unready=10**6, exists=False)
+    reader = DirectGet(settling, "EVENTS", timeout=30.0)  # type: ignore[arg-type]
+    with pytest.raises(ReadFailed, match="stream not found") as raised:
+        await reader.batch({"seq": 1, "batch": 1})
+    assert settling.gets == 1 and raised.value.details["status"] == "503"
+
+
+async def test_responders_that_never_come_up_are_a_read_error_within_the_timeout():
+    settling = Settling(unready=10**6)
+    reader = DirectGet(settling, "EVENTS", timeout=0.3)  # type: ignore[arg-type]
+    with pytest.raises(ReadFailed, match="503") as raised:
+        await reader.batch({"seq": 1, "batch": 1})
+    assert 1 < settling.gets < 50 and raised.value.details["status"] == "503"
