@@ -162,7 +162,7 @@ class Executor:
         ``busy`` before anything is loaded, appended or remembered."""
         if self.admission is None or deadline_ms is None:
             return await self._execute(agency_id, command, handler, role)
-        async with self.admission.slot(deadline_ms):
+        async with self.admission.slot(deadline_ms, agency_id):
             return await self._execute(agency_id, command, handler, role)
 
     async def _execute(

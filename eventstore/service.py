@@ -212,7 +212,7 @@ class Runtime:
             agency = _agency_of(msg.subject)
             try:
                 deadline = self.admission.deadline(msg.headers)
-                self.admission.check(deadline)  # refused before the body is even parsed
+                self.admission.check(deadline, agency)  # refused before the body is parsed
                 command = parse_command(cls, msg.data)
                 assert self.executor is not None
                 role: Role = "migration" if self.topology.is_migration(msg.subject) else "agency"

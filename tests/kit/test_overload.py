@@ -18,6 +18,7 @@ from tests.helpers import eventually, register_agency
 
 pytestmark = pytest.mark.timeout(60)
 AGENCY = "shed-hq"
+QUIET = "shed-quiet"
 
 
 @pytest.fixture
@@ -25,6 +26,7 @@ async def held_service(settings, store):
     """The kit stand-in's ``bench_open_case`` with 2 slots and a 20 ms queue; its handler
     waits (once started) until the test sets ``release``."""
     await register_agency(store, AGENCY)
+    await register_agency(store, QUIET)
     release = asyncio.Event()
 
     async def held(session: Session, cmd: BenchOpenCase) -> list:
@@ -46,8 +48,9 @@ def body(i: int) -> bytes:
     return json.dumps({"command_id": f"burst-{i}", "case_id": f"case-{i}"}).encode()
 
 
-async def send(nc, topology, i: int, headers: dict[str, str] | None = None) -> dict:
-    subject = topology.command_subject(AGENCY, "bench_open_case")
+async def send(nc, topology, i: int, headers: dict[str, str] | None = None,
+               agency: str = AGENCY) -> dict:
+    subject = topology.command_subject(agency, "bench_open_case")
     headers = headers or {DEADLINE_HEADER: deadline_after(30)}
     return json.loads((await nc.request(subject, body(i), timeout=20, headers=headers)).data)
 
@@ -78,6 +81,23 @@ async def test_a_burst_beyond_capacity_is_partly_busy_and_nothing_busy_was_store
         again = await send(nc, topology, i)
         assert again["ok"] and again["replayed"] is False
     assert set((await cases_opened(store, 14)).values()) == {1}
+
+
+async def test_one_agencys_burst_leaves_room_for_another_agencys_command(
+    held_service, nc, topology, store
+):
+    runtime, release = held_service
+    running = [asyncio.create_task(send(nc, topology, i)) for i in (0, 1)]
+    await eventually(lambda: runtime.admission.in_flight == 2)
+    burst = [asyncio.create_task(send(nc, topology, i)) for i in range(2, 14)]
+    await eventually(lambda: runtime.admission.waiting + runtime.admission.shed == 12)
+    assert runtime.admission.shed > 0  # the flood is past what the queue takes
+    quiet = asyncio.create_task(send(nc, topology, 14, agency=QUIET))
+    await eventually(lambda: runtime.admission.waiting + runtime.admission.shed == 13)
+    release.set()
+    await asyncio.gather(*running, *burst)
+    assert (await quiet)["ok"]
+    assert (await cases_opened(store, 15))[14] == 1
 
 
 async def test_a_command_past_its_deadline_or_with_a_bad_deadline_header_changes_nothing(

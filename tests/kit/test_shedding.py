@@ -27,6 +27,7 @@ from eventstore.shedding import (
     deadline_after,
     parse_deadline,
     retry_after,
+    waiting_ahead,
 )
 from tests.helpers import eventually
 from tests.kit.fakes import MemoryKV, MemoryStore, agency_event, memory_keyring
@@ -218,3 +219,79 @@ async def test_a_command_without_a_deadline_is_never_shed(world):
     await eventually(lambda: world.started == ["c1", "r1"])
     world.release.set()
     assert (await reaction)["ok"] and (await held)["ok"] and world.admission.shed == 0
+
+
+# ----- fairness between agencies ---------------------------------------------------------------
+def test_a_newcomer_waits_behind_its_own_queue_and_one_more_of_each_other_agency_per_turn():
+    assert waiting_ahead("quiet", {}) == 0
+    assert waiting_ahead("quiet", {"flood": 40}) == 1
+    assert waiting_ahead("flood", {"flood": 40}) == 40
+    assert waiting_ahead("a", {"a": 2, "b": 5, "c": 1}) == 2 + 3 + 1
+
+
+async def test_waiting_agencies_are_served_in_turn_not_in_order_of_arrival():
+    admission = Admission(1, 10_000, budget_ms=2000, clock=Clock(NOW), timer=Clock(0.0))
+    release, served = asyncio.Event(), []
+
+    async def command(agency: str, name: str, hold: bool = False) -> None:
+        async with admission.slot(NOW + 60_000, agency):
+            served.append(name)
+            if hold:
+                await release.wait()
+
+    tasks = [asyncio.create_task(command("flood", "f1", hold=True))]
+    await eventually(lambda: served == ["f1"])
+    for agency, name in [("flood", "f2"), ("flood", "f3"), ("flood", "f4"), ("quiet", "q1")]:
+        tasks.append(asyncio.create_task(command(agency, name)))
+        await eventually(lambda n=len(tasks) - 1: admission.waiting == n)
+    release.set()
+    await asyncio.gather(*tasks)
+    assert served == ["f1", "f2", "q1", "f3", "f4"]
+
+
+async def test_one_agencys_flood_makes_its_own_commands_busy_not_another_agencys():
+    admission = Admission(1, 50, budget_ms=2000, clock=Clock(NOW), timer=Clock(0.0))
+    release = asyncio.Event()
+
+    async def command(agency: str) -> None:
+        async with admission.slot(NOW + 60_000, agency):
+            await release.wait()
+
+    flood = [asyncio.create_task(command("flood"))]
+    await eventually(lambda: admission.in_flight == 1)
+    for _ in range(5):  # 10 ms each: waits of 10 to 50 ms are within the 50 ms queue
+        flood.append(asyncio.create_task(command("flood")))
+        await eventually(lambda n=len(flood) - 1: admission.waiting == n)
+    with pytest.raises(ServiceBusy):
+        admission.check(NOW + 60_000, "flood")  # its sixth in the queue would wait 60 ms
+    assert admission.load("quiet").waiting == 1  # served after one more of the flood's
+    quiet = asyncio.create_task(command("quiet"))
+    await eventually(lambda: admission.waiting == 6)
+    assert admission.shed == 1
+    release.set()
+    await asyncio.gather(*flood, quiet)
+
+
+async def test_a_command_given_up_while_it_waits_leaves_its_turn_to_the_next():
+    admission = Admission(1, 10_000, budget_ms=2000, clock=Clock(NOW), timer=Clock(0.0))
+    release, served = asyncio.Event(), []
+
+    async def command(agency: str, name: str, hold: bool = False) -> None:
+        async with admission.slot(NOW + 60_000, agency):
+            served.append(name)
+            if hold:
+                await release.wait()
+
+    first = asyncio.create_task(command("a", "a1", hold=True))
+    await eventually(lambda: served == ["a1"])
+    gone = asyncio.create_task(command("b", "b1"))
+    last = asyncio.create_task(command("c", "c1"))
+    await eventually(lambda: admission.waiting == 2)
+    gone.cancel()
+    await asyncio.gather(gone, return_exceptions=True)
+    assert admission.waiting == 1
+    release.set()
+    await asyncio.gather(first, last)
+    assert served == ["a1", "c1"] and admission.status()["in_flight"] == 0
+    async with admission.slot(NOW + 60_000, "b"):  # the slot came back
+        assert admission.in_flight == 1
