@@ -1,6 +1,7 @@
 """The two ways out, blocking (run in a worker thread): SMTP with the standard library,
-and an HTTP POST with ``urllib``. Each raises ``DeliveryFailed`` with a short code (never
-the server's text, which may echo an address) when the receiver did not take it.
+and an HTTP POST with ``http.client`` to the addresses that were checked. Each raises
+``DeliveryFailed`` with a short code (never the server's text, which may echo an address)
+when the receiver did not take it.
 
     send_mail(SmtpConfig("127.0.0.1", 2525), ["a@npo.example"], "件名", "本文", "k1")
     post_webhook("https://npo.example/hook", body, headers)
@@ -8,12 +9,12 @@ the server's text, which may echo an address) when the receiver did not take it.
 
 from __future__ import annotations
 
+import http.client
 import ipaddress
 import smtplib
 import socket
-import urllib.error
+import ssl
 import urllib.parse
-import urllib.request
 from dataclasses import dataclass
 from email.message import EmailMessage
 from email.utils import formatdate
@@ -77,42 +78,86 @@ def refused_destination(url: str, allow_private: bool = False) -> str | None:
     >>> refused_destination("ftp://example.org/x")
     'scheme'
     """
+    return checked_destination(url, allow_private)[1]
+
+
+def checked_destination(url: str, allow_private: bool = False) -> tuple[list[str], str | None]:
+    """The addresses to connect to and None, or none and why not (``refused_destination``).
+    The POST goes to these very addresses: a second lookup could answer differently (DNS
+    rebinding: public when checked, loopback when connecting)."""
     parts = urllib.parse.urlsplit(url)
     if parts.scheme not in ("http", "https") or not parts.hostname:
-        return "scheme"
-    if allow_private:
-        return None
+        return [], "scheme"
     try:
-        infos = socket.getaddrinfo(parts.hostname, parts.port or 443, type=socket.SOCK_STREAM)
-    except OSError:
-        return "unresolved"
-    for info in infos:
-        address = ipaddress.ip_address(str(info[4][0]).split("%")[0])
-        if not address.is_global or address.is_multicast:
-            return "private_address"
-    return None
+        infos = socket.getaddrinfo(parts.hostname, _port(parts), type=socket.SOCK_STREAM)
+        addresses = [ipaddress.ip_address(str(info[4][0]).split("%")[0]) for info in infos]
+    except (OSError, ValueError):
+        return [], "unresolved"
+    if not addresses:
+        return [], "unresolved"
+    if not allow_private and any(not a.is_global or a.is_multicast for a in addresses):
+        return [], "private_address"
+    return list(dict.fromkeys(str(a) for a in addresses)), None
 
 
-class _NoRedirect(urllib.request.HTTPRedirectHandler):
-    """A redirect could lead past the destination check: it counts as a failure."""
-
-    def redirect_request(self, *args: object, **kwargs: object) -> None:
-        return None
+def _port(parts: urllib.parse.SplitResult) -> int:
+    return parts.port or (443 if parts.scheme == "https" else 80)
 
 
-_OPENER = urllib.request.build_opener(_NoRedirect)
+def _connect(addresses: list[str], port: int) -> socket.socket:
+    """The first of the checked addresses that answers (as ``create_connection`` tries
+    every address a name resolves to, but never resolving again)."""
+    error: OSError = ConnectionRefusedError("no address")
+    for address in addresses:
+        try:
+            return socket.create_connection((address, port), TIMEOUT_S)
+        except OSError as exc:
+            error = exc
+    raise error
+
+
+class _Pinned(http.client.HTTPConnection):
+    """HTTP to the checked addresses; the Host header still names the host."""
+
+    def __init__(self, host: str, port: int, addresses: list[str]) -> None:
+        super().__init__(host, port, timeout=TIMEOUT_S)
+        self.addresses = addresses
+
+    def connect(self) -> None:
+        self.sock = _connect(self.addresses, self.port)
+
+
+class _PinnedTLS(http.client.HTTPSConnection):
+    """HTTPS to the checked addresses; SNI and the certificate check use the host name."""
+
+    def __init__(self, host: str, port: int, addresses: list[str]) -> None:
+        self.tls = ssl.create_default_context()
+        super().__init__(host, port, timeout=TIMEOUT_S, context=self.tls)
+        self.addresses = addresses
+
+    def connect(self) -> None:
+        sock = _connect(self.addresses, self.port)
+        self.sock = self.tls.wrap_socket(sock, server_hostname=self.host)
 
 
 def post_webhook(url: str, body: bytes, headers: dict[str, str],
                  allow_private: bool = False) -> None:
-    refused = refused_destination(url, allow_private)
+    """POST once to the address checked for ``url``; a redirect is a failure, not followed
+    (it could lead past the check)."""
+    addresses, refused = checked_destination(url, allow_private)
     if refused is not None:
         raise DeliveryFailed(f"destination_{refused}")
-    request = urllib.request.Request(url, data=body, headers=headers, method="POST")
+    parts = urllib.parse.urlsplit(url)
+    pinned = _PinnedTLS if parts.scheme == "https" else _Pinned
+    conn = pinned(parts.hostname or "", _port(parts), addresses)
+    target = urllib.parse.urlunsplit(("", "", parts.path or "/", parts.query, ""))
     try:
-        with _OPENER.open(request, timeout=TIMEOUT_S) as response:
-            response.read(1024)
-    except urllib.error.HTTPError as exc:
-        raise DeliveryFailed(f"http_{exc.code}") from None
-    except (urllib.error.URLError, OSError) as exc:
+        conn.request("POST", target, body=body, headers=headers)
+        response = conn.getresponse()
+        response.read(1024)
+    except (OSError, http.client.HTTPException) as exc:
         raise DeliveryFailed(f"http_{type(exc).__name__}") from None
+    finally:
+        conn.close()
+    if not 200 <= response.status < 300:
+        raise DeliveryFailed(f"http_{response.status}")

@@ -133,6 +133,33 @@ def test_a_private_address_is_allowed_only_by_setting():
     assert refused_destination("https://93.184.215.14/hook") is None  # a public address
 
 
+def test_a_webhook_connects_to_the_address_that_was_checked_not_a_second_lookup(monkeypatch):
+    """DNS rebinding: the receiver's name answers a public address when it is checked and
+    loopback a moment later. The POST must go to the checked address."""
+    import socket
+
+    from services.notifier import channels
+
+    public = "93.184.215.14"
+    lookups: list[str] = []
+    connected: list[tuple[str, int]] = []
+
+    def rebinding(host: str, port: object, *args: object, **kwargs: object) -> list:
+        lookups.append(host)
+        address = public if len(lookups) == 1 else "127.0.0.1"
+        return [(socket.AF_INET, socket.SOCK_STREAM, 6, "", (address, 443))]
+
+    def connect(address: tuple[str, int], *args: object, **kwargs: object) -> socket.socket:
+        connected.append(address)
+        raise ConnectionRefusedError("the test's network ends here")
+
+    monkeypatch.setattr(socket, "getaddrinfo", rebinding)
+    monkeypatch.setattr(socket, "create_connection", connect)
+    with pytest.raises(channels.DeliveryFailed, match="http_ConnectionRefusedError"):
+        channels.post_webhook("https://hook.example/tsunagu", b"{}", {})
+    assert lookups == ["hook.example"] and connected == [(public, 443)]  # once, that address
+
+
 def test_a_redirect_is_a_failed_delivery_not_followed(tmp_path):
     import threading
     from http.server import BaseHTTPRequestHandler, HTTPServer
