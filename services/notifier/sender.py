@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import time as _time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -38,6 +39,8 @@ log = structlog.get_logger("tsunagu.notifier.sender")
 BATCH = 50
 #: What the notifier's dead letters name as their "projection" (see ``_dead_letter``).
 DEAD_LETTERS = "notifier.deliveries"
+#: The admin action ``tsunagu dlq retry`` asks for such a letter (``services/notifier/app.py``).
+RESEND = "notifier.resend_delivery"
 Clock = Callable[[], datetime]
 
 
@@ -186,8 +189,8 @@ class Sender:
     async def _dead_letter(self, unit: Unit, error: str, attempts: int) -> None:
         """The kit's dead-letter stream, headers only (``tsunagu dlq list`` shows it). Named
         after the deliveries, not the settings projection: its sequence is the feed's, and a
-        ``tsunagu dlq retry`` must not replay event number ``feed_seq`` into the settings
-        (no service runs ``notifier.deliveries``, so the retry is refused, the letter kept).
+        ``tsunagu dlq retry`` must not replay event number ``feed_seq`` into the settings:
+        the letter names the admin action that sends it again instead (``resend``).
         The subject stays ``dlq.notifier``: ``tsunagu status`` counts it on the notifier."""
         headers = {
             "Nats-Msg-Id": f"notifier-{unit.channel}-{unit.key}"[:250],
@@ -196,9 +199,29 @@ class Sender:
             "Tsunagu-Subject": f"{unit.channel}:{unit.agency}:{unit.rows[0].kind}",
             "Tsunagu-Error": error, "Tsunagu-Attempts": str(attempts),
             "Tsunagu-Idempotency-Key": unit.key[:250],
+            "Tsunagu-Retry-Action": RESEND,
+            "Tsunagu-Retry-Args": json.dumps({"channel": unit.channel, "key": unit.key[:250]}),
         }
         await self.nc.jetstream().publish(self.topology.dlq_subject("notifier"), b"",
                                           headers=headers)
+
+    async def resend(self, channel: str, key: str) -> int:
+        """Dead deliveries of ``channel`` keyed ``key`` (a row's idempotency key, or a
+        digest's group) are due again now, with a fresh count of attempts; how many."""
+        d = t.deliveries.c
+        dead = ((d.status == "dead") & (d.channel == channel)
+                & ((d.idempotency_key == key) | (d.group_key == key)))
+
+        def reset() -> int:
+            with self.engine.begin() as conn:
+                return conn.execute(update(t.deliveries).where(dead).values(
+                    status="pending", attempts=0, next_at=ms(self.clock()),
+                    last_error=None)).rowcount
+
+        count = await in_thread(reset)
+        if count:
+            self.wake()
+        return int(count)
 
     def _count(self) -> dict[str, int]:
         d = t.deliveries.c

@@ -1,12 +1,14 @@
 """A delivery given up on is a dead letter of the notifier's deliveries, not of its settings
-projection: `tsunagu dlq retry` must not replay an unrelated stored event into the settings
-(the letter's sequence is the feed's, not the event stream's) and call it retried."""
+projection. `tsunagu dlq retry` sends it again (once the receiver is back), with the same
+idempotency key, and never replays an unrelated stored event into the settings (the
+letter's sequence is the feed's, not the event stream's)."""
 
 from __future__ import annotations
 
 import nats
 import pytest
 
+from eventstore.errors import DomainError
 from tests.helpers import eventually
 from tests.notifier.test_flow import invite, mailbox, receiver, setup, start_all
 from tsunagu.ops import dlq
@@ -15,23 +17,46 @@ pytestmark = pytest.mark.timeout(120)
 __all__ = ["mailbox", "receiver"]  # fixtures
 
 
-async def test_a_dead_delivery_is_not_retried_into_the_settings_projection(
+async def test_a_dead_delivery_is_sent_again_by_dlq_retry_once_the_receiver_is_back(
     nc, topology, store, settings, services, mailbox, receiver
 ):
-    receiver.stop()  # never comes back
+    receiver.stop()
     app, rt = await start_all(settings, services, mailbox, first_retry_s=0.05, max_attempts=2)
     await setup(nc, topology, store, receiver.url)
     await invite(nc, topology)
     await eventually(lambda: rt.status()["deliveries"].get("dead") == 1, timeout=30)
-    info = await nc.jetstream().stream_info(topology.dlq_stream)
     [letter] = await dlq.list_dead_letters(nc, topology)
     assert letter.projection == "notifier.deliveries"
+    settings_before = rt.status()["projections"]
+    receiver.start()  # back, on the same port
     operator = await nats.connect(settings.nats_url, inbox_prefix="_INBOX.operator.ops1")
     try:
-        with pytest.raises(LookupError, match=r"notifier\.deliveries"):
-            await dlq.retry(operator, topology, info.state.last_seq)
+        result = await dlq.retry(operator, topology, letter.dlq_seq)
+        assert result["retried"] and result["resent"] == 1
+        await eventually(lambda: len(receiver.got) == 1, timeout=30)
+        with pytest.raises(DomainError, match="already retried or discarded"):
+            await dlq.retry(operator, topology, letter.dlq_seq)
     finally:
         await operator.close()
-    after = await nc.jetstream().stream_info(topology.dlq_stream)
-    assert after.state.messages == 1  # the dead letter stays
+    headers, _ = receiver.got[0]
+    assert headers["Tsunagu-Idempotency-Key"] == letter.to_json()["retry"]["args"]["key"]
+    await eventually(lambda: rt.status()["deliveries"].get("dead") == 0, timeout=30)
+    assert (await nc.jetstream().stream_info(topology.dlq_stream)).state.messages == 0
+    assert rt.status()["projections"] == settings_before  # nothing replayed into the settings
+    await app.stop()
+
+
+async def test_a_resend_names_what_it_did_not_find_and_changes_nothing(
+    nc, topology, store, settings, services, mailbox, receiver
+):
+    app, _ = await start_all(settings, services, mailbox)
+    operator = await nats.connect(settings.nats_url, inbox_prefix="_INBOX.operator.ops1")
+    try:
+        for args, code in [({"channel": "webhook", "key": "no-such-key"}, "not_found"),
+                           ({"channel": "pigeon", "key": "k"}, "invalid"),
+                           ({"channel": "mail"}, "invalid")]:
+            reply = await dlq.admin(operator, topology, "notifier", "resend_delivery", args)
+            assert reply["error"]["code"] == code, reply
+    finally:
+        await operator.close()
     await app.stop()

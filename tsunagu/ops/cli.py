@@ -283,14 +283,17 @@ def dlq_retry(
     nats_url: NatsUrl = None,
     data_dir: DataDir = Path("data"),
 ) -> None:
-    """Re-deliver to the projection that failed; removed only when it applies."""
+    """Re-deliver to the projection that failed (a dead delivery: send it again); removed
+    only when that worked."""
     settings = settings_from(nats_url, data_dir)
     result = _run(settings, lambda nc: dlq.retry(nc, settings.topology, dlq_seq))
     if json_out:
         print_json(result)
     else:
-        console.print(f"dead letter #{dlq_seq} applied by {result['service']}/"
-                      f"{result['projection']} and removed", highlight=False)
+        done = (f"sent again by {result['service']} ({result['resent']} deliveries)"
+                if "resent" in result else
+                f"applied by {result['service']}/{result['projection']}")
+        console.print(f"dead letter #{dlq_seq} {done} and removed", highlight=False)
 
 
 def dlq_discard(

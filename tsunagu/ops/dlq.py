@@ -31,6 +31,9 @@ class DeadLetter:
     error: str
     attempts: int
     event_type: str | None
+    #: A letter that is not an event a projection failed on names how to retry it: the
+    #: service, its admin action and the arguments (a notifier's dead delivery).
+    retry: dict[str, Any] | None = None
 
     @classmethod
     def from_raw(cls, raw: Raw) -> DeadLetter:
@@ -44,10 +47,36 @@ class DeadLetter:
             error=h.get("Tsunagu-Error", ""),
             attempts=int(h.get("Tsunagu-Attempts", "0") or 0),
             event_type=subject.rsplit(".", 1)[-1] if subject else None,
+            retry=_retry_of(h),
         )
 
     def to_json(self) -> dict[str, Any]:
         return asdict(self)
+
+
+def _retry_of(headers: dict[str, str]) -> dict[str, Any] | None:
+    service, _, action = headers.get("Tsunagu-Retry-Action", "").partition(".")
+    if not service or not action:
+        return None
+    try:
+        args = json.loads(headers.get("Tsunagu-Retry-Args") or "{}")
+    except ValueError:
+        args = {}
+    return {"service": service, "action": action,
+            "args": args if isinstance(args, dict) else {}}
+
+
+async def admin(nc: Client, topology: Topology, service: str, action: str,
+                args: dict[str, Any], timeout: float = 30.0) -> dict[str, Any]:
+    """One admin request to ``service`` (``<prefix>.admin.<service>.<action>``): its reply."""
+    subject = f"{topology.prefix}.admin.{service}.{action}"
+    try:
+        msg = await nc.request(subject, json.dumps(args).encode(), timeout=timeout)
+    except (nats.errors.TimeoutError, nats.errors.NoRespondersError) as exc:
+        raise DomainError(f"{service} did not answer {action}: {exc!r}",
+                          code="unavailable") from exc
+    reply: dict[str, Any] = json.loads(msg.data)
+    return reply
 
 
 async def list_dead_letters(
@@ -82,18 +111,17 @@ def describe(letter: DeadLetter, body: bytes) -> dict[str, Any]:
 
 
 async def retry(nc: Client, topology: Topology, dlq_seq: int, timeout: float = 30.0) -> dict:
-    """Replay the original event into the projection that failed; remove the dead letter
-    only when the service says it applied."""
+    """Replay the original event into the projection that failed (or, for a letter that
+    names its own retry, ask for that); remove the dead letter only when the service says
+    it was done."""
     letter, _ = await get(nc, topology, dlq_seq)
-    service = await owner_of(nc, topology, letter.projection)
-    subject = f"{topology.prefix}.admin.{service}.replay"
-    body = json.dumps({"projection": letter.projection, "seq": letter.stream_seq}).encode()
-    try:
-        msg = await nc.request(subject, body, timeout=timeout)
-    except (nats.errors.TimeoutError, nats.errors.NoRespondersError) as exc:
-        raise DomainError(f"{service} did not answer the replay: {exc!r}",
-                          code="unavailable") from exc
-    reply = json.loads(msg.data)
+    if letter.retry is not None:
+        service, action, args = (letter.retry["service"], letter.retry["action"],
+                                 letter.retry["args"])
+    else:
+        service = await owner_of(nc, topology, letter.projection)
+        action, args = "replay", {"projection": letter.projection, "seq": letter.stream_seq}
+    reply = await admin(nc, topology, service, action, args, timeout)
     if not reply.get("ok"):
         err = reply.get("error") or {}
         raise DomainError(
@@ -104,7 +132,8 @@ async def retry(nc: Client, topology: Topology, dlq_seq: int, timeout: float = 3
         )
     await nc.jetstream().delete_msg(topology.dlq_stream, dlq_seq)
     return {"dlq_seq": dlq_seq, "service": service, "projection": letter.projection,
-            "stream_seq": letter.stream_seq, "retried": True}
+            "stream_seq": letter.stream_seq, "retried": True,
+            **((reply.get("result") or {}) if letter.retry else {})}
 
 
 async def discard(
