@@ -161,3 +161,22 @@ async def test_killing_the_stream_leader_mid_flow_loses_no_acknowledged_event(
 async def _assert(check) -> None:  # type: ignore[no-untyped-def]
     if not await check:
         raise AssertionError("not yet")
+
+
+def test_a_cluster_whose_port_was_taken_meanwhile_starts_on_other_ports(tmp_path: Path):
+    """Ports are picked free when the cluster is laid out; another process on the host may
+    take one before the node binds it (seen when test sessions run side by side)."""
+    import socket
+
+    cluster = LocalCluster(tmp_path / "nodes", size=1)
+    taken = cluster.nodes[0].config.http_port
+    with socket.socket() as squatter:
+        squatter.bind(("127.0.0.1", taken))
+        squatter.listen()
+        try:
+            cluster.start(timeout=20)
+            assert cluster.nodes[0].running and cluster.nodes[0].config.http_port != taken
+            first_log = tmp_path / "nodes" / "n1" / "nats.1.log"
+            assert "address already in use" in first_log.read_text()
+        finally:
+            cluster.stop()

@@ -97,6 +97,11 @@ class LocalCluster:
     nodes: list[Node] = field(default_factory=list)
 
     def __post_init__(self) -> None:
+        self._build_nodes()
+
+    def _build_nodes(self) -> None:
+        """Each node's config, on ports free now (a later start may find one taken)."""
+        self.nodes = []
         names = tuple(f"{self.name_prefix}{i}" for i in range(1, self.size + 1))
         tls = None
         if self.certs:
@@ -135,11 +140,29 @@ class LocalCluster:
     def urls(self) -> list[str]:
         return [n.url for n in self.nodes]
 
-    def start(self, timeout: float = 30.0) -> None:
-        for node in self.nodes:
-            node.spawn()
-        for node in self.nodes:
-            node.wait_ready(timeout)
+    def start(self, timeout: float = 30.0, attempts: int = 3) -> None:
+        """Start every node. A port picked free at construction may be taken by the time
+        the node binds it (other processes on the host): then every node gets new ports
+        and the cluster starts again, up to ``attempts`` times."""
+        for attempt in range(1, attempts + 1):
+            for node in self.nodes:
+                node.spawn()
+            try:
+                for node in self.nodes:
+                    node.wait_ready(timeout)
+                return
+            except RuntimeError:
+                if attempt == attempts or not self._a_port_was_taken():
+                    raise
+                self.stop()
+                for node in self.nodes:  # a fresh log, so the next failure reads as its own
+                    log = node.dir / "nats.log"
+                    if log.exists():
+                        log.rename(node.dir / f"nats.{attempt}.log")
+                self._build_nodes()
+
+    def _a_port_was_taken(self) -> bool:
+        return any("address already in use" in _tail(n.dir / "nats.log") for n in self.nodes)
 
     def stop(self) -> None:
         for node in self.nodes:
@@ -152,6 +175,15 @@ class LocalCluster:
     @property
     def pid_files(self) -> list[Path]:
         return [n.pid_file for n in self.nodes]
+
+
+def _tail(path: Path, size: int = 4096) -> str:
+    try:
+        with path.open("rb") as f:
+            f.seek(max(path.stat().st_size - size, 0))
+            return f.read().decode("utf-8", "replace")
+    except OSError:
+        return ""
 
 
 def _replace(config: NodeConfig, **changes: object) -> NodeConfig:
