@@ -13,10 +13,11 @@ from typing import Literal
 from bench.events import DAY, CaseBoard, case_event
 from contracts.base import AgencyId, Command, DomainEvent, Id, ShortText
 from contracts.case import CaseClosed, CaseOpened, CaseSuspended, MemberJoined
-from contracts.directory import agency_standing, inactive_agency
+from contracts.directory import active_entry
 from contracts.envelope import Envelope
 from eventstore.commands import Session, command_table
-from eventstore.errors import DomainError, Forbidden, InvalidInput
+from eventstore.errors import DomainError, InvalidInput
+from eventstore.preconditions import refuse_unless
 from eventstore.service import ServiceSpec
 from eventstore.settings import Settings
 
@@ -102,10 +103,7 @@ def decide(state: Case, cmd: Command) -> list[DomainEvent]:
 
 # ----- thin handler ------------------------------------------------------------------
 async def handle(deps: None, session: Session, cmd: Command) -> list[DomainEvent]:
-    sender = await session.load("agency", session.agency_id)
-    refusal = inactive_agency(session.agency_id, agency_standing(e.event for e in sender.envelopes))
-    if refusal is not None:
-        raise Forbidden(refusal, details={"agency_id": session.agency_id})
+    await refuse_unless(session, active_entry(session.agency_id))
     history = await session.load("case", cmd.case_id)  # type: ignore[attr-defined]
     return decide(fold(history.envelopes), cmd)
 

@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, replace
+from functools import partial
 from typing import ClassVar, Literal
 
-from pydantic import Field
+from pydantic import BaseModel, Field
 
 from contracts.base import AgencyId, DomainEvent, ShortText, WorldDate
+from contracts.precondition import Precondition, Refusal
 
 
 class AgencyEvent(DomainEvent):
@@ -125,6 +127,32 @@ def inactive_agency(agency_id: str, standing: Agency | None,
     return f"{who} is not an active entry of the agency directory"
 
 
+def _entry_or_refusal(agency_id: str, role: str | None,
+                      history: Sequence[DomainEvent]) -> Agency | Refusal:
+    standing = agency_standing(history)
+    refusal = inactive_agency(agency_id, standing, role)
+    if refusal is not None:
+        return Refusal(refusal)
+    assert standing is not None  # inactive_agency refuses an agency never registered
+    return standing
+
+
+def active_entry(agency_id: str, role: str | None = "sender") -> Precondition[Agency]:
+    """The one check every service makes of an agency that sends a command or is named in
+    one (as ``role``): its directory entry, refused by ``inactive_agency`` as ``forbidden``
+    with details ``{"agency_id": ...}``. Handlers run it with
+    ``eventstore.preconditions.refuse_unless``, which gives back the active ``Agency``.
+
+    >>> active_entry("kita", "lead_agency").judge([]).message
+    "agency 'kita' (lead_agency) is not an active entry of the agency directory"
+    >>> active_entry("kita").judge([AgencyUpdated(agency_id="kita", name="北", category="警察",
+    ...                             verified_at="2025-04-01")]).active
+    True
+    """
+    return Precondition("agency", agency_id, partial(_entry_or_refusal, agency_id, role),
+                        {"agency_id": agency_id})
+
+
 def may_coordinate(standing: Agency | None, configured: Iterable[str] = ()) -> bool:
     """Who may triage referrals and convene meetings (the coordination): an active entry
     marked ``can_triage``, or one the city names in its setting (``configured``,
@@ -138,3 +166,14 @@ def may_coordinate(standing: Agency | None, configured: Iterable[str] = ()) -> b
     if standing is None or not standing.active:
         return False
     return standing.can_triage or standing.agency_id in set(configured)
+
+
+class CoordinationSettings(BaseModel):
+    """The city's one list of coordinating agencies, declared once for the services that
+    judge ``may_coordinate`` (referral triages, meeting convenes): each service's settings
+    class inherits it beside ``BaseSettings`` and so reads the same TSUNAGU_TRIAGE_AGENCIES.
+    A plain model here, so the contracts read no environment themselves."""
+
+    triage_agencies: tuple[str, ...] = Field(
+        default=(), description="Agencies that coordinate besides directory entries with "
+        "can_triage (TSUNAGU_TRIAGE_AGENCIES, a JSON list)")

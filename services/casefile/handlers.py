@@ -22,13 +22,14 @@ from contracts.commands_casefile import (
     StartEnrollment,
     SuspendCase,
 )
-from contracts.directory import agency_standing, inactive_agency
+from contracts.directory import active_entry
 from contracts.ids import CASEFILE, derived_id
 from contracts.jst import JST
 from contracts.person import was_erased
 from eventstore import attachments
 from eventstore.commands import Handler, ServiceHandler, Session, command_table
-from eventstore.errors import DomainError, Forbidden
+from eventstore.errors import DomainError
+from eventstore.preconditions import refuse_unless
 from services.casefile import domain
 from services.casefile.erasure import handle_erase_person_data
 
@@ -49,14 +50,6 @@ class Deps:
 def new_id(prefix: str, session: Session) -> str:
     """Ids of new things derive from the command, so a retry lands on the same record."""
     return derived_id(CASEFILE, prefix, session.agency_id, session.command.command_id)
-
-
-async def active_agency(session: Session, agency_id: str, role: str = "sender") -> None:
-    """Refused unless the agency is an active directory entry (contracts.directory)."""
-    history = await session.load("agency", agency_id)
-    refusal = inactive_agency(agency_id, agency_standing(e.event for e in history.envelopes), role)
-    if refusal is not None:
-        raise Forbidden(refusal, details={"agency_id": agency_id})
 
 
 async def load_case(session: Session, case_id: str) -> domain.CaseState:
@@ -81,9 +74,9 @@ async def refuse_if_erased(session: Session, state: domain.CaseState) -> None:
 
 
 async def handle_open_case(deps: Deps, session: Session, cmd: OpenCase) -> list[DomainEvent]:
-    await active_agency(session, session.agency_id)
+    await refuse_unless(session, active_entry(session.agency_id))
     if cmd.subject.agency_id is not None:
-        await active_agency(session, cmd.subject.agency_id, role="subject.agency_id")
+        await refuse_unless(session, active_entry(cmd.subject.agency_id, "subject.agency_id"))
     case_id = new_id("case", session)
     await session.load("case", case_id)
     return domain.decide_open(case_id, session.agency_id, cmd)
@@ -92,7 +85,7 @@ async def handle_open_case(deps: Deps, session: Session, cmd: OpenCase) -> list[
 async def handle_record_intake_assessment(
     deps: Deps, session: Session, cmd: RecordIntakeAssessment
 ) -> list[DomainEvent]:
-    await active_agency(session, session.agency_id)
+    await refuse_unless(session, active_entry(session.agency_id))
     state = await load_case(session, cmd.case_id)
     await refuse_if_erased(session, state)
     if cmd.attachment is not None:
@@ -101,9 +94,9 @@ async def handle_record_intake_assessment(
 
 
 async def handle_draft_plan(deps: Deps, session: Session, cmd: DraftPlan) -> list[DomainEvent]:
-    await active_agency(session, session.agency_id)
+    await refuse_unless(session, active_entry(session.agency_id))
     for i, role in enumerate(cmd.roles):
-        await active_agency(session, role.agency_id, role=f"roles[{i}].agency_id")
+        await refuse_unless(session, active_entry(role.agency_id, f"roles[{i}].agency_id"))
     state = await load_case(session, cmd.case_id)
     await refuse_if_erased(session, state)
     consent = await consent_of(session, cmd.case_id)
@@ -115,7 +108,7 @@ async def handle_draft_plan(deps: Deps, session: Session, cmd: DraftPlan) -> lis
 async def handle_record_monitoring(
     deps: Deps, session: Session, cmd: RecordMonitoring
 ) -> list[DomainEvent]:
-    await active_agency(session, session.agency_id)
+    await refuse_unless(session, active_entry(session.agency_id))
     state = await load_case(session, cmd.case_id)
     await refuse_if_erased(session, state)
     return domain.decide_monitoring(state, session.agency_id, new_id("mon", session), cmd)
@@ -124,9 +117,9 @@ async def handle_record_monitoring(
 async def handle_start_enrollment(
     deps: Deps, session: Session, cmd: StartEnrollment
 ) -> list[DomainEvent]:
-    await active_agency(session, session.agency_id)
+    await refuse_unless(session, active_entry(session.agency_id))
     if cmd.subject is not None and cmd.subject.agency_id is not None:
-        await active_agency(session, cmd.subject.agency_id, role="subject.agency_id")
+        await refuse_unless(session, active_entry(cmd.subject.agency_id, "subject.agency_id"))
     state = await load_case(session, cmd.case_id)
     return domain.decide_start_enrollment(state, session.agency_id, cmd)
 
@@ -134,7 +127,7 @@ async def handle_start_enrollment(
 async def handle_end_enrollment(
     deps: Deps, session: Session, cmd: EndEnrollment
 ) -> list[DomainEvent]:
-    await active_agency(session, session.agency_id)
+    await refuse_unless(session, active_entry(session.agency_id))
     state = await load_case(session, cmd.case_id)
     return domain.decide_end_enrollment(state, session.agency_id, cmd)
 
@@ -142,14 +135,14 @@ async def handle_end_enrollment(
 async def handle_invite_case_member(
     deps: Deps, session: Session, cmd: InviteMember
 ) -> list[DomainEvent]:
-    await active_agency(session, session.agency_id)
-    await active_agency(session, cmd.agency_id, role="agency_id")
+    await refuse_unless(session, active_entry(session.agency_id))
+    await refuse_unless(session, active_entry(cmd.agency_id, "agency_id"))
     state = await load_case(session, cmd.case_id)
     return domain.decide_invite(state, session.agency_id, cmd)
 
 
 async def handle_reopen_case(deps: Deps, session: Session, cmd: ReopenCase) -> list[DomainEvent]:
-    await active_agency(session, session.agency_id)
+    await refuse_unless(session, active_entry(session.agency_id))
     state = await load_case(session, cmd.case_id)
     return domain.decide_reopen(state, session.agency_id, cmd)
 

@@ -10,13 +10,15 @@ from uuid import UUID
 import structlog
 
 from contracts.base import Command, DomainEvent, Id
+from contracts.directory import active_entry
 from contracts.envelope import Envelope
 from contracts.meeting import CaseTabled, DecisionRecorded, MeetingHeld
 from eventstore.commands import Executor, Session
 from eventstore.crypto import sealed_key_ids
 from eventstore.errors import Forbidden
+from eventstore.preconditions import refuse_unless
 from services.casefile import decisions
-from services.casefile.handlers import active_agency, consent_of, load_case, today
+from services.casefile.handlers import consent_of, load_case, today
 
 log = structlog.get_logger("tsunagu.casefile.reactor")
 
@@ -45,7 +47,7 @@ async def _active(session: Session, agency_id: str | None) -> bool:
     if agency_id is None:
         return False
     try:
-        await active_agency(session, agency_id, "lead_agency")
+        await refuse_unless(session, active_entry(agency_id, "lead_agency"))
     except Forbidden:
         return False
     return True

@@ -29,11 +29,12 @@ from contracts.commands_meeting import (
     TableCase,
 )
 from contracts.consent import has_valid_consent
-from contracts.directory import agency_standing, inactive_agency
+from contracts.directory import active_entry
 from contracts.person import was_erased
 from eventstore import attachments
 from eventstore.commands import Handler, Session, command_table
-from eventstore.errors import DomainError, Forbidden
+from eventstore.errors import DomainError
+from eventstore.preconditions import refuse_unless
 from services.meeting import domain
 from services.meeting.recurrence import local_date, occurrence_id
 from services.meeting.state import (
@@ -69,14 +70,6 @@ async def load_agency(session: Session, agency_id: str,
     return fold_agency(agency_id, (e.event for e in history.envelopes), coordinators)
 
 
-async def active_agency(session: Session, agency_id: str, role: str = "sender") -> None:
-    """Refused unless the agency is an active directory entry (contracts.directory)."""
-    history = await session.load("agency", agency_id)
-    refusal = inactive_agency(agency_id, agency_standing(e.event for e in history.envelopes), role)
-    if refusal is not None:
-        raise Forbidden(refusal, details={"agency_id": agency_id})
-
-
 async def consented(session: Session, case_id: str, on: Any) -> bool:
     """The shared definition of consent coverage (contracts.consent), on the given day."""
     history = await session.load("consent", case_id)
@@ -110,7 +103,7 @@ class Deps:
 
 
 async def _coordinator(deps: Deps, session: Session) -> str:
-    await active_agency(session, session.agency_id)
+    await refuse_unless(session, active_entry(session.agency_id))
     domain.require_coordinator(await load_agency(session, session.agency_id, deps.coordinators))
     return session.agency_id
 
@@ -162,7 +155,7 @@ async def handle_end_meeting_series(
     deps: Deps, session: Session, cmd: EndMeetingSeries
 ) -> list[DomainEvent]:
     series = await load_series(session, cmd.series_id)
-    await active_agency(session, session.agency_id)
+    await refuse_unless(session, active_entry(session.agency_id))
     return domain.end_series(cmd, series, session.agency_id, session.world)
 
 
@@ -170,7 +163,7 @@ async def handle_reschedule_meeting(
     deps: Deps, session: Session, cmd: RescheduleMeeting
 ) -> list[DomainEvent]:
     meeting = await load_meeting(session, cmd.meeting_id)
-    await active_agency(session, session.agency_id)
+    await refuse_unless(session, active_entry(session.agency_id))
     return domain.reschedule(cmd, meeting, session.agency_id, session.world)
 
 
@@ -178,7 +171,7 @@ async def handle_cancel_meeting(
     deps: Deps, session: Session, cmd: CancelMeeting
 ) -> list[DomainEvent]:
     meeting = await load_meeting(session, cmd.meeting_id)
-    await active_agency(session, session.agency_id)
+    await refuse_unless(session, active_entry(session.agency_id))
     following = await _then_next(session, meeting)  # loaded first: see module doc
     return domain.cancel(cmd, meeting, session.agency_id) + following
 
@@ -187,7 +180,7 @@ async def handle_invite_member(
     deps: Deps, session: Session, cmd: InviteMember
 ) -> list[DomainEvent]:
     meeting = await load_meeting(session, cmd.meeting_id)
-    await active_agency(session, session.agency_id)
+    await refuse_unless(session, active_entry(session.agency_id))
     invitee = await load_agency(session, cmd.agency_id) if cmd.agency_id else None
     return domain.invite(cmd, meeting, session.agency_id, invitee)
 
@@ -196,14 +189,14 @@ async def handle_acknowledge_confidentiality(
     deps: Deps, session: Session, cmd: AcknowledgeConfidentiality
 ) -> list[DomainEvent]:
     meeting = await load_meeting(session, cmd.meeting_id)
-    await active_agency(session, session.agency_id)
+    await refuse_unless(session, active_entry(session.agency_id))
     return domain.acknowledge(cmd, meeting, session.agency_id, local_date(session.world),
                               cmd.staff)
 
 
 async def handle_table_case(deps: Deps, session: Session, cmd: TableCase) -> list[DomainEvent]:
     meeting = await load_meeting(session, cmd.meeting_id)
-    await active_agency(session, session.agency_id)
+    await refuse_unless(session, active_entry(session.agency_id))
     domain.require_open(meeting)
     case = await load_case(session, cmd.case_id)
     ok = await consented(session, cmd.case_id, meeting.meeting_date)
@@ -215,7 +208,7 @@ async def handle_move_case_to_support_plan_meeting(
 ) -> list[DomainEvent]:
     source = await load_meeting(session, cmd.meeting_id)
     target = await load_meeting(session, cmd.to_meeting_id)
-    await active_agency(session, session.agency_id)
+    await refuse_unless(session, active_entry(session.agency_id))
     item = source.item(cmd.item_id)
     case: Case | None = None
     ok = False
@@ -229,7 +222,7 @@ async def handle_record_meeting_held(
     deps: Deps, session: Session, cmd: RecordMeetingHeld
 ) -> list[DomainEvent]:
     meeting = await load_meeting(session, cmd.meeting_id)
-    await active_agency(session, session.agency_id)
+    await refuse_unless(session, active_entry(session.agency_id))
     following = await _then_next(session, meeting)  # loaded first: see module doc
     return domain.held(cmd, meeting, session.agency_id, local_date(session.now)) + following
 
@@ -238,7 +231,7 @@ async def handle_record_decision(
     deps: Deps, session: Session, cmd: RecordDecision
 ) -> list[DomainEvent]:
     meeting = await load_meeting(session, cmd.meeting_id)
-    await active_agency(session, session.agency_id)
+    await refuse_unless(session, active_entry(session.agency_id))
     domain.decision_target(cmd, meeting)  # refused before anything else is loaded
     lead = await load_agency(session, cmd.lead_agency) if cmd.lead_agency else None
     return domain.decide(cmd, meeting, session.agency_id, lead)
@@ -248,7 +241,7 @@ async def handle_record_resource_gap(
     deps: Deps, session: Session, cmd: RecordResourceGap
 ) -> list[DomainEvent]:
     meeting = await load_meeting(session, cmd.meeting_id)
-    await active_agency(session, session.agency_id)
+    await refuse_unless(session, active_entry(session.agency_id))
     return domain.resource_gap(cmd, meeting, session.agency_id)
 
 
@@ -256,7 +249,7 @@ async def handle_record_minutes(
     deps: Deps, session: Session, cmd: RecordMinutes
 ) -> list[DomainEvent]:
     meeting = await load_meeting(session, cmd.meeting_id)
-    await active_agency(session, session.agency_id)
+    await refuse_unless(session, active_entry(session.agency_id))
     events = domain.minutes(cmd, meeting, session.agency_id)
     await refuse_if_erased(session, meeting, cmd.item_id)
     return events
@@ -266,7 +259,7 @@ async def handle_share_material(
     deps: Deps, session: Session, cmd: ShareMaterial
 ) -> list[DomainEvent]:
     meeting = await load_meeting(session, cmd.meeting_id)
-    await active_agency(session, session.agency_id)
+    await refuse_unless(session, active_entry(session.agency_id))
     events = domain.material(cmd, meeting, session.agency_id)
     await refuse_if_erased(session, meeting, cmd.item_id)
     if cmd.attachment is not None:

@@ -7,10 +7,10 @@ from dataclasses import dataclass
 
 from contracts.base import Command, DomainEvent
 from contracts.commands_notifier import SetNotificationSettings
-from contracts.directory import agency_standing, inactive_agency
+from contracts.directory import active_entry
 from contracts.notify import NotificationSettingsSet, WebhookSecret
 from eventstore.commands import Handler, Session, command_table
-from eventstore.errors import Forbidden
+from eventstore.preconditions import refuse_unless
 from services.notifier.domain import Facts, decide_set_notification_settings, fold
 
 
@@ -19,18 +19,10 @@ class Deps:
     """What the handler needs beyond the session: nothing yet."""
 
 
-async def active_agency(session: Session, agency_id: str, role: str = "sender") -> None:
-    """Refused unless the agency is an active directory entry (contracts.directory)."""
-    history = await session.load("agency", agency_id)
-    refusal = inactive_agency(agency_id, agency_standing(e.event for e in history.envelopes), role)
-    if refusal is not None:
-        raise Forbidden(refusal, details={"agency_id": agency_id})
-
-
 async def handle_set_notification_settings(
     deps: Deps, session: Session, cmd: SetNotificationSettings
 ) -> list[DomainEvent]:
-    await active_agency(session, session.agency_id)
+    await refuse_unless(session, active_entry(session.agency_id))
     history = await session.load("notify", session.agency_id)
     state = fold([env.event for env in history.envelopes])
     facts = Facts(sender=session.agency_id, new_secret=secrets.token_urlsafe(32))

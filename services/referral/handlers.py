@@ -20,7 +20,13 @@ from contracts.commands_referral import (
     WithdrawConsent,
     WithdrawReferral,
 )
-from contracts.directory import Agency, agency_standing, inactive_agency, may_coordinate
+from contracts.directory import (
+    Agency,
+    active_entry,
+    agency_standing,
+    inactive_agency,
+    may_coordinate,
+)
 from contracts.referral import (
     ReferralCorrected,
     ReferralPersonal,
@@ -31,7 +37,7 @@ from eventstore import attachments
 from eventstore.commands import Handler, Session, command_table
 from eventstore.crypto import KeyRing, sealed_key_ids
 from eventstore.db import in_thread
-from eventstore.errors import Forbidden
+from eventstore.preconditions import refuse_unless
 from eventstore.store import History
 from services.referral import domain
 from services.referral.projection import person_known
@@ -66,20 +72,6 @@ async def standing(session: Session, agency_id: str) -> Agency | None:
     return agency_standing(events_of(await session.load("agency", agency_id)))
 
 
-async def active_agency(session: Session, agency_id: str, role: str = "sender") -> Agency:
-    """The agency's directory entry; refused unless it is active (contracts.directory)."""
-    agency = await standing(session, agency_id)
-    refusal = inactive_agency(agency_id, agency, role)
-    if refusal is not None:
-        raise Forbidden(refusal, details={"agency_id": agency_id})
-    assert agency is not None
-    return agency
-
-
-async def acting_agency(session: Session) -> Agency:
-    return await active_agency(session, session.agency_id)
-
-
 def triager(deps: Deps, me: Agency) -> bool:
     return may_coordinate(me, deps.settings.triage_agencies)
 
@@ -108,7 +100,7 @@ async def unsealed_personal(deps: Deps, session: Session,
 async def handle_submit_referral(
     deps: Deps, session: Session, cmd: SubmitReferral
 ) -> list[DomainEvent]:
-    await acting_agency(session)
+    await refuse_unless(session, active_entry(session.agency_id))
     referral_id = domain.referral_id_for(session.agency_id, cmd.command_id)
     state = referral_state(referral_id, await session.load("referral", referral_id))
     if cmd.attachment is not None and not state.exists:
@@ -122,7 +114,7 @@ async def handle_submit_referral(
 async def handle_correct_referral(
     deps: Deps, session: Session, cmd: CorrectReferral
 ) -> list[DomainEvent]:
-    await acting_agency(session)
+    await refuse_unless(session, active_entry(session.agency_id))
     state = referral_state(cmd.referral_id, await session.load("referral", cmd.referral_id))
     if cmd.attachment is not None and state.exists and (
         state.sheet is None or state.sheet.attachment != cmd.attachment
@@ -134,7 +126,7 @@ async def handle_correct_referral(
 async def handle_withdraw_referral(
     deps: Deps, session: Session, cmd: WithdrawReferral
 ) -> list[DomainEvent]:
-    await acting_agency(session)
+    await refuse_unless(session, active_entry(session.agency_id))
     state = referral_state(cmd.referral_id, await session.load("referral", cmd.referral_id))
     return domain.decide_withdraw(cmd, state, agency_id=session.agency_id)
 
@@ -142,7 +134,7 @@ async def handle_withdraw_referral(
 async def handle_triage_referral(
     deps: Deps, session: Session, cmd: TriageReferral
 ) -> list[DomainEvent]:
-    me = await acting_agency(session)
+    me = await refuse_unless(session, active_entry(session.agency_id))
     state = referral_state(cmd.referral_id, await session.load("referral", cmd.referral_id))
     case_id = domain.case_id_for(cmd.referral_id)
     case_is_empty, personal = True, None
@@ -170,7 +162,7 @@ async def handle_triage_referral(
 async def handle_decide_person_match(
     deps: Deps, session: Session, cmd: DecidePersonMatch
 ) -> list[DomainEvent]:
-    me = await acting_agency(session)
+    me = await refuse_unless(session, active_entry(session.agency_id))
     state = referral_state(cmd.referral_id, await session.load("referral", cmd.referral_id))
     known = False
     if deps.engine is not None:
@@ -187,7 +179,7 @@ async def handle_decide_person_match(
 async def _consent_facts(
     deps: Deps, session: Session, case_id: str, scope_agencies: tuple[str, ...] = ()
 ) -> tuple[domain.CaseFacts, History, domain.ConsentFacts]:
-    me = await acting_agency(session)
+    me = await refuse_unless(session, active_entry(session.agency_id))
     case_history = await session.load("case", case_id)
     case = domain.fold_case(case_id, events_of(case_history))
     consent_history = await session.load("consent", case_id)

@@ -17,12 +17,13 @@ from functools import partial
 import structlog
 
 from contracts.base import Command, DomainEvent
-from contracts.directory import agency_standing, inactive_agency
+from contracts.directory import active_entry
 from contracts.jst import JST
 from contracts.stats import PublishStatsReport, StatsReportPublished
 from eventstore.commands import Handler, Session, command_table
 from eventstore.db import in_thread
-from eventstore.errors import DomainError, Forbidden, InvalidInput
+from eventstore.errors import DomainError, InvalidInput
+from eventstore.preconditions import refuse_unless
 from eventstore.service import Runtime
 from services.stats import queries
 from services.stats.domain import due_month_end
@@ -55,19 +56,11 @@ class Deps:
     today: Callable[[], date] = today_jst
 
 
-async def active_agency(session: Session, agency_id: str, role: str = "sender") -> None:
-    """Refused unless the agency is an active directory entry (contracts.directory)."""
-    history = await session.load("agency", agency_id)
-    refusal = inactive_agency(agency_id, agency_standing(e.event for e in history.envelopes), role)
-    if refusal is not None:
-        raise Forbidden(refusal, details={"agency_id": agency_id})
-
-
 async def handle_publish_stats_report(
     deps: Deps, session: Session, cmd: PublishStatsReport
 ) -> list[DomainEvent]:
     if deps.check_agency:
-        await active_agency(session, session.agency_id)
+        await refuse_unless(session, active_entry(session.agency_id))
     if cmd.as_of > deps.today():
         raise InvalidInput(
             f"as_of {cmd.as_of} is in the future; a report is made as of today or earlier",

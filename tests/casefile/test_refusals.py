@@ -9,6 +9,7 @@ import pytest
 
 from contracts.meeting import Decision
 from tests.casefile.world import World, assessment_payload, plan_payload, settle
+from tests.helpers import retire_agency
 
 
 @pytest.fixture
@@ -154,6 +155,30 @@ async def test_an_illegal_command_is_refused_and_nothing_is_appended(
     assert reply["error"]["code"] == code, reply
     assert fragment in json.dumps(reply["error"], ensure_ascii=False), reply
     await settle(nc, topology, casefile)
+    assert (await js.stream_info(topology.events_stream)).state.last_seq == before
+
+
+async def test_a_retired_or_unknown_agency_is_refused_naming_it_in_the_details(
+    nc, store, topology, casefile, services
+):
+    world = await World(nc, store, topology).setup(services)
+    await world.triaged_case()
+    await retire_agency(store, "hellowork")
+    await settle(nc, topology, casefile)
+    js = nc.jetstream()
+    before = (await js.stream_info(topology.events_stream)).state.last_seq
+    invite = {"command_id": "x3", "case_id": "c1", "agency_id": "hellowork",
+              "joined_on": "2026-06-01"}
+    for sender, command, payload, named in [
+        ("hellowork", "record_intake_assessment", assessment_payload("x1"), "hellowork"),
+        ("ghost", "record_intake_assessment", assessment_payload("x2"), "ghost"),
+        ("shakyo", "invite_case_member", invite, "hellowork"),
+    ]:
+        reply = await world.send(sender, command, payload)
+        assert reply["ok"] is False, reply
+        assert reply["error"]["code"] == "forbidden", reply
+        assert "not an active entry" in reply["error"]["message"]
+        assert reply["error"]["details"] == {"agency_id": named}
     assert (await js.stream_info(topology.events_stream)).state.last_seq == before
 
 

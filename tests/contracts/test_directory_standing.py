@@ -10,12 +10,14 @@ from contracts.directory import (
     AgencyRegistered,
     AgencyRetired,
     AgencyUpdated,
+    active_entry,
     agency_standing,
     evolve_agency,
     inactive_agency,
     is_active,
     may_coordinate,
 )
+from contracts.precondition import Refusal
 
 DAY = date(2025, 4, 1)
 
@@ -83,3 +85,13 @@ def test_an_agency_the_city_names_in_its_setting_may_coordinate_while_it_is_acti
 def test_a_retired_or_unknown_agency_may_not_coordinate_even_if_it_was_marked():
     assert not may_coordinate(agency_standing([registered(can_triage=True), retired()]))
     assert not may_coordinate(None, configured=("kita",))
+
+
+def test_the_active_entry_precondition_loads_the_agency_and_refuses_naming_it():
+    check = active_entry("kita", "lead_agency")
+    assert (check.aggregate, check.aggregate_id, dict(check.details)) == (
+        "agency", "kita", {"agency_id": "kita"})
+    assert check.judge([registered()]) == agency_standing([registered()])
+    assert check.judge([registered(), retired()]) == Refusal(
+        "agency 'kita' (lead_agency) is not an active entry of the agency directory")
+    assert check.judge([]) == check.judge([registered(), retired()])

@@ -12,9 +12,10 @@ import nats.errors
 import pytest
 
 from contracts.base import Command, DomainEvent, Id, ShortText
-from contracts.directory import AgencyUpdated, agency_standing, inactive_agency
+from contracts.directory import AgencyUpdated, active_entry
 from eventstore.commands import Session, request_patiently
-from eventstore.errors import DomainError, Forbidden
+from eventstore.errors import DomainError
+from eventstore.preconditions import refuse_unless
 from eventstore.service import ServiceSpec, build_app
 
 
@@ -27,10 +28,8 @@ class RenameAgency(Command):
 
 
 async def rename(session: Session, cmd: RenameAgency) -> list[DomainEvent]:
-    sender = await session.load("agency", session.agency_id)
-    refusal = inactive_agency(session.agency_id, agency_standing(e.event for e in sender.envelopes))
-    if refusal is not None:  # a refusal raised by a handler reaches the sender as it is
-        raise Forbidden(refusal)
+    # A refusal raised by a handler reaches the sender as it is.
+    await refuse_unless(session, active_entry(session.agency_id))
     history = await session.load("agency", cmd.agency_id)
     if not history.events:
         raise DomainError(f"agency {cmd.agency_id} not found", code="not_found")

@@ -6,6 +6,7 @@ from datetime import UTC, datetime, timedelta
 
 from contracts.meeting import MeetingScheduled
 from services.meeting.recurrence import JST
+from tests.helpers import retire_agency
 from tests.meeting.support import COORD, HOKATSU, KIKAN, OUTSIDER, SHAKYO, soon, today_jst
 
 
@@ -30,6 +31,16 @@ async def test_only_the_coordination_convenes_meetings(drv):
     error = await drv.refused(HOKATSU, "schedule_meeting", "forbidden", kind="support_plan",
                               scheduled_for=soon(), members=[KIKAN])
     assert "can_triage" in error["message"]
+
+
+async def test_a_retired_or_unknown_agency_cannot_send_a_meeting_command(drv):
+    meeting_id = await drv.schedule()
+    await retire_agency(drv.store, HOKATSU)
+    for agency in (HOKATSU, "nobody"):
+        error = await drv.refused(agency, "acknowledge_confidentiality", "forbidden",
+                                  meeting_id=meeting_id)
+        assert "not an active entry" in error["message"]
+        assert error["details"] == {"agency_id": agency}
 
 
 async def test_a_member_that_is_not_in_the_directory_cannot_be_invited(drv):

@@ -168,4 +168,5 @@ async def test_a_retired_agency_can_no_longer_send_commands(referral_rt, nc, top
     before = await last_seq(nc, topology)
     reply = await send(nc, topology, "hospital", "submit_referral", sheet(command_id=cid()))
     assert reply["error"]["code"] == "forbidden" and "hospital" in reply["error"]["message"]
+    assert reply["error"]["details"] == {"agency_id": "hospital"}
     assert await last_seq(nc, topology) == before

@@ -40,8 +40,9 @@ async def test_a_sheet_breaking_a_rule_is_refused(referral_rt, nc, topology, ove
 
 
 async def test_an_agency_outside_the_directory_cannot_submit(referral_rt, nc, topology):
-    await refused(nc, topology, "stranger", "submit_referral", sheet(), "forbidden",
-                  "'stranger' (sender) is not an active entry")
+    reply = await refused(nc, topology, "stranger", "submit_referral", sheet(), "forbidden",
+                          "'stranger' (sender) is not an active entry")
+    assert reply["error"]["details"] == {"agency_id": "stranger"}
 
 
 async def test_a_referral_cannot_be_triaged_twice(referral_rt, nc, topology):

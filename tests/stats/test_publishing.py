@@ -60,6 +60,7 @@ async def test_publishing_is_refused_for_an_unknown_agency_or_a_future_date(
     unknown = await send(nc, topology, "nobody", "publish_stats_report", publish("2025-11-30"))
     assert unknown["error"]["code"] == "forbidden"
     assert "'nobody'" in unknown["error"]["message"]
+    assert unknown["error"]["details"] == {"agency_id": "nobody"}
     future = await send(nc, topology, "shakyo", "publish_stats_report",
                         publish("2099-01-01", "pub-f"))
     assert future["error"]["code"] == "invalid"
