@@ -156,7 +156,7 @@ def active_entry(agency_id: str, role: str | None = "sender") -> Precondition[Ag
 def may_coordinate(standing: Agency | None, configured: Iterable[str] = ()) -> bool:
     """Who may triage referrals and convene meetings (the coordination): an active entry
     marked ``can_triage``, or one the city names in its setting (``configured``,
-    TSUNAGU_TRIAGE_AGENCIES).
+    ``CoordinationSettings.triage_agencies``, TSUNAGU_TRIAGE_AGENCIES).
 
     >>> may_coordinate(Agency("fukushi", active=True), configured=["fukushi"])
     True

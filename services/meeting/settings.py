@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from contracts.directory import CoordinationSettings
 
-class MeetingSettings(BaseSettings):
+
+class MeetingSettings(BaseSettings, CoordinationSettings):
+    """``triage_agencies`` (who convenes besides directory entries with can_triage) is the
+    city's one list, declared in ``contracts.directory.CoordinationSettings``."""
+
     model_config = SettingsConfigDict(env_prefix="TSUNAGU_", extra="ignore")
-
-    #: Agencies that convene besides directory entries with can_triage: the city's one list
-    #: of coordinating agencies, which the referral service reads too
-    #: (contracts.directory.may_coordinate).
-    triage_agencies: tuple[str, ...] = ()
