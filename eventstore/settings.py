@@ -48,16 +48,6 @@ class Settings(BaseSettings):
     command_slots: int = Field(default=4, ge=1)
     command_queue_ms: int = Field(default=50, ge=0)
     command_budget_ms: int = Field(default=2000, ge=1)
-    # The notifier's mail (services/notifier): no SMTP host, no mail is sent.
-    notify_allow_private_hosts: bool = Field(
-        default=False, description="Webhooks may go to private/loopback addresses (an "
-        "agency receiver inside the city's network; tests). Default: public addresses only")
-    smtp_host: str | None = None
-    smtp_port: int = 25
-    smtp_from: str = "tsunagu@localhost"
-    smtp_starttls: bool = False
-    smtp_user: str | None = None
-    smtp_password: str | None = None
 
     @field_validator("reply_prefixes", "admin_reply_prefixes")
     @classmethod

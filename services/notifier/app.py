@@ -21,37 +21,33 @@ from eventstore.errors import InvalidInput, NotFound
 from eventstore.service import Runtime, ServiceSpec, build_app
 from eventstore.settings import Settings, load_settings
 from services.notifier import tables
-from services.notifier.channels import SmtpConfig
 from services.notifier.handlers import Deps, commands
 from services.notifier.intake import Intake
 from services.notifier.policy import MAX_ATTEMPTS
 from services.notifier.projection import NotifierProjection
 from services.notifier.queries import QUERIES
 from services.notifier.sender import RESEND, Sender
+from services.notifier.settings import NotifierSettings
 
 log = structlog.get_logger("tsunagu.notifier")
 Clock = Callable[[], datetime]
 
 
-def smtp_of(settings: Settings) -> SmtpConfig | None:
-    if not settings.smtp_host:
-        return None
-    return SmtpConfig(settings.smtp_host, settings.smtp_port, settings.smtp_from,
-                      settings.smtp_starttls, settings.smtp_user, settings.smtp_password)
-
-
-def build_spec(settings: Settings, clock: Clock | None = None, every: float = 1.0,
-               first_retry_s: float = 10.0, max_attempts: int = MAX_ATTEMPTS) -> ServiceSpec:
-    """``clock``, ``every`` (the sender's tick), ``first_retry_s`` and ``max_attempts`` are
-    for tests."""
+def build_spec(settings: Settings, own: NotifierSettings | None = None,
+               clock: Clock | None = None, every: float = 1.0, first_retry_s: float = 10.0,
+               max_attempts: int = MAX_ATTEMPTS) -> ServiceSpec:
+    """``own``: the notifier's settings (mail, webhook addresses); by default read from the
+    environment. ``clock``, ``every`` (the sender's tick), ``first_retry_s`` and
+    ``max_attempts`` are for tests."""
+    own = own if own is not None else NotifierSettings()
     now_of: Clock = clock or (lambda: datetime.now(JST))
     senders: list[Sender] = []
 
     async def start(rt: Runtime) -> None:
         assert rt.keyring is not None
         nc = rt.broker.connection
-        sender = Sender(nc, rt.topology, rt.engine, rt.keyring, smtp_of(settings), now_of,
-                        first_retry_s, max_attempts, settings.notify_allow_private_hosts)
+        sender = Sender(nc, rt.topology, rt.engine, rt.keyring, own.smtp(), now_of,
+                        first_retry_s, max_attempts, own.notify_allow_private_hosts)
         senders.append(sender)
         intake = Intake(nc, rt.topology, rt.engine, now_of, sender.wake)
         rt.tasks.append(asyncio.create_task(intake.run(), name="notifier-intake"))

@@ -94,10 +94,11 @@ def receiver():
 
 async def start_all(settings, services, mailbox, **kw):
     from services.notifier.app import build_spec
+    from services.notifier.settings import NotifierSettings
 
-    settings = settings.model_copy(update={"smtp_host": "127.0.0.1", "smtp_port": mailbox.port})
+    mail = NotifierSettings(smtp_host="127.0.0.1", smtp_port=mailbox.port)
     await services("casefile", "meeting")
-    app, rt = build_app(build_spec(settings, every=0.1, **kw), settings)
+    app, rt = build_app(build_spec(settings, mail, every=0.1, **kw), settings)
     await app.start()
     return app, rt
 

@@ -32,14 +32,15 @@ async def test_a_monitoring_reminder_reaches_the_lead_by_mail_and_webhook_on_its
 ):
     from services.casefile.app import build_spec as casefile_spec
     from services.notifier.app import build_spec as notifier_spec
+    from services.notifier.settings import NotifierSettings
 
     due = today() + timedelta(days=30)
     clock = [datetime.combine(due - timedelta(days=1), datetime.min.time(), JST)]
-    smtp = settings.model_copy(update={"smtp_host": "127.0.0.1", "smtp_port": mailbox.port})
+    mail = NotifierSettings(smtp_host="127.0.0.1", smtp_port=mailbox.port)
     apps = []
     for spec in (casefile_spec(settings, clock=lambda: clock[0], reminder_every=0.1),
-                 notifier_spec(smtp, clock=lambda: clock[0], every=0.1)):
-        app, _ = build_app(spec, smtp)
+                 notifier_spec(settings, mail, clock=lambda: clock[0], every=0.1)):
+        app, _ = build_app(spec, settings)
         await app.start()
         apps.append(app)
     await services("referral", "meeting")

@@ -90,7 +90,6 @@ class Deployment:
             nats_nkey_seed=self.creds("service", service),
             nats_tls_ca=self.certs.ca, nats_tls_cert=self.certs.client_cert(service),
             nats_tls_key=self.certs.client_key(service),
-            notify_allow_private_hosts=True,  # the test's webhook receiver is on loopback
         )
 
 
@@ -124,7 +123,11 @@ async def deployment(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[
         await _setup(d)
         for service in SERVICES:
             settings = d.service_settings(service)
-            app, _ = build_app(spec_factory(service)(settings), settings)
+            with pytest.MonkeyPatch.context() as env:
+                # The notifier's own setting: the test's webhook receiver is on loopback.
+                env.setenv("TSUNAGU_NOTIFY_ALLOW_PRIVATE_HOSTS", "true")
+                spec = spec_factory(service)(settings)
+            app, _ = build_app(spec, settings)
             await app.start()
             apps.append(app)
         yield d
