@@ -32,6 +32,9 @@ from nats.aio.subscription import Subscription
 
 from eventstore.errors import ReadFailed
 
+#: JetStream's error code for "stream not found".
+STREAM_NOT_FOUND = 10059
+
 
 @dataclass(frozen=True)
 class Found:
@@ -60,17 +63,18 @@ class DirectGet:
         deadline, pause, checked = loop.time() + self.timeout, 0.02, False
         while True:
             try:
-                return await self._attempt(request)
+                return await self._attempt(request, max(deadline - loop.time(), 0.05))
             except _NoResponders as exc:
                 if not checked:
-                    await self._stream_is_there(exc.headers)
+                    await self._stream_is_there(exc.headers, deadline - loop.time())
                     checked = True
                 if loop.time() + pause > deadline:
                     raise self._failed("503", exc.headers) from None
                 await asyncio.sleep(pause)
                 pause = min(pause * 2, 0.5)
 
-    async def _attempt(self, request: dict[str, Any]) -> tuple[list[Found], int]:
+    async def _attempt(self, request: dict[str, Any], budget: float
+                       ) -> tuple[list[Found], int]:
         if self._sub is None:
             self._prefix = self.nc.new_inbox()
             self._sub = await self.nc.subscribe(f"{self._prefix}.*", cb=self._on_reply)
@@ -82,7 +86,7 @@ class DirectGet:
                                   json.dumps(request).encode(), reply=f"{self._prefix}.{token}")
             out: list[Found] = []
             while True:
-                msg = await self._next(queue)
+                msg = await self._next(queue, budget)
                 headers = dict(msg.headers or {})
                 status = headers.get("Status")
                 if status == "404":
@@ -98,25 +102,27 @@ class DirectGet:
         finally:
             self._waiting.pop(token, None)
 
-    async def _stream_is_there(self, headers: dict[str, str]) -> None:
-        """No responders: a stream that is not there fails now; one that is, settles."""
+    async def _stream_is_there(self, headers: dict[str, str], budget: float) -> None:
+        """No responders: a stream that is not there fails now; one that is, settles. Only
+        "stream not found" says not there: a cluster without a leader for a moment answers
+        other errors, which settle like the 503 itself."""
         reply = None
         with suppress(nats.errors.TimeoutError, nats.errors.NoRespondersError):
             reply = await self.nc.request(f"$JS.API.STREAM.INFO.{self.stream}", b"",
-                                          timeout=self.timeout)
+                                          timeout=min(1.0, max(budget, 0.05)))
         if reply is None:
-            return  # the API is as quiet as the stream; the deadline decides
-        error = json.loads(reply.data or b"{}").get("error")
-        if error:
-            raise self._failed("503", headers, error.get("description", "stream info failed"))
+            return  # the API is as quiet as the stream (or not ours to ask); the deadline decides
+        error = json.loads(reply.data or b"{}").get("error") or {}
+        if error.get("err_code") == STREAM_NOT_FOUND:
+            raise self._failed("503", headers, error.get("description", "stream not found"))
 
     def _failed(self, status: str, headers: dict[str, str], why: str = "") -> ReadFailed:
         return ReadFailed(f"direct get on {self.stream} failed: {status} {why or headers}",
                           details={"status": status, "headers": headers})
 
-    async def _next(self, queue: asyncio.Queue[Msg]) -> Msg:
+    async def _next(self, queue: asyncio.Queue[Msg], budget: float) -> Msg:
         try:
-            return await asyncio.wait_for(queue.get(), self.timeout)
+            return await asyncio.wait_for(queue.get(), budget)
         except TimeoutError as exc:
             raise ReadFailed(
                 f"direct get on {self.stream} failed: the stream did not answer within "

@@ -75,7 +75,7 @@ def build_spec(settings: Settings, own: NotifierSettings | None = None,
     return ServiceSpec(
         name="notifier", commands=commands(Deps()), queries=dict(QUERIES),
         projections=[NotifierProjection()], on_start=[start], extra_status=status,
-        operator_queries={RESEND.split(".", 1)[1]: resend_delivery},
+        operator_queries={RESEND: resend_delivery},
         tables=tables.kept,
     )
 

@@ -39,8 +39,9 @@ log = structlog.get_logger("tsunagu.notifier.sender")
 BATCH = 50
 #: What the notifier's dead letters name as their "projection" (see ``_dead_letter``).
 DEAD_LETTERS = "notifier.deliveries"
-#: The admin action ``tsunagu dlq retry`` asks for such a letter (``services/notifier/app.py``).
-RESEND = "notifier.resend_delivery"
+#: The admin action ``tsunagu dlq retry`` asks for such a letter (``services/notifier/app.py``,
+#: ``tsunagu/ops/dlq.py`` RETRIES), with the letter's ``Tsunagu-Retry-Args``.
+RESEND = "resend_delivery"
 Clock = Callable[[], datetime]
 
 
@@ -190,16 +191,17 @@ class Sender:
         """The kit's dead-letter stream, headers only (``tsunagu dlq list`` shows it). Named
         after the deliveries, not the settings projection: its sequence is the feed's, and a
         ``tsunagu dlq retry`` must not replay event number ``feed_seq`` into the settings:
-        the letter names the admin action that sends it again instead (``resend``).
+        the operator's retry asks the notifier to send it again instead (``resend``).
         The subject stays ``dlq.notifier``: ``tsunagu status`` counts it on the notifier."""
         headers = {
-            "Nats-Msg-Id": f"notifier-{unit.channel}-{unit.key}"[:250],
+            # One letter per death: a crash before the row is marked dead gives the same id
+            # (deduplicated); a resent delivery that dies again is due at another time.
+            "Nats-Msg-Id": f"notifier-{unit.channel}-{unit.rows[0].next_at}-{unit.key}"[:250],
             "Tsunagu-Projection": DEAD_LETTERS,
             "Tsunagu-Stream-Seq": str(unit.rows[0].feed_seq),
             "Tsunagu-Subject": f"{unit.channel}:{unit.agency}:{unit.rows[0].kind}",
             "Tsunagu-Error": error, "Tsunagu-Attempts": str(attempts),
             "Tsunagu-Idempotency-Key": unit.key[:250],
-            "Tsunagu-Retry-Action": RESEND,
             "Tsunagu-Retry-Args": json.dumps({"channel": unit.channel, "key": unit.key[:250]}),
         }
         await self.nc.jetstream().publish(self.topology.dlq_subject("notifier"), b"",

@@ -180,3 +180,33 @@ def test_a_cluster_whose_port_was_taken_meanwhile_starts_on_other_ports(tmp_path
             assert "address already in use" in first_log.read_text()
         finally:
             cluster.stop()
+
+
+def test_a_port_answered_by_another_server_is_not_taken_for_our_node(tmp_path: Path):
+    """The squatter may be another session's nats-server: its /healthz answers 200 before
+    our node has even failed. Ready means our node answers (its own store directory)."""
+    import threading
+    from http.server import BaseHTTPRequestHandler, HTTPServer
+
+    class OtherServer(BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            body = json.dumps({"jetstream": {"config": {"store_dir": "/elsewhere"}}}).encode()
+            self.send_response(200)
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+    cluster = LocalCluster(tmp_path / "nodes", size=1)
+    taken = cluster.nodes[0].config.http_port
+    other = HTTPServer(("127.0.0.1", taken), OtherServer)
+    threading.Thread(target=other.serve_forever, daemon=True).start()
+    try:
+        cluster.start(timeout=20)
+        node = cluster.nodes[0]
+        assert node.running and node.config.http_port != taken
+    finally:
+        cluster.stop()
+        other.shutdown()
+        other.server_close()

@@ -120,9 +120,10 @@ class Settling(Silent):
     responders are not up yet, so the first requests get ``503`` (no responders), then the
     stream answers. Stream info says the stream is there throughout."""
 
-    def __init__(self, unready: int, exists: bool = True) -> None:
+    def __init__(self, unready: int, exists: bool = True, info_error: int | None = None) -> None:
         self.unready = unready
         self.exists = exists
+        self.info_error = info_error
         self.gets = 0
         self._cb: Any = None
 
@@ -134,6 +135,9 @@ class Settling(Silent):
         body = ({"config": {"name": "EVENTS"}} if self.exists
                 else {"error": {"code": 404, "err_code": 10059,
                                 "description": "stream not found"}})
+        if self.info_error:
+            body = {"error": {"code": 503, "err_code": self.info_error,
+                              "description": "JetStream cluster not available"}}
         return Msg(None, subject, "", json.dumps(body).encode(), None)  # type: ignore[arg-type]
 
     async def publish(self, subject: str, payload: bytes, reply: str = "") -> None:
@@ -165,3 +169,10 @@ async def test_responders_that_never_come_up_are_a_read_error_within_the_timeout
     with pytest.raises(ReadFailed, match="503") as raised:
         await reader.batch({"seq": 1, "batch": 1})
     assert 1 < settling.gets < 50 and raised.value.details["status"] == "503"
+
+
+async def test_a_cluster_without_a_leader_for_a_moment_is_waited_out_not_called_missing():
+    settling = Settling(unready=2, info_error=10008)  # stream info: cluster not available
+    reader = DirectGet(settling, "EVENTS", timeout=2.0)  # type: ignore[arg-type]
+    assert await reader.batch({"seq": 1, "batch": 1}) == ([], 0)
+    assert settling.gets == 3

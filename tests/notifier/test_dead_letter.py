@@ -60,3 +60,27 @@ async def test_a_resend_names_what_it_did_not_find_and_changes_nothing(
     finally:
         await operator.close()
     await app.stop()
+
+
+async def test_a_resent_delivery_that_dies_again_leaves_a_new_letter(
+    nc, topology, store, settings, services, mailbox, receiver
+):
+    receiver.stop()  # and it stays down
+    app, rt = await start_all(settings, services, mailbox, first_retry_s=0.05, max_attempts=2)
+    await setup(nc, topology, store, receiver.url)
+    await invite(nc, topology)
+    await eventually(lambda: rt.status()["deliveries"].get("dead") == 1, timeout=30)
+    [first] = await dlq.list_dead_letters(nc, topology)
+    operator = await nats.connect(settings.nats_url, inbox_prefix="_INBOX.operator.ops1")
+    try:
+        assert (await dlq.retry(operator, topology, first.dlq_seq))["resent"] == 1
+    finally:
+        await operator.close()
+
+    async def second_letter() -> bool:
+        letters = await dlq.list_dead_letters(nc, topology)
+        return [letter.dlq_seq > first.dlq_seq for letter in letters] == [True]
+
+    await eventually(second_letter, timeout=30)
+    assert rt.status()["deliveries"].get("dead") == 1
+    await app.stop()

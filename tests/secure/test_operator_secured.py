@@ -25,7 +25,6 @@ async def plant_dead_delivery(deployment: Deployment, key: str) -> int:
             "Tsunagu-Projection": "notifier.deliveries", "Tsunagu-Stream-Seq": "1",
             "Tsunagu-Subject": "webhook:police:meeting_invited", "Tsunagu-Error": "http_503",
             "Tsunagu-Attempts": "12", "Tsunagu-Idempotency-Key": key,
-            "Tsunagu-Retry-Action": "notifier.resend_delivery",
             "Tsunagu-Retry-Args": json.dumps({"channel": "webhook", "key": key})})
     return ack.seq
 

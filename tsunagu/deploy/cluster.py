@@ -6,6 +6,7 @@ which kill and restart nodes mid-flow.
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import socket
@@ -26,6 +27,24 @@ def _http_ok(port: int, path: str) -> bool:
             return b" 200 " in s.recv(200)
     except OSError:
         return False
+
+
+def _store_dir_served(port: int) -> str | None:
+    """The JetStream store directory of the server answering on ``port`` (its /varz)."""
+    try:
+        with socket.create_connection(("127.0.0.1", port), 0.5) as s:
+            s.sendall(b"GET /varz HTTP/1.0\r\n\r\n")
+            data = b""
+            while chunk := s.recv(65536):
+                data += chunk
+        varz = json.loads(data.split(b"\r\n\r\n", 1)[1])
+        return str(varz.get("jetstream", {}).get("config", {}).get("store_dir", ""))
+    except (OSError, ValueError, IndexError):
+        return None
+
+
+class PortTaken(RuntimeError):
+    """Another process answers on a port this node was given."""
 
 
 @dataclass
@@ -70,6 +89,12 @@ class Node(ServerProcess):
                     f"nats-server {self.config.name} exited with {code}; see {self.dir}/nats.log"
                 )
             if _http_ok(self.config.http_port, path):
+                # Ours, not another server on a port taken before ours could bind it.
+                served = _store_dir_served(self.config.http_port)
+                mine = Path(self.config.store_dir)
+                if served is not None and Path(served) not in (mine, mine / "jetstream"):
+                    raise PortTaken(f"{self.config.name}: port {self.config.http_port} is "
+                                    f"served by another nats-server ({served})")
                 return
             time.sleep(0.05)
         raise TimeoutError(f"nats-server {self.config.name} not ready on {self.url}")
@@ -151,10 +176,11 @@ class LocalCluster:
                 for node in self.nodes:
                     node.wait_ready(timeout)
                 return
-            except RuntimeError:
-                if attempt == attempts or not self._a_port_was_taken():
+            except (RuntimeError, TimeoutError) as exc:
+                taken = isinstance(exc, PortTaken) or self._a_port_was_taken()
+                self.stop()  # nodes run in their own session: they would outlive the caller
+                if attempt == attempts or not taken:
                     raise
-                self.stop()
                 for node in self.nodes:  # a fresh log, so the next failure reads as its own
                     log = node.dir / "nats.log"
                     if log.exists():

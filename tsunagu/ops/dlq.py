@@ -47,23 +47,34 @@ class DeadLetter:
             error=h.get("Tsunagu-Error", ""),
             attempts=int(h.get("Tsunagu-Attempts", "0") or 0),
             event_type=subject.rsplit(".", 1)[-1] if subject else None,
-            retry=_retry_of(h),
+            retry=_retry_of(h.get("Tsunagu-Projection", ""), h),
         )
 
     def to_json(self) -> dict[str, Any]:
         return asdict(self)
 
 
-def _retry_of(headers: dict[str, str]) -> dict[str, Any] | None:
-    service, _, action = headers.get("Tsunagu-Retry-Action", "").partition(".")
-    if not service or not action:
+#: Letters that are not a projection's failed event, by the "projection" they name: the
+#: service and admin action that retries them, and the arguments taken from the letter's
+#: ``Tsunagu-Retry-Args`` (only these, only strings). A letter's headers never choose what
+#: the operator's credentials ask for.
+RETRIES: dict[str, tuple[str, str, tuple[str, ...]]] = {
+    "notifier.deliveries": ("notifier", "resend_delivery", ("channel", "key")),
+}
+
+
+def _retry_of(projection: str, headers: dict[str, str]) -> dict[str, Any] | None:
+    known = RETRIES.get(projection)
+    if known is None:
         return None
+    service, action, fields = known
     try:
-        args = json.loads(headers.get("Tsunagu-Retry-Args") or "{}")
+        given = json.loads(headers.get("Tsunagu-Retry-Args") or "{}")
     except ValueError:
-        args = {}
-    return {"service": service, "action": action,
-            "args": args if isinstance(args, dict) else {}}
+        given = {}
+    given = given if isinstance(given, dict) else {}
+    args = {f: given[f] for f in fields if isinstance(given.get(f), str)}
+    return {"service": service, "action": action, "args": args}
 
 
 async def admin(nc: Client, topology: Topology, service: str, action: str,
@@ -132,8 +143,14 @@ async def retry(nc: Client, topology: Topology, dlq_seq: int, timeout: float = 3
         )
     await nc.jetstream().delete_msg(topology.dlq_stream, dlq_seq)
     return {"dlq_seq": dlq_seq, "service": service, "projection": letter.projection,
-            "stream_seq": letter.stream_seq, "retried": True,
-            **((reply.get("result") or {}) if letter.retry else {})}
+            "stream_seq": letter.stream_seq, "retried": True, **_resent(reply)}
+
+
+def _resent(reply: dict[str, Any]) -> dict[str, int]:
+    """How many deliveries a resend made due again; nothing else of a reply is passed on."""
+    resent = (reply.get("result") or {}).get("resent") if isinstance(reply.get("result"),
+                                                                      dict) else None
+    return {"resent": resent} if isinstance(resent, int) else {}
 
 
 async def discard(
