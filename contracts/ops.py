@@ -6,6 +6,9 @@ from typing import ClassVar, Literal
 
 from contracts.base import DomainEvent, Id, ShortText
 
+#: The actor's agency on operators' audit records (not an agency of the directory).
+OPS_AGENCY = "ops"
+
 
 class AuditEvent(DomainEvent):
     aggregate: ClassVar[str] = "audit"

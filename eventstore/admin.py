@@ -7,6 +7,7 @@ import asyncio
 import json
 from typing import TYPE_CHECKING, Any
 
+from eventstore import letters
 from eventstore.errors import DomainError, InvalidInput
 from eventstore.reactor import ReactorRunner
 
@@ -18,7 +19,9 @@ async def admin_action(
     runtime: Runtime, action: str, args: dict[str, Any], reply: str | None = None
 ) -> dict[str, Any]:
     """``<prefix>.admin.<service>.<action>``: status, rebuild (every projection, or
-    ``projection``, up to ``to_seq``), replay (one stored event into ``projection``) and the
+    ``projection``, up to ``to_seq``), replay (one stored event into ``projection``; with
+    ``dlq_seq`` its dead letter is removed once applied), discard (a dead letter this
+    service settles: recorded, then removed; ``eventstore/letters.py``) and the
     service's operator-only queries (answered with the reader named by its reply inbox)."""
     if action == "status":
         return {"ok": True, "result": runtime.status()}
@@ -50,18 +53,45 @@ async def admin_action(
         query = runtime.spec.operator_queries[action]
         return {"ok": True, "result": await query(runtime, operator_of(reply), args)}
     if action == "replay":
-        wanted = args.get("projection")
-        target = runtime.runners.get(wanted) if isinstance(wanted, str) else None
-        if target is None:
-            raise InvalidInput(f"no projection {wanted!r} in {runtime.spec.name}")
-        try:
-            applied = await target.replay_one(_seq_arg(args, "seq") or 0)
-        except DomainError:
-            raise
-        except Exception as exc:  # still failing: the operator sees why, as the dead letter says
-            raise DomainError(f"{type(exc).__name__}: {exc}", code="replay_failed") from exc
-        return {"ok": applied, "result": {"applied": applied}}
+        return await _replay(runtime, args)
+    if action == "discard":
+        from eventstore.service import UNNAMED, operator_of
+
+        letter = await letters.own_letter(runtime, _seq_arg(args, "dlq_seq") or 0)
+        # An operator is named by its private inbox (server-enforced); the admin and an
+        # unauthenticated local platform can only say who they are.
+        who = operator_of(reply)
+        declared = args.get("operator")
+        if who == UNNAMED and isinstance(declared, str) and declared.strip():
+            who = declared.strip()[:200]
+        return {"ok": True, "result": await letters.discard(runtime, who, letter,
+                                                            args.get("reason"))}
     raise InvalidInput(f"unknown admin action {action!r}")
+
+
+async def _replay(runtime: Runtime, args: dict[str, Any]) -> dict[str, Any]:
+    """One stored event into a projection; with ``dlq_seq``, the dead letter that names
+    them is removed once it applied."""
+    wanted = args.get("projection")
+    target = runtime.runners.get(wanted) if isinstance(wanted, str) else None
+    if target is None:
+        raise InvalidInput(f"no projection {wanted!r} in {runtime.spec.name}")
+    seq = _seq_arg(args, "seq") or 0
+    letter = None
+    if args.get("dlq_seq") is not None:
+        letter = await letters.own_letter(runtime, _seq_arg(args, "dlq_seq") or 0, wanted)
+        if letter.stream_seq != seq:
+            raise InvalidInput(f"dead letter #{letter.dlq_seq} names event {letter.stream_seq}, "
+                               f"not {seq}", details=[{"field": "seq", "rule": "letter"}])
+    try:
+        applied = await target.replay_one(seq)
+    except DomainError:
+        raise
+    except Exception as exc:  # still failing: the operator sees why, as the dead letter says
+        raise DomainError(f"{type(exc).__name__}: {exc}", code="replay_failed") from exc
+    if applied and letter is not None:
+        await letters.remove(runtime, letter)
+    return {"ok": applied, "result": {"applied": applied}}
 
 
 def _seq_arg(args: dict[str, Any], name: str, required: bool = True) -> int | None:

@@ -92,6 +92,9 @@ class ServiceSpec:
     #: never an agency's): e.g. what the service holds about one person (開示請求). The
     #: handler's second argument is the operator (``operator_of``), not an agency.
     operator_queries: dict[str, QueryHandler] = field(default_factory=dict)
+    #: Dead letters this service settles besides its projections' (``eventstore/letters.py``),
+    #: e.g. the notifier's undeliverable ``notifier.deliveries``.
+    dead_letters: tuple[str, ...] = ()
     #: More of the service's state for ``tsunagu status`` (cheap, sync: it is sent with
     #: every heartbeat), e.g. the notifier's delivery counts.
     extra_status: Callable[[], dict[str, Any]] | None = None

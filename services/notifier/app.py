@@ -13,23 +13,21 @@ from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
-import structlog
 from faststream import FastStream
 
 from contracts.jst import JST
-from eventstore.errors import InvalidInput, NotFound
 from eventstore.service import Runtime, ServiceSpec, build_app
 from eventstore.settings import Settings, load_settings
 from services.notifier import tables
 from services.notifier.handlers import Deps, commands
 from services.notifier.intake import Intake
+from services.notifier.letters import resend_delivery
 from services.notifier.policy import MAX_ATTEMPTS
 from services.notifier.projection import NotifierProjection
 from services.notifier.queries import QUERIES
-from services.notifier.sender import RESEND, Sender
+from services.notifier.sender import DEAD_LETTERS, RESEND, Sender
 from services.notifier.settings import NotifierSettings
 
-log = structlog.get_logger("tsunagu.notifier")
 Clock = Callable[[], datetime]
 
 
@@ -56,26 +54,13 @@ def build_spec(settings: Settings, own: NotifierSettings | None = None,
     def status() -> dict[str, Any]:
         return {"deliveries": dict(senders[0].counts) if senders else {}}
 
-    async def resend_delivery(rt: Runtime, operator: str, args: dict[str, Any]) -> dict:
-        """``tsunagu dlq retry`` of a dead delivery: send it again (operators only)."""
-        channel, key = args.get("channel"), args.get("key")
-        if channel not in ("mail", "webhook"):
-            raise InvalidInput("channel must be mail or webhook",
-                               details=[{"field": "channel", "rule": "enum"}])
-        if not isinstance(key, str) or not 0 < len(key) <= 250:
-            raise InvalidInput("key must be the dead letter's idempotency key (1-250 characters)",
-                               details=[{"field": "key", "rule": "length"}])
-        count = await senders[0].resend(channel, key)
-        if not count:
-            raise NotFound(f"no dead {channel} delivery keyed {key!r} (sent or resent already?)")
-        log.info("dead delivery resent", code="delivery_resent", operator=operator,
-                 channel=channel, count=count)
-        return {"resent": count}
+    async def resend(rt: Runtime, operator: str, args: dict[str, Any]) -> dict:
+        return await resend_delivery(senders[0], rt, operator, args)
 
     return ServiceSpec(
         name="notifier", commands=commands(Deps()), queries=dict(QUERIES),
         projections=[NotifierProjection()], on_start=[start], extra_status=status,
-        operator_queries={RESEND: resend_delivery},
+        operator_queries={RESEND: resend}, dead_letters=(DEAD_LETTERS,),
         tables=tables.kept,
     )
 

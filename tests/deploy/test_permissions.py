@@ -250,13 +250,15 @@ async def test_the_operator_user_reads_state_but_not_events_keys_or_commands(
     await refused(probe, lambda: nc.request(subject, b"{}"), subject)
     await refused(probe, lambda: js.delete_stream(topo.events_stream),
                   f"$JS.API.STREAM.DELETE.{topo.events_stream}")
-    # The one event it writes is its own discard's audit record: no domain event, no other
-    # audit record, no deleting from the event stream.
+    # No event at all, not even an audit record of its own acts (the service that settles
+    # a dead letter records its discard), and no deleting a letter or an event.
     for forged in (topo.event_subject("agency", "x", "AgencyRegistered"),
-                   topo.event_subject("audit", "a1", "PersonalDataRevealed")):
+                   topo.event_subject("audit", "a1", "PersonalDataRevealed"),
+                   topo.event_subject("audit", "a2", "DeadLetterDiscarded")):
         await refused(probe, lambda s=forged: nc.request(s, b"{}", timeout=1), forged)
-    await refused(probe, lambda: js.delete_msg(topo.events_stream, 1),
-                  f"$JS.API.STREAM.MSG.DELETE.{topo.events_stream}")
+    for stream in (topo.events_stream, topo.dlq_stream):
+        await refused(probe, lambda s=stream: js.delete_msg(s, 1),
+                      f"$JS.API.STREAM.MSG.DELETE.{stream}")
 
 
 async def test_a_projection_runs_with_only_the_service_credentials(

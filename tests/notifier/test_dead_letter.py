@@ -5,6 +5,8 @@ letter's sequence is the feed's, not the event stream's)."""
 
 from __future__ import annotations
 
+import json
+
 import nats
 import pytest
 
@@ -27,6 +29,8 @@ async def test_a_dead_delivery_is_sent_again_by_dlq_retry_once_the_receiver_is_b
     await eventually(lambda: rt.status()["deliveries"].get("dead") == 1, timeout=30)
     [letter] = await dlq.list_dead_letters(nc, topology)
     assert letter.projection == "notifier.deliveries"
+    stored = await nc.jetstream().get_msg(topology.dlq_stream, letter.dlq_seq)
+    named = json.loads((stored.headers or {})["Tsunagu-Retry-Args"])
     settings_before = rt.status()["projections"]
     receiver.start()  # back, on the same port
     operator = await nats.connect(settings.nats_url, inbox_prefix="_INBOX.operator.ops1")
@@ -39,26 +43,36 @@ async def test_a_dead_delivery_is_sent_again_by_dlq_retry_once_the_receiver_is_b
     finally:
         await operator.close()
     headers, _ = receiver.got[0]
-    assert headers["Tsunagu-Idempotency-Key"] == letter.to_json()["retry"]["args"]["key"]
+    assert headers["Tsunagu-Idempotency-Key"] == named["key"] and named["channel"] == "webhook"
     await eventually(lambda: rt.status()["deliveries"].get("dead") == 0, timeout=30)
     assert (await nc.jetstream().stream_info(topology.dlq_stream)).state.messages == 0
     assert rt.status()["projections"] == settings_before  # nothing replayed into the settings
     await app.stop()
 
 
-async def test_a_resend_names_what_it_did_not_find_and_changes_nothing(
+async def test_a_resend_settles_only_its_own_letters_and_names_what_is_wrong(
     nc, topology, store, settings, services, mailbox, receiver
 ):
     app, _ = await start_all(settings, services, mailbox)
+    js = nc.jetstream()
+    other = await js.publish(topology.dlq_subject("casefile"), b"", headers={
+        "Tsunagu-Projection": "casefile.cases", "Tsunagu-Stream-Seq": "1"})
+    unnamed = await js.publish(topology.dlq_subject("notifier"), b"", headers={
+        "Tsunagu-Projection": "notifier.deliveries", "Tsunagu-Stream-Seq": "1"})
+    gone = await js.publish(topology.dlq_subject("notifier"), b"", headers={
+        "Tsunagu-Projection": "notifier.deliveries", "Tsunagu-Stream-Seq": "1",
+        "Tsunagu-Retry-Args": json.dumps({"channel": "webhook", "key": "never-sent"})})
     operator = await nats.connect(settings.nats_url, inbox_prefix="_INBOX.operator.ops1")
     try:
-        for args, code in [({"channel": "webhook", "key": "no-such-key"}, "not_found"),
-                           ({"channel": "pigeon", "key": "k"}, "invalid"),
-                           ({"channel": "mail"}, "invalid")]:
+        for args, code in [({"dlq_seq": 999}, "not_found"), ({"dlq_seq": "1"}, "invalid"),
+                           ({"dlq_seq": other.seq}, "invalid"),
+                           ({"dlq_seq": unnamed.seq}, "invalid"),
+                           ({"dlq_seq": gone.seq}, "not_found")]:
             reply = await dlq.admin(operator, topology, "notifier", "resend_delivery", args)
-            assert reply["error"]["code"] == code, reply
+            assert reply["error"]["code"] == code, (args, reply)
     finally:
         await operator.close()
+    assert (await js.stream_info(topology.dlq_stream)).state.messages == 3  # all kept
     await app.stop()
 
 

@@ -109,19 +109,20 @@ async def test_discard_of_an_unknown_dead_letter_appends_nothing(platform, cli, 
 
 def test_a_letters_headers_never_choose_the_admin_action_a_retry_asks_for():
     """A letter planted with ``Tsunagu-Retry-Action: casefile.person_record`` must not make
-    the operator's retry fetch a person's record (or start a rebuild): only the known
-    resend of a notifier delivery is asked, with only its own two arguments."""
-    from tsunagu.ops.dlq import DeadLetter
+    the operator's retry fetch a person's record (or start a rebuild): a retry is the
+    owning projection's replay, or the one known resend of a notifier delivery, naming
+    only the letter."""
+    from tsunagu.ops.dlq import DeadLetter, retry_request
     from tsunagu.ops.reader import Raw
 
     planted = {"Tsunagu-Projection": "casefile.cases", "Tsunagu-Stream-Seq": "3",
                "Tsunagu-Retry-Action": "casefile.person_record",
                "Tsunagu-Retry-Args": json.dumps({"person_id": "p1"})}
-    assert DeadLetter.from_raw(Raw(1, "t.dlq.casefile", b"", planted)).retry is None
+    assert retry_request(DeadLetter.from_raw(Raw(1, "t.dlq.casefile", b"", planted))) == (
+        None, "replay", {"projection": "casefile.cases", "seq": 3, "dlq_seq": 1})
     delivery = {"Tsunagu-Projection": "notifier.deliveries", "Tsunagu-Stream-Seq": "3",
                 "Tsunagu-Retry-Action": "casefile.rebuild",
                 "Tsunagu-Retry-Args": json.dumps({"channel": "webhook", "key": "k1",
-                                                  "person_id": "p1", "projection": "x"})}
-    assert DeadLetter.from_raw(Raw(2, "t.dlq.notifier", b"", delivery)).retry == {
-        "service": "notifier", "action": "resend_delivery",
-        "args": {"channel": "webhook", "key": "k1"}}
+                                                  "person_id": "p1"})}
+    assert retry_request(DeadLetter.from_raw(Raw(2, "t.dlq.notifier", b"", delivery))) == (
+        "notifier", "resend_delivery", {"dlq_seq": 2})

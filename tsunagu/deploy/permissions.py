@@ -148,11 +148,10 @@ def service(topology: Topology, name: str) -> Permissions:
 
 
 def operator(topology: Topology, name: str) -> Permissions:
-    """Read-mostly: health, stream and consumer state, dead letters (and retrying or
-    discarding them, the discard's audit record included), and the services' admin requests
-    (status, rebuild, replay); the operator's own commands (erasure,
-    ``<prefix>.cmd.operator.>``) and backdated migration commands (``<prefix>.migrate.>``).
-    No other events, no keys, no agency's commands."""
+    """Read-mostly: health, stream and consumer state, dead letters, and the services' admin
+    requests (status, rebuild, replay, a dead letter's retry or discard); the operator's own
+    commands (erasure, ``<prefix>.cmd.operator.>``) and backdated migration commands
+    (``<prefix>.migrate.>``). No events, no keys, no agency's commands."""
     p = topology.prefix
     publish = [f"{JS}.INFO", f"{JS}.STREAM.NAMES", f"{JS}.STREAM.LIST"]
     # Not the buckets: their stream info can list subjects, i.e. key ids.
@@ -166,14 +165,14 @@ def operator(topology: Topology, name: str) -> Permissions:
     publish += [
         f"{JS}.DIRECT.GET.{topology.dlq_stream}",
         f"{JS}.DIRECT.GET.{topology.dlq_stream}.>",
-        # Dead letters: read one, remove it once retried or discarded (tsunagu/ops/dlq.py);
-        # a discard is recorded first, as the one audit event an operator writes itself.
+        # Dead letters: read one; its retry or discard is asked of the service that owns
+        # it, which records and removes it (eventstore/letters.py): no event is written
+        # and no letter deleted on an operator's own rights.
         f"{JS}.STREAM.MSG.GET.{topology.dlq_stream}",
-        f"{JS}.STREAM.MSG.DELETE.{topology.dlq_stream}",
-        f"{p}.events.audit.*.DeadLetterDiscarded",
         f"{p}.admin.*.status",
         f"{p}.admin.*.rebuild",
         f"{p}.admin.*.replay",
+        f"{p}.admin.*.discard",
         f"{p}.admin.notifier.resend_delivery",  # a dead delivery's retry
         f"{p}.cmd.operator.>",
         f"{p}.migrate.>",

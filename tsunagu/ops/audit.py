@@ -12,7 +12,7 @@ from pydantic import ValidationError
 from uuid6 import uuid7
 
 from contracts.base import Actor, DomainEvent
-from contracts.ops import DeadLetterDiscarded, PersonalDataRevealed
+from contracts.ops import OPS_AGENCY, DeadLetterDiscarded, PersonalDataRevealed
 from eventstore.codec import new_envelope
 from eventstore.errors import Forbidden, InvalidInput
 from eventstore.store import EventStore
@@ -21,7 +21,6 @@ from eventstore.topology import Topology
 OPERATORS_ENV = "TSUNAGU_OPERATORS"
 OPERATOR_ENV = "TSUNAGU_OPERATOR"
 #: The actor of operator events: operators act for the platform, not for an agency.
-OPS_AGENCY = "ops"
 
 
 def current_operator(explicit: str | None = None) -> str:

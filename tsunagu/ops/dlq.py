@@ -1,7 +1,8 @@
-"""Dead letters: list, show, retry (admin replay to the owning service, then remove) and
-discard (record ``DeadLetterDiscarded`` with the reason, then remove). A dead letter is
-removed only after its retry applied or its discard was recorded: nothing is lost silently,
-and the original event always stays in the event stream."""
+"""Dead letters: list, show, retry and discard. Retry and discard are asked of the service
+that owns the letter (``eventstore/letters.py``): it replays the event (or resends the
+delivery) or records ``DeadLetterDiscarded`` with the reason and the operator's name, and
+only then removes the letter. Nothing is lost silently, the original event always stays
+in the event stream, and an operator needs no right to write events or delete letters."""
 
 from __future__ import annotations
 
@@ -31,9 +32,6 @@ class DeadLetter:
     error: str
     attempts: int
     event_type: str | None
-    #: A letter that is not an event a projection failed on names how to retry it: the
-    #: service, its admin action and the arguments (a notifier's dead delivery).
-    retry: dict[str, Any] | None = None
 
     @classmethod
     def from_raw(cls, raw: Raw) -> DeadLetter:
@@ -47,7 +45,6 @@ class DeadLetter:
             error=h.get("Tsunagu-Error", ""),
             attempts=int(h.get("Tsunagu-Attempts", "0") or 0),
             event_type=subject.rsplit(".", 1)[-1] if subject else None,
-            retry=_retry_of(h.get("Tsunagu-Projection", ""), h),
         )
 
     def to_json(self) -> dict[str, Any]:
@@ -55,26 +52,30 @@ class DeadLetter:
 
 
 #: Letters that are not a projection's failed event, by the "projection" they name: the
-#: service and admin action that retries them, and the arguments taken from the letter's
-#: ``Tsunagu-Retry-Args`` (only these, only strings). A letter's headers never choose what
-#: the operator's credentials ask for.
-RETRIES: dict[str, tuple[str, str, tuple[str, ...]]] = {
-    "notifier.deliveries": ("notifier", "resend_delivery", ("channel", "key")),
+#: service that settles them and the admin action that retries them. A letter's headers
+#: never choose what the operator's credentials ask for.
+SETTLED_BY: dict[str, tuple[str, str]] = {
+    "notifier.deliveries": ("notifier", "resend_delivery"),
 }
 
 
-def _retry_of(projection: str, headers: dict[str, str]) -> dict[str, Any] | None:
-    known = RETRIES.get(projection)
-    if known is None:
-        return None
-    service, action, fields = known
-    try:
-        given = json.loads(headers.get("Tsunagu-Retry-Args") or "{}")
-    except ValueError:
-        given = {}
-    given = given if isinstance(given, dict) else {}
-    args = {f: given[f] for f in fields if isinstance(given.get(f), str)}
-    return {"service": service, "action": action, "args": args}
+def retry_request(letter: DeadLetter) -> tuple[str | None, str, dict[str, Any]]:
+    """The service (None: whichever runs the projection), action and arguments of a retry.
+
+    >>> letter = DeadLetter(7, "casefile.cases", 42, "", "", 1, None)
+    >>> retry_request(letter)
+    (None, 'replay', {'projection': 'casefile.cases', 'seq': 42, 'dlq_seq': 7})
+    """
+    known = SETTLED_BY.get(letter.projection)
+    if known is not None:
+        return known[0], known[1], {"dlq_seq": letter.dlq_seq}
+    return None, "replay", {"projection": letter.projection, "seq": letter.stream_seq,
+                            "dlq_seq": letter.dlq_seq}
+
+
+async def _owner(nc: Client, topology: Topology, letter: DeadLetter) -> str:
+    known = SETTLED_BY.get(letter.projection)
+    return known[0] if known else await owner_of(nc, topology, letter.projection)
 
 
 async def admin(nc: Client, topology: Topology, service: str, action: str,
@@ -122,16 +123,11 @@ def describe(letter: DeadLetter, body: bytes) -> dict[str, Any]:
 
 
 async def retry(nc: Client, topology: Topology, dlq_seq: int, timeout: float = 30.0) -> dict:
-    """Replay the original event into the projection that failed (or, for a letter that
-    names its own retry, ask for that); remove the dead letter only when the service says
-    it was done."""
+    """Ask the owning service to replay the original event into the projection that
+    failed (or resend what the letter stands for); it removes the letter once done."""
     letter, _ = await get(nc, topology, dlq_seq)
-    if letter.retry is not None:
-        service, action, args = (letter.retry["service"], letter.retry["action"],
-                                 letter.retry["args"])
-    else:
-        service = await owner_of(nc, topology, letter.projection)
-        action, args = "replay", {"projection": letter.projection, "seq": letter.stream_seq}
+    service, action, args = retry_request(letter)
+    service = service or await owner_of(nc, topology, letter.projection)
     reply = await admin(nc, topology, service, action, args, timeout)
     if not reply.get("ok"):
         err = reply.get("error") or {}
@@ -141,7 +137,6 @@ async def retry(nc: Client, topology: Topology, dlq_seq: int, timeout: float = 3
             f"dead-letter stream",
             code="retry_failed", details=err or reply.get("result"),
         )
-    await nc.jetstream().delete_msg(topology.dlq_stream, dlq_seq)
     return {"dlq_seq": dlq_seq, "service": service, "projection": letter.projection,
             "stream_seq": letter.stream_seq, "retried": True, **_resent(reply)}
 
@@ -156,11 +151,26 @@ def _resent(reply: dict[str, Any]) -> dict[str, int]:
 async def discard(
     nc: Client, topology: Topology, dlq_seq: int, reason: str, operator: str
 ) -> dict:
-    """Record why, then remove. The audit event is appended first: if that fails, the dead
-    letter stays."""
+    """Ask the owning service to record why and remove the letter. ``operator`` is what an
+    unauthenticated platform or the admin can only declare; an operator is named by its
+    credentials' inbox. With no running owner, the record and removal are done here (the
+    admin's rights; an operator has not got them)."""
     letter, _ = await get(nc, topology, dlq_seq)
-    event = audit.discarded_event(operator, letter.projection, letter.stream_seq, reason)
-    audit_seq = await audit.record(nc, topology, event, operator)
-    await nc.jetstream().delete_msg(topology.dlq_stream, dlq_seq)
-    return {"dlq_seq": dlq_seq, "projection": letter.projection,
-            "stream_seq": letter.stream_seq, "discarded": True, "audit_seq": audit_seq}
+    try:
+        service = await _owner(nc, topology, letter)
+    except LookupError:
+        event = audit.discarded_event(operator, letter.projection, letter.stream_seq, reason)
+        audit_seq = await audit.record(nc, topology, event, operator)
+        await nc.jetstream().delete_msg(topology.dlq_stream, dlq_seq)
+        return {"dlq_seq": dlq_seq, "projection": letter.projection,
+                "stream_seq": letter.stream_seq, "discarded": True, "audit_seq": audit_seq,
+                "operator": operator}
+    reply = await admin(nc, topology, service, "discard",
+                        {"dlq_seq": dlq_seq, "reason": reason, "operator": operator})
+    if not reply.get("ok"):
+        err = reply.get("error") or {}
+        raise DomainError(f"discard of dead letter #{dlq_seq} refused by {service}: "
+                          f"{err.get('message')}; it stays in the dead-letter stream",
+                          code=err.get("code") or "rejected", details=err.get("details"))
+    result: dict[str, Any] = reply["result"]
+    return result
