@@ -45,7 +45,8 @@ def build_spec(settings: Settings, own: NotifierSettings | None = None,
         assert rt.keyring is not None
         nc = rt.broker.connection
         sender = Sender(nc, rt.topology, rt.engine, rt.keyring, own.smtp(), now_of,
-                        first_retry_s, max_attempts, own.notify_allow_private_hosts)
+                        first_retry_s, max_attempts, own.notify_allow_private_hosts,
+                        own.notify_ca_file)
         senders.append(sender)
         intake = Intake(nc, rt.topology, rt.engine, now_of, sender.wake)
         rt.tasks.append(asyncio.create_task(intake.run(), name="notifier-intake"))

@@ -128,10 +128,14 @@ class _Pinned(http.client.HTTPConnection):
 
 
 class _PinnedTLS(http.client.HTTPSConnection):
-    """HTTPS to the checked addresses; SNI and the certificate check use the host name."""
+    """HTTPS to the checked addresses; SNI and the certificate check use the host name.
+    ``ca_file`` adds a CA (the city's own) to the system's."""
 
-    def __init__(self, host: str, port: int, addresses: list[str]) -> None:
+    def __init__(self, host: str, port: int, addresses: list[str],
+                 ca_file: str | None = None) -> None:
         self.tls = ssl.create_default_context()
+        if ca_file:
+            self.tls.load_verify_locations(cafile=ca_file)
         super().__init__(host, port, timeout=TIMEOUT_S, context=self.tls)
         self.addresses = addresses
 
@@ -141,15 +145,16 @@ class _PinnedTLS(http.client.HTTPSConnection):
 
 
 def post_webhook(url: str, body: bytes, headers: dict[str, str],
-                 allow_private: bool = False) -> None:
+                 allow_private: bool = False, ca_file: str | None = None) -> None:
     """POST once to the address checked for ``url``; a redirect is a failure, not followed
     (it could lead past the check)."""
     addresses, refused = checked_destination(url, allow_private)
     if refused is not None:
         raise DeliveryFailed(f"destination_{refused}")
     parts = urllib.parse.urlsplit(url)
-    pinned = _PinnedTLS if parts.scheme == "https" else _Pinned
-    conn = pinned(parts.hostname or "", _port(parts), addresses)
+    host, port = parts.hostname or "", _port(parts)
+    conn = (_PinnedTLS(host, port, addresses, ca_file) if parts.scheme == "https"
+            else _Pinned(host, port, addresses))
     target = urllib.parse.urlunsplit(("", "", parts.path or "/", parts.query, ""))
     try:
         conn.request("POST", target, body=body, headers=headers)

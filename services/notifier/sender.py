@@ -70,6 +70,7 @@ class Sender:
     first_retry_s: float = 10.0
     max_attempts: int = MAX_ATTEMPTS
     allow_private: bool = False  # webhooks to private addresses (settings; tests)
+    ca_file: str | None = None  # a CA trusted besides the system's (settings)
     counts: dict[str, int] = field(default_factory=dict)
     _due: asyncio.Event = field(default_factory=asyncio.Event)
 
@@ -147,7 +148,7 @@ class Sender:
         body = render(unit.rows[0].notice, unit.agency, unit.key).body
         headers = sign(secret, body, int(_time.time()), unit.key)
         headers["Tsunagu-Kind"] = unit.rows[0].kind
-        await in_thread(post_webhook, url, body, headers, self.allow_private)
+        await in_thread(post_webhook, url, body, headers, self.allow_private, self.ca_file)
 
     async def _secret(self, stored: dict[str, Any]) -> str:
         sealed = Sealed.model_validate(stored)

@@ -15,6 +15,9 @@ class NotifierSettings(BaseSettings):
     notify_allow_private_hosts: bool = Field(
         default=False, description="Webhooks may go to private/loopback addresses (an "
         "agency receiver inside the city's network; tests). Default: public addresses only")
+    notify_ca_file: str | None = Field(
+        default=None, description="A CA certificate (PEM) trusted besides the system's for "
+        "webhook receivers: a city's own CA for receivers inside its network")
     smtp_host: str | None = None
     smtp_port: int = 25
     smtp_from: str = "tsunagu@localhost"
