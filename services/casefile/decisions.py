@@ -56,11 +56,11 @@ class NotApplied(Exception):
 
 @dataclass(frozen=True)
 class DecisionFacts:
-    """What the reactor gathered besides the case: its consent history, and whether the
-    decision's lead agency is an active directory entry."""
+    """What the reactor gathered besides the case: its consent history (an approval needs
+    consent on the day of the decision). The lead's standing is not among them: the meeting
+    judged it when it recorded the decision."""
 
     consent: tuple[DomainEvent, ...] = ()
-    lead_is_active: bool = False
 
 
 Apply = Callable[[CaseState, DecisionRecorded, DecisionFacts], list[DomainEvent]]
@@ -96,12 +96,12 @@ def _end_enrollments(state: CaseState, d: DecisionRecorded, program: Program | N
             for e in state.open_enrollments(program)]
 
 
-def _lead(d: DecisionRecorded, facts: DecisionFacts, what: str = "") -> str:
-    if d.lead_agency is None:
+def _lead(d: DecisionRecorded, what: str = "") -> str:
+    """The lead the decision names. Its standing (an active directory entry) is the
+    meeting's to judge, once, when it records the decision (``check_lead``): the recorded
+    lead was valid when made, so the directory is not read again here."""
+    if d.lead_agency is None:  # never so since the meeting requires it; events stored before
         raise NotApplied(Code.no_lead_agency, f"the decision names no lead_agency{what}")
-    if not facts.lead_is_active:
-        raise NotApplied(Code.lead_not_active,
-                         f"lead agency {d.lead_agency} is not an active directory entry")
     return d.lead_agency
 
 
@@ -152,7 +152,7 @@ def approve_plan(state: CaseState, d: DecisionRecorded, facts: DecisionFacts
 def assign_lead(state: CaseState, d: DecisionRecorded, facts: DecisionFacts
                 ) -> list[DomainEvent]:
     _require_status(state, (Status.open,), "a lead is named only on an open case")
-    lead = _lead(d, facts)
+    lead = _lead(d)
     return [LeadAgencyAssigned(case_id=state.case_id, agency_id=lead, meeting_id=d.meeting_id,
                                decision_id=d.decision_id, assigned_on=d.decided_on),
             *_join(state, lead, d.decided_on, MembershipReason.meeting)]
@@ -177,7 +177,7 @@ def return_to_comprehensive(state: CaseState, d: DecisionRecorded, facts: Decisi
                             ) -> list[DomainEvent]:
     _require_status(state, (Status.open, Status.suspended),
                     "only an open or suspended case can return to 包括的相談支援")
-    lead = _lead(d, facts, " (the 包括 agency taking the lead)")
+    lead = _lead(d, " (the 包括 agency taking the lead)")
     return [CaseReturnedToComprehensive(
                 case_id=state.case_id, lead_agency=lead, returned_on=d.decided_on,
                 meeting_id=d.meeting_id, decision_id=d.decision_id, personal_reason=_why(d)),

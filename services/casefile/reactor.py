@@ -14,9 +14,8 @@ from contracts.envelope import Envelope
 from contracts.meeting import CaseTabled, DecisionRecorded, MeetingHeld
 from eventstore.commands import Executor, Session
 from eventstore.crypto import sealed_key_ids
-from eventstore.errors import Forbidden
 from services.casefile import decisions
-from services.casefile.handlers import active_agency, consent_of, load_case, today
+from services.casefile.handlers import consent_of, load_case, today
 
 log = structlog.get_logger("tsunagu.casefile.reactor")
 
@@ -38,17 +37,6 @@ def reaction_command_id(event_id: UUID, case_id: str = "") -> str:
     demo) sees that the reaction to a meeting event has been applied."""
     # One reaction per (event, case): MeetingHeld touches every case tabled at the meeting.
     return f"m{event_id.hex}" + (f"-{case_id}"[:30] if case_id else "")
-
-
-async def _active(session: Session, agency_id: str | None) -> bool:
-    """Whether a decision's lead agency is an active directory entry (False without one)."""
-    if agency_id is None:
-        return False
-    try:
-        await active_agency(session, agency_id, "lead_agency")
-    except Forbidden:
-        return False
-    return True
 
 
 class DecisionReactor:
@@ -82,8 +70,7 @@ class DecisionReactor:
                 return decisions.decide_tabling(state, trigger, consent, today(session))
             if isinstance(trigger, DecisionRecorded):
                 facts = decisions.DecisionFacts(
-                    consent=tuple(await consent_of(session, case_id)),
-                    lead_is_active=await _active(session, trigger.lead_agency))
+                    consent=tuple(await consent_of(session, case_id)))
                 return decisions.decide_decision(state, trigger, facts)
             if isinstance(trigger, MeetingHeld):
                 return decisions.decide_attendance(state, trigger)

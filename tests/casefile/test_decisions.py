@@ -37,7 +37,7 @@ CONSENT = (ConsentRecorded(case_id="c1", consent_id="k1", person_id="p1", agenci
                            obtained_by="coord", given_on=OPENED),)
 WITHDRAWN = (*CONSENT, ConsentWithdrawn(case_id="c1", consent_id="k1",
                                         withdrawn_on=date(2026, 5, 20)))
-FACTS = DecisionFacts(consent=CONSENT, lead_is_active=True)
+FACTS = DecisionFacts(consent=CONSENT)
 
 
 def drafted(version: int = 1) -> PlanDrafted:
@@ -143,14 +143,12 @@ def test_an_approval_the_case_cannot_take_is_not_applied_with_its_code(history, 
     assert not_applied(events) == code
 
 
-def test_a_lead_is_named_on_an_open_case_if_named_and_active_and_joins_it():
+def test_a_lead_is_named_on_an_open_case_if_named_and_joins_it():
     events = decisions.assign_lead(case(), decided(Decision.assign_lead, lead_agency="npo"),
                                    FACTS)
     assert types(events) == ["LeadAgencyAssigned", "MemberJoined"]
     run = decisions.decide_decision
     assert not_applied(run(case(), decided(Decision.assign_lead), FACTS)) == "no_lead_agency"
-    assert not_applied(run(case(), decided(Decision.assign_lead, lead_agency="gone"),
-                           DecisionFacts(CONSENT, lead_is_active=False))) == "lead_not_active"
     assert not_applied(run(case(suspended()), decided(Decision.assign_lead, lead_agency="npo"),
                            FACTS)) == "case_not_open"
 
@@ -216,3 +214,22 @@ def test_a_plan_is_tabled_on_the_case_only_at_a_support_plan_meeting_with_consen
     ]:
         [event] = decisions.decide_tabling(case(*history), table(kind), list(consent), today)
         assert event.type == "DecisionNotApplied" and event.code == code, (kind, code)
+
+
+def test_the_casefile_applies_the_lead_the_meeting_recorded_without_reading_the_directory():
+    # The meeting judged the lead an active directory entry when it recorded the decision
+    # (meeting domain.check_lead): the casefile's facts hold no lead's standing.
+    facts = DecisionFacts(consent=CONSENT)
+    for decision, history in [(Decision.assign_lead, ()), (Decision.return_to_comprehensive,
+                                                           (suspended(),))]:
+        events = decisions.decide_decision(case(*history), decided(decision, lead_agency="npo"),
+                                           facts)
+        assert types(events)[:2] in (["LeadAgencyAssigned", "MemberJoined"],
+                                     ["CaseReturnedToComprehensive", "MemberJoined"])
+
+
+def test_a_plan_tabling_is_recorded_without_judging_consent_again():
+    # Rule 1 (without consent a case goes to a 支援会議 only) was judged by the meeting when
+    # it tabled the case; the casefile judges what the tabling does to the case.
+    assert decisions.decide_tabling(case(drafted()), table(MeetingKind.support_plan)) == [
+        tabled()]

@@ -112,7 +112,7 @@ STEPS = st.lists(st.one_of(
     st.tuples(st.just("command"), COMMANDS, ACTORS),
     st.tuples(st.just("command"), COMMANDS, ACTORS),
     st.tuples(st.just("tabled"), TABLINGS, KINDS),
-    st.tuples(st.just("decided"), DECISIONS, KINDS, st.booleans()),
+    st.tuples(st.just("decided"), DECISIONS, KINDS),
     st.tuples(st.just("attended"), st.lists(AGENCIES, max_size=3), DATES),
     st.tuples(st.just("consent"), CONSENT),
 ), max_size=18)
@@ -129,14 +129,14 @@ PLAN_LIFE = [
     ("decided", DecisionRecorded(meeting_id="m1", decision_id="d1", item_id="i1",
                                  case_id="k1", decision=Decision.approve_plan, reason="承認",
                                  decided_on=TODAY - timedelta(days=90), plan_id="pl1"),
-     MeetingKind.support_plan, True),
+     MeetingKind.support_plan),
     ("command", RecordMonitoring(command_id="c", case_id="k1", program=Program.outreach,
                                  recorded_on=TODAY - timedelta(days=30),
                                  personal=MonitoringPersonal(progress="経過")), "hq"),
     ("decided", DecisionRecorded(meeting_id="m2", decision_id="d9", item_id="i9",
                                  case_id="k1", decision=Decision.close, reason="終結",
                                  decided_on=TODAY - timedelta(days=10)),
-     MeetingKind.support_plan, True),
+     MeetingKind.support_plan),
 ]
 
 
@@ -198,10 +198,10 @@ def test_case_deciders_and_meeting_decisions_refuse_only_with_domain_errors(star
                         TODAY)
                     assert kind is MeetingKind.support_plan or "PlanTabled" not in {
                         e.type for e in events}, "a plan tabled outside a 重層的支援会議"
-                case ("decided", decision, kind, lead_active):
+                case ("decided", decision, kind):
                     events = decisions.decide_decision(
                         state, decision.model_copy(update={"meeting_kind": kind}),
-                        decisions.DecisionFacts(tuple(consent), lead_active))
+                        decisions.DecisionFacts(tuple(consent)))
                 case ("attended", attendees, held_on):
                     held = MeetingHeld(
                         meeting_id="m", held_on=held_on, attendees=tuple(attendees) or ("hq",),
