@@ -211,8 +211,7 @@ def decide_decision(state: CaseState, d: DecisionRecorded, facts: DecisionFacts
 # ---- tabling and attendance -----------------------------------------------------------------
 
 
-def _plan_tabled(state: CaseState, tabled: CaseTabled, consent: list[DomainEvent],
-                 today: date) -> PlanTabled:
+def _plan_tabled(state: CaseState, tabled: CaseTabled) -> PlanTabled:
     assert tabled.plan_id is not None
     _require_status(state, (Status.open,), "a plan can be tabled only on an open case")
     if tabled.meeting_kind is None:
@@ -222,9 +221,6 @@ def _plan_tabled(state: CaseState, tabled: CaseTabled, consent: list[DomainEvent
     if tabled.meeting_kind is not MeetingKind.support_plan:
         raise NotApplied(Code.not_support_plan_meeting,
                          "a plan is tabled only at a 重層的支援会議 (support_plan meeting)")
-    if not has_valid_consent(consent, today):
-        raise NotApplied(Code.no_consent,
-                         "no valid consent: the case cannot be tabled at a 重層的支援会議")
     version = tabled.plan_version
     if version is None:
         latest = state.latest_version(tabled.plan_id)
@@ -236,16 +232,18 @@ def _plan_tabled(state: CaseState, tabled: CaseTabled, consent: list[DomainEvent
                       meeting_id=tabled.meeting_id, item_id=tabled.item_id)
 
 
-def decide_tabling(state: CaseState, tabled: CaseTabled, consent: list[DomainEvent],
-                   today: date) -> list[DomainEvent]:
-    """CaseTabled with a plan to approve: record it on the case (or say why not)."""
+def decide_tabling(state: CaseState, tabled: CaseTabled) -> list[DomainEvent]:
+    """CaseTabled with a plan to approve: record it on the case (or say why not). Which
+    meeting the case may go to (rule 1: consent for a 重層的支援会議) was judged by the
+    meeting when it tabled the case; here only what the tabling does to the case: a plan
+    is tabled on an open case, at a 重層的支援会議 (the event's meeting_kind), if drafted."""
     if tabled.plan_id is None or tabled.item_id in state.decisions or not state.opened:
         return []  # no plan; judged before; or not a case this service knows
     if any(pid == tabled.plan_id and tabled.meeting_id in v.tabled_at
            for (pid, _), v in state.plans.items()):
         return []  # already recorded (a retry, or an imported history): judged then, not now
     try:
-        return [_plan_tabled(state, tabled, consent, today)]
+        return [_plan_tabled(state, tabled)]
     except NotApplied as no:
         return _not_applied(state, tabled.meeting_id, tabled.item_id, no)
 

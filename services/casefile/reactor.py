@@ -15,7 +15,7 @@ from contracts.meeting import CaseTabled, DecisionRecorded, MeetingHeld
 from eventstore.commands import Executor, Session
 from eventstore.crypto import sealed_key_ids
 from services.casefile import decisions
-from services.casefile.handlers import consent_of, load_case, today
+from services.casefile.handlers import consent_of, load_case
 
 log = structlog.get_logger("tsunagu.casefile.reactor")
 
@@ -66,8 +66,7 @@ class DecisionReactor:
             # (its meeting_kind, plan, lead); decisions.py judges it against the case.
             state = await load_case(session, case_id)
             if isinstance(trigger, CaseTabled):
-                consent = await consent_of(session, case_id)
-                return decisions.decide_tabling(state, trigger, consent, today(session))
+                return decisions.decide_tabling(state, trigger)
             if isinstance(trigger, DecisionRecorded):
                 facts = decisions.DecisionFacts(
                     consent=tuple(await consent_of(session, case_id)))

@@ -198,21 +198,22 @@ def table(kind: MeetingKind | None, plan_version: int | None = 1) -> CaseTabled:
                       plan_id="pl1", plan_version=plan_version, meeting_kind=kind)
 
 
-def test_a_plan_is_tabled_on_the_case_only_at_a_support_plan_meeting_with_consent():
-    today = HELD
-    tabling = decisions.decide_tabling(case(drafted()), table(MeetingKind.support_plan),
-                                       list(CONSENT), today)
+def test_a_plan_is_tabled_on_an_open_case_only_at_a_support_plan_meeting_if_drafted():
+    tabling = decisions.decide_tabling(case(drafted()), table(MeetingKind.support_plan))
     assert tabling == [tabled()]
-    assert decisions.decide_tabling(case(drafted(), tabled()), table(MeetingKind.support_plan),
-                                    list(CONSENT), today) == []  # recorded before
-    for kind, consent, history, code in [
-        (MeetingKind.confidential, CONSENT, [drafted()], "not_support_plan_meeting"),
-        (None, CONSENT, [drafted()], "meeting_kind_unknown"),  # stored without a kind
-        (MeetingKind.support_plan, WITHDRAWN, [drafted()], "no_consent"),
-        (MeetingKind.support_plan, CONSENT, [], "plan_not_drafted"),
-        (MeetingKind.support_plan, CONSENT, [drafted(), closed()], "case_not_open"),
+    assert decisions.decide_tabling(case(drafted(), drafted(2)),
+                                    table(MeetingKind.support_plan, None)) == [tabled(version=2)]
+    assert decisions.decide_tabling(case(drafted(), tabled()),
+                                    table(MeetingKind.support_plan)) == []  # recorded before
+    for kind, history, version, code in [
+        (MeetingKind.confidential, [drafted()], 1, "not_support_plan_meeting"),
+        (None, [drafted()], 1, "meeting_kind_unknown"),  # stored without a kind
+        (MeetingKind.support_plan, [], 1, "plan_not_drafted"),
+        (MeetingKind.support_plan, [drafted()], 2, "plan_not_drafted"),
+        (MeetingKind.support_plan, [drafted(), closed()], 1, "case_not_open"),
+        (MeetingKind.support_plan, [drafted(), suspended()], 1, "case_not_open"),
     ]:
-        [event] = decisions.decide_tabling(case(*history), table(kind), list(consent), today)
+        [event] = decisions.decide_tabling(case(*history), table(kind, version))
         assert event.type == "DecisionNotApplied" and event.code == code, (kind, code)
 
 

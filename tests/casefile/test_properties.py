@@ -194,8 +194,7 @@ def test_case_deciders_and_meeting_decisions_refuse_only_with_domain_errors(star
                     events = decide_command(state, cmd, actor, consent, n)
                 case ("tabled", tabling, kind):  # kind None: an event stored without one
                     events = decisions.decide_tabling(
-                        state, tabling.model_copy(update={"meeting_kind": kind}), consent,
-                        TODAY)
+                        state, tabling.model_copy(update={"meeting_kind": kind}))
                     assert kind is MeetingKind.support_plan or "PlanTabled" not in {
                         e.type for e in events}, "a plan tabled outside a 重層的支援会議"
                 case ("decided", decision, kind):
