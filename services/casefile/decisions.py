@@ -1,11 +1,14 @@
 """What a meeting's events do to a case, judged by the casefile alone (pure: no I/O).
 
 The meeting service records a decision under the meeting's rules only (held, by its
-convener, on an item of its agenda, answering an ask that kind of meeting may be asked).
+convener, on an item of its agenda, answering an ask that kind of meeting may be asked,
+naming a lead that is an active directory entry where one is needed), and tables a case
+under them (which case may go to which meeting: rule 1's consent, a case not closed).
 Whether the case can take it — an open case, the plan drafted, tabled at this meeting and
-still the latest, consent on the day, an active lead — is judged here, once, from the event
-(its ``meeting_kind``, plan, lead) and the case's own history: the meeting's aggregate is
-never read. What the case cannot take is recorded as ``DecisionNotApplied`` with a
+still the latest, consent on the day of an approval, a lead named — is judged here, once,
+from the event (its ``meeting_kind``, plan, lead) and the case's own history: neither the
+meeting's aggregate nor the directory is read (the recorded lead was judged when the
+decision was made). What the case cannot take is recorded as ``DecisionNotApplied`` with a
 ``NotAppliedCode``; the meeting's convener hears either outcome on its feed
 (``decision_applied`` / ``decision_not_applied``, docs/FEEDS.md).
 
