@@ -240,7 +240,8 @@ def decide_tabling(state: CaseState, tabled: CaseTabled) -> list[DomainEvent]:
     meeting the case may go to (rule 1: consent for a 重層的支援会議) was judged by the
     meeting when it tabled the case; here only what the tabling does to the case: a plan
     is tabled on an open case, at a 重層的支援会議 (the event's meeting_kind), if drafted."""
-    if tabled.plan_id is None or tabled.item_id in state.decisions or not state.opened:
+    if (tabled.plan_id is None or (tabled.meeting_id, tabled.item_id) in state.not_applied
+            or not state.opened):
         return []  # no plan; judged before; or not a case this service knows
     if any(pid == tabled.plan_id and tabled.meeting_id in v.tabled_at
            for (pid, _), v in state.plans.items()):

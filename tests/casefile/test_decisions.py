@@ -14,6 +14,7 @@ from contracts.case import (
     CaseOpened,
     CaseOrigin,
     CaseSuspended,
+    DecisionNotApplied,
     EnrollmentStarted,
     MemberJoined,
     MembershipReason,
@@ -234,3 +235,14 @@ def test_a_plan_tabling_is_recorded_without_judging_consent_again():
     # it tabled the case; the casefile judges what the tabling does to the case.
     assert decisions.decide_tabling(case(drafted()), table(MeetingKind.support_plan)) == [
         tabled()]
+
+
+def test_a_tabling_not_taken_at_one_meeting_does_not_hide_the_next_meetings_item_of_that_id():
+    # Item ids are per meeting (item-1 at every meeting): a tabling judged before is known by
+    # its meeting and item together, not by the item id alone.
+    missed = DecisionNotApplied(case_id="c1", meeting_id="m0", decision_id="i1",
+                                reason="never drafted", code=NotAppliedCode.plan_not_drafted)
+    assert decisions.decide_tabling(case(drafted(), missed),
+                                    table(MeetingKind.support_plan)) == [tabled()]
+    again = missed.model_copy(update={"meeting_id": "m1"})  # this very tabling, judged before
+    assert decisions.decide_tabling(case(drafted(), again), table(MeetingKind.support_plan)) == []

@@ -228,10 +228,12 @@ def test_case_deciders_and_meeting_decisions_refuse_only_with_domain_errors(star
         history += events
         domain.fold("k1", history)  # folds without raising
 
-    applied = [getattr(e, "decision_id", None) for e in history if e.type in (
-        "PlanApproved", "LeadAgencyAssigned", "CaseClosed", "CaseSuspended",
-        "CaseReturnedToComprehensive", "DecisionNotApplied")]
-    assert len(applied) == len(set(applied)), applied  # each decision applied at most once
+    # Each decision (or tabling: its item id, unique within its meeting) judged at most once.
+    applied = [(getattr(e, "meeting_id", None), getattr(e, "decision_id", None))
+               for e in history if e.type in (
+                   "PlanApproved", "LeadAgencyAssigned", "CaseClosed", "CaseSuspended",
+                   "CaseReturnedToComprehensive", "DecisionNotApplied")]
+    assert len(applied) == len(set(applied)), applied
 
 
 OPEN_SUBJECTS = st.builds(SubjectRef, person_id=st.none() | st.just("p1"),
