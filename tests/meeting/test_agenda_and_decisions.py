@@ -138,6 +138,8 @@ async def test_a_plan_never_drafted_is_judged_by_the_casefile_and_the_convener_h
     [notice] = told
     assert (notice["meeting_id"], notice["decision_id"], notice["code"]) == (
         meeting_id, "item-1", "plan_not_drafted")
+    # Tabled again, right, at the next meeting (its item-1 too): the casefile takes it.
+    await _table_plan(drv, await drv.schedule(), consented_case)
 
 
 async def _case_shows(drv, case: CaseRef, event_type: str) -> None:
