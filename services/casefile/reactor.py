@@ -62,8 +62,9 @@ class DecisionReactor:
         trigger = keyring.unseal_event(env.event)
 
         async def handle(session: Session, cmd: ApplyMeetingEvent) -> list[DomainEvent]:
-            # The meeting's aggregate is not read: the event says what the case needs
-            # (its meeting_kind, plan, lead); decisions.py judges it against the case.
+            # Neither the meeting's aggregate nor the directory is read: the event says what
+            # the case needs (its meeting_kind, plan, lead, each judged by the meeting when
+            # it was recorded); decisions.py judges it against the case.
             state = await load_case(session, case_id)
             if isinstance(trigger, CaseTabled):
                 return decisions.decide_tabling(state, trigger)
