@@ -258,7 +258,10 @@ class CaseReopened(CaseEvent):
 
 
 class NotAppliedCode(StrEnum):
-    """Why a case could not take a meeting's decision (or the tabling of a plan)."""
+    """Why a case could not take a meeting's decision (or the tabling of a plan), as the
+    casefile judges it (services/casefile/decisions.py). The meeting's own rules (which
+    case may go to which meeting, what a kind of meeting may decide, the lead's standing)
+    refuse the command instead, and have no code here."""
 
     case_not_open = "case_not_open"  # closed, suspended or returned (as the decision needs)
     already_closed = "already_closed"
@@ -269,8 +272,10 @@ class NotAppliedCode(StrEnum):
     plan_not_tabled = "plan_not_tabled"  # not tabled at this meeting
     plan_superseded = "plan_superseded"
     plan_already_approved = "plan_already_approved"
-    no_consent = "no_consent"
-    no_lead_agency = "no_lead_agency"
+    no_consent = "no_consent"  # an approval without valid consent on the day of the decision
+    no_lead_agency = "no_lead_agency"  # only in decisions stored before the meeting required one
+    #: Stored only: the meeting judges the lead's standing when it records the decision, and
+    #: the casefile no longer reads the directory (kept so stored events still parse).
     lead_not_active = "lead_not_active"
 
 

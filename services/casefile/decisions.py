@@ -1,11 +1,14 @@
 """What a meeting's events do to a case, judged by the casefile alone (pure: no I/O).
 
 The meeting service records a decision under the meeting's rules only (held, by its
-convener, on an item of its agenda, answering an ask that kind of meeting may be asked).
+convener, on an item of its agenda, answering an ask that kind of meeting may be asked,
+naming a lead that is an active directory entry where one is needed), and tables a case
+under them (which case may go to which meeting: rule 1's consent, a case not closed).
 Whether the case can take it — an open case, the plan drafted, tabled at this meeting and
-still the latest, consent on the day, an active lead — is judged here, once, from the event
-(its ``meeting_kind``, plan, lead) and the case's own history: the meeting's aggregate is
-never read. What the case cannot take is recorded as ``DecisionNotApplied`` with a
+still the latest, consent on the day of an approval, a lead named — is judged here, once,
+from the event (its ``meeting_kind``, plan, lead) and the case's own history: neither the
+meeting's aggregate nor the directory is read (the recorded lead was judged when the
+decision was made). What the case cannot take is recorded as ``DecisionNotApplied`` with a
 ``NotAppliedCode``; the meeting's convener hears either outcome on its feed
 (``decision_applied`` / ``decision_not_applied``, docs/FEEDS.md).
 
@@ -56,11 +59,11 @@ class NotApplied(Exception):
 
 @dataclass(frozen=True)
 class DecisionFacts:
-    """What the reactor gathered besides the case: its consent history, and whether the
-    decision's lead agency is an active directory entry."""
+    """What the reactor gathered besides the case: its consent history (an approval needs
+    consent on the day of the decision). The lead's standing is not among them: the meeting
+    judged it when it recorded the decision."""
 
     consent: tuple[DomainEvent, ...] = ()
-    lead_is_active: bool = False
 
 
 Apply = Callable[[CaseState, DecisionRecorded, DecisionFacts], list[DomainEvent]]
@@ -96,12 +99,12 @@ def _end_enrollments(state: CaseState, d: DecisionRecorded, program: Program | N
             for e in state.open_enrollments(program)]
 
 
-def _lead(d: DecisionRecorded, facts: DecisionFacts, what: str = "") -> str:
-    if d.lead_agency is None:
+def _lead(d: DecisionRecorded, what: str = "") -> str:
+    """The lead the decision names. Its standing (an active directory entry) is the
+    meeting's to judge, once, when it records the decision (``check_lead``): the recorded
+    lead was valid when made, so the directory is not read again here."""
+    if d.lead_agency is None:  # never so since the meeting requires it; events stored before
         raise NotApplied(Code.no_lead_agency, f"the decision names no lead_agency{what}")
-    if not facts.lead_is_active:
-        raise NotApplied(Code.lead_not_active,
-                         f"lead agency {d.lead_agency} is not an active directory entry")
     return d.lead_agency
 
 
@@ -152,7 +155,7 @@ def approve_plan(state: CaseState, d: DecisionRecorded, facts: DecisionFacts
 def assign_lead(state: CaseState, d: DecisionRecorded, facts: DecisionFacts
                 ) -> list[DomainEvent]:
     _require_status(state, (Status.open,), "a lead is named only on an open case")
-    lead = _lead(d, facts)
+    lead = _lead(d)
     return [LeadAgencyAssigned(case_id=state.case_id, agency_id=lead, meeting_id=d.meeting_id,
                                decision_id=d.decision_id, assigned_on=d.decided_on),
             *_join(state, lead, d.decided_on, MembershipReason.meeting)]
@@ -177,7 +180,7 @@ def return_to_comprehensive(state: CaseState, d: DecisionRecorded, facts: Decisi
                             ) -> list[DomainEvent]:
     _require_status(state, (Status.open, Status.suspended),
                     "only an open or suspended case can return to 包括的相談支援")
-    lead = _lead(d, facts, " (the 包括 agency taking the lead)")
+    lead = _lead(d, " (the 包括 agency taking the lead)")
     return [CaseReturnedToComprehensive(
                 case_id=state.case_id, lead_agency=lead, returned_on=d.decided_on,
                 meeting_id=d.meeting_id, decision_id=d.decision_id, personal_reason=_why(d)),
@@ -211,8 +214,7 @@ def decide_decision(state: CaseState, d: DecisionRecorded, facts: DecisionFacts
 # ---- tabling and attendance -----------------------------------------------------------------
 
 
-def _plan_tabled(state: CaseState, tabled: CaseTabled, consent: list[DomainEvent],
-                 today: date) -> PlanTabled:
+def _plan_tabled(state: CaseState, tabled: CaseTabled) -> PlanTabled:
     assert tabled.plan_id is not None
     _require_status(state, (Status.open,), "a plan can be tabled only on an open case")
     if tabled.meeting_kind is None:
@@ -222,9 +224,6 @@ def _plan_tabled(state: CaseState, tabled: CaseTabled, consent: list[DomainEvent
     if tabled.meeting_kind is not MeetingKind.support_plan:
         raise NotApplied(Code.not_support_plan_meeting,
                          "a plan is tabled only at a 重層的支援会議 (support_plan meeting)")
-    if not has_valid_consent(consent, today):
-        raise NotApplied(Code.no_consent,
-                         "no valid consent: the case cannot be tabled at a 重層的支援会議")
     version = tabled.plan_version
     if version is None:
         latest = state.latest_version(tabled.plan_id)
@@ -236,16 +235,19 @@ def _plan_tabled(state: CaseState, tabled: CaseTabled, consent: list[DomainEvent
                       meeting_id=tabled.meeting_id, item_id=tabled.item_id)
 
 
-def decide_tabling(state: CaseState, tabled: CaseTabled, consent: list[DomainEvent],
-                   today: date) -> list[DomainEvent]:
-    """CaseTabled with a plan to approve: record it on the case (or say why not)."""
-    if tabled.plan_id is None or tabled.item_id in state.decisions or not state.opened:
+def decide_tabling(state: CaseState, tabled: CaseTabled) -> list[DomainEvent]:
+    """CaseTabled with a plan to approve: record it on the case (or say why not). Which
+    meeting the case may go to (rule 1: consent for a 重層的支援会議) was judged by the
+    meeting when it tabled the case; here only what the tabling does to the case: a plan
+    is tabled on an open case, at a 重層的支援会議 (the event's meeting_kind), if drafted."""
+    if (tabled.plan_id is None or (tabled.meeting_id, tabled.item_id) in state.not_applied
+            or not state.opened):
         return []  # no plan; judged before; or not a case this service knows
     if any(pid == tabled.plan_id and tabled.meeting_id in v.tabled_at
            for (pid, _), v in state.plans.items()):
         return []  # already recorded (a retry, or an imported history): judged then, not now
     try:
-        return [_plan_tabled(state, tabled, consent, today)]
+        return [_plan_tabled(state, tabled)]
     except NotApplied as no:
         return _not_applied(state, tabled.meeting_id, tabled.item_id, no)
 

@@ -103,6 +103,9 @@ class CaseState:
     monitorings: int = 0
     next_monitoring_on: date | None = None
     decisions: frozenset[str] = frozenset()  # decision ids already applied or not applied
+    #: (meeting_id, decision_id) of what was not applied: a tabling's "decision id" is its
+    #: item id, which is unique only within its meeting.
+    not_applied: frozenset[tuple[str, str]] = frozenset()
 
     @property
     def person_id(self) -> str | None:
@@ -187,7 +190,9 @@ def evolve(state: CaseState, event: DomainEvent) -> CaseState:
         case CaseReopened():
             return replace(state, status=Status.open, status_since=event.reopened_on)
         case DecisionNotApplied():
-            return replace(state, decisions=state.decisions | {event.decision_id})
+            return replace(state, decisions=state.decisions | {event.decision_id},
+                           not_applied=state.not_applied | {(event.meeting_id,
+                                                             event.decision_id)})
     return state
 
 

@@ -10,15 +10,12 @@ from uuid import UUID
 import structlog
 
 from contracts.base import Command, DomainEvent, Id
-from contracts.directory import active_entry
 from contracts.envelope import Envelope
 from contracts.meeting import CaseTabled, DecisionRecorded, MeetingHeld
 from eventstore.commands import Executor, Session
 from eventstore.crypto import sealed_key_ids
-from eventstore.errors import Forbidden
-from eventstore.preconditions import refuse_unless
 from services.casefile import decisions
-from services.casefile.handlers import consent_of, load_case, today
+from services.casefile.handlers import consent_of, load_case
 
 log = structlog.get_logger("tsunagu.casefile.reactor")
 
@@ -40,17 +37,6 @@ def reaction_command_id(event_id: UUID, case_id: str = "") -> str:
     demo) sees that the reaction to a meeting event has been applied."""
     # One reaction per (event, case): MeetingHeld touches every case tabled at the meeting.
     return f"m{event_id.hex}" + (f"-{case_id}"[:30] if case_id else "")
-
-
-async def _active(session: Session, agency_id: str | None) -> bool:
-    """Whether a decision's lead agency is an active directory entry (False without one)."""
-    if agency_id is None:
-        return False
-    try:
-        await refuse_unless(session, active_entry(agency_id, "lead_agency"))
-    except Forbidden:
-        return False
-    return True
 
 
 class DecisionReactor:
@@ -76,16 +62,15 @@ class DecisionReactor:
         trigger = keyring.unseal_event(env.event)
 
         async def handle(session: Session, cmd: ApplyMeetingEvent) -> list[DomainEvent]:
-            # The meeting's aggregate is not read: the event says what the case needs
-            # (its meeting_kind, plan, lead); decisions.py judges it against the case.
+            # Neither the meeting's aggregate nor the directory is read: the event says what
+            # the case needs (its meeting_kind, plan, lead, each judged by the meeting when
+            # it was recorded); decisions.py judges it against the case.
             state = await load_case(session, case_id)
             if isinstance(trigger, CaseTabled):
-                consent = await consent_of(session, case_id)
-                return decisions.decide_tabling(state, trigger, consent, today(session))
+                return decisions.decide_tabling(state, trigger)
             if isinstance(trigger, DecisionRecorded):
                 facts = decisions.DecisionFacts(
-                    consent=tuple(await consent_of(session, case_id)),
-                    lead_is_active=await _active(session, trigger.lead_agency))
+                    consent=tuple(await consent_of(session, case_id)))
                 return decisions.decide_decision(state, trigger, facts)
             if isinstance(trigger, MeetingHeld):
                 return decisions.decide_attendance(state, trigger)

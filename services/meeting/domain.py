@@ -320,6 +320,11 @@ def acknowledge(cmd: AcknowledgeConfidentiality, m: Meeting, agency_id: str, tod
 
 
 def _check_case(case: Case, field: str = "case_id") -> None:
+    """Which case may go on an agenda, judged here, before the item exists: an item at a
+    支援会議 opens the case to the meeting's bound members (contracts.visibility, a Seat),
+    which no later refusal could take back; and the casefile could tell nobody of a case
+    that does not exist. What the tabling does to the case (a plan tabled on an open case,
+    drafted, which version) is the casefile's (services/casefile/decisions.py)."""
     if not case.opened:
         raise NotFound(f"{field}: no case {case.case_id!r}", details={"field": field})
     if case.closed:
@@ -349,18 +354,16 @@ def next_item_id(m: Meeting) -> str:
 
 def _plan_of(asks: tuple[Ask, ...], case: Case, plan_id: str | None, plan_version: int | None
              ) -> tuple[str | None, int | None, Program | None]:
+    """The plan an item asking approve_plan names, and its program. Whether that version was
+    drafted is not judged here: the casefile judges it when it takes the tabling
+    (``plan_not_drafted`` on the convener's feed). The case's plans are read only for the
+    program, which the item and its events carry for the agenda and the statistics."""
     if Ask.approve_plan not in asks:
         return plan_id, plan_version, None
     if plan_id is None or plan_version is None:
         raise InvalidInput("plan_id, plan_version: required when asking approve_plan",
                            details={"field": "plan_id"})
-    program = case.plans.get((plan_id, plan_version))
-    if program is None:
-        raise NotFound(
-            f"plan_id: case {case.case_id} has no plan {plan_id} version {plan_version}",
-            code="unknown_plan", details={"field": "plan_id"},
-        )
-    return plan_id, plan_version, program
+    return plan_id, plan_version, case.plans.get((plan_id, plan_version))
 
 
 def _require_consent(consented: bool, case_id: str, on: date) -> None:
@@ -373,6 +376,9 @@ def _require_consent(consented: bool, case_id: str, on: date) -> None:
 
 def table(cmd: TableCase, m: Meeting, agency_id: str, case: Case, consented: bool
           ) -> list[DomainEvent]:
+    """Put a case on the agenda under the meeting's rules: open, by its convener, a case
+    that may go there (rule 1: consent for a 重層的支援会議), asks its kind may be asked, once.
+    What the tabling does to the case is the casefile's, from the event's meeting_kind."""
     require_open(m)
     require_convener(m, agency_id)
     _check_case(case)

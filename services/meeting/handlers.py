@@ -64,6 +64,16 @@ async def load_case(session: Session, case_id: str) -> Case:
     return fold_case(case_id, (e.event for e in history.envelopes))
 
 
+async def meeting_for(session: Session, meeting_id: str) -> Meeting:
+    """The meeting a command is about, once the sender is an active directory entry. Loaded
+    before the sender is judged: a retry of a command that succeeded is recognised in the
+    loaded history even if the sender was retired since (the executor looks there when the
+    handler refuses)."""
+    meeting = await load_meeting(session, meeting_id)
+    await refuse_unless(session, active_entry(session.agency_id))
+    return meeting
+
+
 async def load_agency(session: Session, agency_id: str,
                       coordinators: frozenset[str] = frozenset()) -> Agency:
     history = await session.load("agency", agency_id)
@@ -162,16 +172,14 @@ async def handle_end_meeting_series(
 async def handle_reschedule_meeting(
     deps: Deps, session: Session, cmd: RescheduleMeeting
 ) -> list[DomainEvent]:
-    meeting = await load_meeting(session, cmd.meeting_id)
-    await refuse_unless(session, active_entry(session.agency_id))
+    meeting = await meeting_for(session, cmd.meeting_id)
     return domain.reschedule(cmd, meeting, session.agency_id, session.world)
 
 
 async def handle_cancel_meeting(
     deps: Deps, session: Session, cmd: CancelMeeting
 ) -> list[DomainEvent]:
-    meeting = await load_meeting(session, cmd.meeting_id)
-    await refuse_unless(session, active_entry(session.agency_id))
+    meeting = await meeting_for(session, cmd.meeting_id)
     following = await _then_next(session, meeting)  # loaded first: see module doc
     return domain.cancel(cmd, meeting, session.agency_id) + following
 
@@ -179,8 +187,7 @@ async def handle_cancel_meeting(
 async def handle_invite_member(
     deps: Deps, session: Session, cmd: InviteMember
 ) -> list[DomainEvent]:
-    meeting = await load_meeting(session, cmd.meeting_id)
-    await refuse_unless(session, active_entry(session.agency_id))
+    meeting = await meeting_for(session, cmd.meeting_id)
     invitee = await load_agency(session, cmd.agency_id) if cmd.agency_id else None
     return domain.invite(cmd, meeting, session.agency_id, invitee)
 
@@ -188,15 +195,13 @@ async def handle_invite_member(
 async def handle_acknowledge_confidentiality(
     deps: Deps, session: Session, cmd: AcknowledgeConfidentiality
 ) -> list[DomainEvent]:
-    meeting = await load_meeting(session, cmd.meeting_id)
-    await refuse_unless(session, active_entry(session.agency_id))
+    meeting = await meeting_for(session, cmd.meeting_id)
     return domain.acknowledge(cmd, meeting, session.agency_id, local_date(session.world),
                               cmd.staff)
 
 
 async def handle_table_case(deps: Deps, session: Session, cmd: TableCase) -> list[DomainEvent]:
-    meeting = await load_meeting(session, cmd.meeting_id)
-    await refuse_unless(session, active_entry(session.agency_id))
+    meeting = await meeting_for(session, cmd.meeting_id)
     domain.require_open(meeting)
     case = await load_case(session, cmd.case_id)
     ok = await consented(session, cmd.case_id, meeting.meeting_date)
@@ -221,8 +226,7 @@ async def handle_move_case_to_support_plan_meeting(
 async def handle_record_meeting_held(
     deps: Deps, session: Session, cmd: RecordMeetingHeld
 ) -> list[DomainEvent]:
-    meeting = await load_meeting(session, cmd.meeting_id)
-    await refuse_unless(session, active_entry(session.agency_id))
+    meeting = await meeting_for(session, cmd.meeting_id)
     following = await _then_next(session, meeting)  # loaded first: see module doc
     return domain.held(cmd, meeting, session.agency_id, local_date(session.now)) + following
 
@@ -230,8 +234,7 @@ async def handle_record_meeting_held(
 async def handle_record_decision(
     deps: Deps, session: Session, cmd: RecordDecision
 ) -> list[DomainEvent]:
-    meeting = await load_meeting(session, cmd.meeting_id)
-    await refuse_unless(session, active_entry(session.agency_id))
+    meeting = await meeting_for(session, cmd.meeting_id)
     domain.decision_target(cmd, meeting)  # refused before anything else is loaded
     lead = await load_agency(session, cmd.lead_agency) if cmd.lead_agency else None
     return domain.decide(cmd, meeting, session.agency_id, lead)
@@ -240,16 +243,14 @@ async def handle_record_decision(
 async def handle_record_resource_gap(
     deps: Deps, session: Session, cmd: RecordResourceGap
 ) -> list[DomainEvent]:
-    meeting = await load_meeting(session, cmd.meeting_id)
-    await refuse_unless(session, active_entry(session.agency_id))
+    meeting = await meeting_for(session, cmd.meeting_id)
     return domain.resource_gap(cmd, meeting, session.agency_id)
 
 
 async def handle_record_minutes(
     deps: Deps, session: Session, cmd: RecordMinutes
 ) -> list[DomainEvent]:
-    meeting = await load_meeting(session, cmd.meeting_id)
-    await refuse_unless(session, active_entry(session.agency_id))
+    meeting = await meeting_for(session, cmd.meeting_id)
     events = domain.minutes(cmd, meeting, session.agency_id)
     await refuse_if_erased(session, meeting, cmd.item_id)
     return events
@@ -258,8 +259,7 @@ async def handle_record_minutes(
 async def handle_share_material(
     deps: Deps, session: Session, cmd: ShareMaterial
 ) -> list[DomainEvent]:
-    meeting = await load_meeting(session, cmd.meeting_id)
-    await refuse_unless(session, active_entry(session.agency_id))
+    meeting = await meeting_for(session, cmd.meeting_id)
     events = domain.material(cmd, meeting, session.agency_id)
     await refuse_if_erased(session, meeting, cmd.item_id)
     if cmd.attachment is not None:

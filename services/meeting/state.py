@@ -206,7 +206,10 @@ def fold_series(series_id: str, events: Iterable[DomainEvent]) -> Series:
 
 @dataclass(frozen=True)
 class Case:
-    """What the meeting service needs to know of a case (written by the casefile service)."""
+    """What the meeting service needs to know of a case (written by the casefile service):
+    that it exists and is not closed (which agenda it may go on, judged by the meeting), and
+    its plans' programs (data an item carries; whether a plan was drafted is the casefile's
+    to judge)."""
 
     case_id: str
     opened: bool = False

@@ -14,6 +14,7 @@ from contracts.case import (
     CaseOpened,
     CaseOrigin,
     CaseSuspended,
+    DecisionNotApplied,
     EnrollmentStarted,
     MemberJoined,
     MembershipReason,
@@ -37,7 +38,7 @@ CONSENT = (ConsentRecorded(case_id="c1", consent_id="k1", person_id="p1", agenci
                            obtained_by="coord", given_on=OPENED),)
 WITHDRAWN = (*CONSENT, ConsentWithdrawn(case_id="c1", consent_id="k1",
                                         withdrawn_on=date(2026, 5, 20)))
-FACTS = DecisionFacts(consent=CONSENT, lead_is_active=True)
+FACTS = DecisionFacts(consent=CONSENT)
 
 
 def drafted(version: int = 1) -> PlanDrafted:
@@ -143,14 +144,12 @@ def test_an_approval_the_case_cannot_take_is_not_applied_with_its_code(history, 
     assert not_applied(events) == code
 
 
-def test_a_lead_is_named_on_an_open_case_if_named_and_active_and_joins_it():
+def test_a_lead_is_named_on_an_open_case_if_named_and_joins_it():
     events = decisions.assign_lead(case(), decided(Decision.assign_lead, lead_agency="npo"),
                                    FACTS)
     assert types(events) == ["LeadAgencyAssigned", "MemberJoined"]
     run = decisions.decide_decision
     assert not_applied(run(case(), decided(Decision.assign_lead), FACTS)) == "no_lead_agency"
-    assert not_applied(run(case(), decided(Decision.assign_lead, lead_agency="gone"),
-                           DecisionFacts(CONSENT, lead_is_active=False))) == "lead_not_active"
     assert not_applied(run(case(suspended()), decided(Decision.assign_lead, lead_agency="npo"),
                            FACTS)) == "case_not_open"
 
@@ -200,19 +199,50 @@ def table(kind: MeetingKind | None, plan_version: int | None = 1) -> CaseTabled:
                       plan_id="pl1", plan_version=plan_version, meeting_kind=kind)
 
 
-def test_a_plan_is_tabled_on_the_case_only_at_a_support_plan_meeting_with_consent():
-    today = HELD
-    tabling = decisions.decide_tabling(case(drafted()), table(MeetingKind.support_plan),
-                                       list(CONSENT), today)
+def test_a_plan_is_tabled_on_an_open_case_only_at_a_support_plan_meeting_if_drafted():
+    tabling = decisions.decide_tabling(case(drafted()), table(MeetingKind.support_plan))
     assert tabling == [tabled()]
-    assert decisions.decide_tabling(case(drafted(), tabled()), table(MeetingKind.support_plan),
-                                    list(CONSENT), today) == []  # recorded before
-    for kind, consent, history, code in [
-        (MeetingKind.confidential, CONSENT, [drafted()], "not_support_plan_meeting"),
-        (None, CONSENT, [drafted()], "meeting_kind_unknown"),  # stored without a kind
-        (MeetingKind.support_plan, WITHDRAWN, [drafted()], "no_consent"),
-        (MeetingKind.support_plan, CONSENT, [], "plan_not_drafted"),
-        (MeetingKind.support_plan, CONSENT, [drafted(), closed()], "case_not_open"),
+    assert decisions.decide_tabling(case(drafted(), drafted(2)),
+                                    table(MeetingKind.support_plan, None)) == [tabled(version=2)]
+    assert decisions.decide_tabling(case(drafted(), tabled()),
+                                    table(MeetingKind.support_plan)) == []  # recorded before
+    for kind, history, version, code in [
+        (MeetingKind.confidential, [drafted()], 1, "not_support_plan_meeting"),
+        (None, [drafted()], 1, "meeting_kind_unknown"),  # stored without a kind
+        (MeetingKind.support_plan, [], 1, "plan_not_drafted"),
+        (MeetingKind.support_plan, [drafted()], 2, "plan_not_drafted"),
+        (MeetingKind.support_plan, [drafted(), closed()], 1, "case_not_open"),
+        (MeetingKind.support_plan, [drafted(), suspended()], 1, "case_not_open"),
     ]:
-        [event] = decisions.decide_tabling(case(*history), table(kind), list(consent), today)
+        [event] = decisions.decide_tabling(case(*history), table(kind, version))
         assert event.type == "DecisionNotApplied" and event.code == code, (kind, code)
+
+
+def test_the_casefile_applies_the_lead_the_meeting_recorded_without_reading_the_directory():
+    # The meeting judged the lead an active directory entry when it recorded the decision
+    # (meeting domain.check_lead): the casefile's facts hold no lead's standing.
+    facts = DecisionFacts(consent=CONSENT)
+    for decision, history in [(Decision.assign_lead, ()), (Decision.return_to_comprehensive,
+                                                           (suspended(),))]:
+        events = decisions.decide_decision(case(*history), decided(decision, lead_agency="npo"),
+                                           facts)
+        assert types(events)[:2] in (["LeadAgencyAssigned", "MemberJoined"],
+                                     ["CaseReturnedToComprehensive", "MemberJoined"])
+
+
+def test_a_plan_tabling_is_recorded_without_judging_consent_again():
+    # Rule 1 (without consent a case goes to a 支援会議 only) was judged by the meeting when
+    # it tabled the case; the casefile judges what the tabling does to the case.
+    assert decisions.decide_tabling(case(drafted()), table(MeetingKind.support_plan)) == [
+        tabled()]
+
+
+def test_a_tabling_not_taken_at_one_meeting_does_not_hide_the_next_meetings_item_of_that_id():
+    # Item ids are per meeting (item-1 at every meeting): a tabling judged before is known by
+    # its meeting and item together, not by the item id alone.
+    missed = DecisionNotApplied(case_id="c1", meeting_id="m0", decision_id="i1",
+                                reason="never drafted", code=NotAppliedCode.plan_not_drafted)
+    assert decisions.decide_tabling(case(drafted(), missed),
+                                    table(MeetingKind.support_plan)) == [tabled()]
+    again = missed.model_copy(update={"meeting_id": "m1"})  # this very tabling, judged before
+    assert decisions.decide_tabling(case(drafted(), again), table(MeetingKind.support_plan)) == []

@@ -90,8 +90,6 @@ async def test_a_meeting_event_applied_twice_appends_once(world, casefile, nc, t
         ("closed", Decision.suspend, {}, "case is closed", "case_not_open"),
         ("none", Decision.approve_plan, {"plan_id": "nope"}, "never drafted", "plan_not_drafted"),
         ("drafted", Decision.approve_plan, {}, "never tabled at this meeting", "plan_not_tabled"),
-        ("none", Decision.assign_lead, {"lead_agency": "ghost"}, "not an active directory",
-         "lead_not_active"),
         ("none", Decision.return_to_comprehensive, {}, "names no lead_agency", "no_lead_agency"),
     ],
 )
@@ -121,6 +119,19 @@ async def test_a_decision_the_case_cannot_take_is_recorded_as_not_applied(
     last = (await world.store.load("case", world.id("c1"))).envelopes[-1].event
     assert last.type == "DecisionNotApplied"
     assert last.decision_id == world.id("d1") and reason in last.reason and last.code == code
+
+
+async def test_the_casefile_applies_the_recorded_lead_without_reading_the_directory(
+    world, casefile, nc, topology
+):
+    # Planted: the meeting refuses a lead that is not an active directory entry when it
+    # records the decision (check_lead), so only an event stored so names one; the recorded
+    # lead is a fact, and the casefile applies it without judging its standing again.
+    await world.triaged_case()
+    await world.planted_meeting("m1", ("shakyo",))
+    await world.planted_decision("m1", Decision.assign_lead, "d1", lead_agency="ghost")
+    await settle(nc, topology, casefile)
+    assert (await world.case_events())[-2:] == ["LeadAgencyAssigned", "MemberJoined"]
 
 
 async def test_a_plan_tabled_at_a_confidential_meeting_is_not_tabled(world, casefile, nc, topology):

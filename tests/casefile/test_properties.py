@@ -112,7 +112,7 @@ STEPS = st.lists(st.one_of(
     st.tuples(st.just("command"), COMMANDS, ACTORS),
     st.tuples(st.just("command"), COMMANDS, ACTORS),
     st.tuples(st.just("tabled"), TABLINGS, KINDS),
-    st.tuples(st.just("decided"), DECISIONS, KINDS, st.booleans()),
+    st.tuples(st.just("decided"), DECISIONS, KINDS),
     st.tuples(st.just("attended"), st.lists(AGENCIES, max_size=3), DATES),
     st.tuples(st.just("consent"), CONSENT),
 ), max_size=18)
@@ -129,14 +129,14 @@ PLAN_LIFE = [
     ("decided", DecisionRecorded(meeting_id="m1", decision_id="d1", item_id="i1",
                                  case_id="k1", decision=Decision.approve_plan, reason="承認",
                                  decided_on=TODAY - timedelta(days=90), plan_id="pl1"),
-     MeetingKind.support_plan, True),
+     MeetingKind.support_plan),
     ("command", RecordMonitoring(command_id="c", case_id="k1", program=Program.outreach,
                                  recorded_on=TODAY - timedelta(days=30),
                                  personal=MonitoringPersonal(progress="経過")), "hq"),
     ("decided", DecisionRecorded(meeting_id="m2", decision_id="d9", item_id="i9",
                                  case_id="k1", decision=Decision.close, reason="終結",
                                  decided_on=TODAY - timedelta(days=10)),
-     MeetingKind.support_plan, True),
+     MeetingKind.support_plan),
 ]
 
 
@@ -194,14 +194,13 @@ def test_case_deciders_and_meeting_decisions_refuse_only_with_domain_errors(star
                     events = decide_command(state, cmd, actor, consent, n)
                 case ("tabled", tabling, kind):  # kind None: an event stored without one
                     events = decisions.decide_tabling(
-                        state, tabling.model_copy(update={"meeting_kind": kind}), consent,
-                        TODAY)
+                        state, tabling.model_copy(update={"meeting_kind": kind}))
                     assert kind is MeetingKind.support_plan or "PlanTabled" not in {
                         e.type for e in events}, "a plan tabled outside a 重層的支援会議"
-                case ("decided", decision, kind, lead_active):
+                case ("decided", decision, kind):
                     events = decisions.decide_decision(
                         state, decision.model_copy(update={"meeting_kind": kind}),
-                        decisions.DecisionFacts(tuple(consent), lead_active))
+                        decisions.DecisionFacts(tuple(consent)))
                 case ("attended", attendees, held_on):
                     held = MeetingHeld(
                         meeting_id="m", held_on=held_on, attendees=tuple(attendees) or ("hq",),
@@ -229,10 +228,12 @@ def test_case_deciders_and_meeting_decisions_refuse_only_with_domain_errors(star
         history += events
         domain.fold("k1", history)  # folds without raising
 
-    applied = [getattr(e, "decision_id", None) for e in history if e.type in (
-        "PlanApproved", "LeadAgencyAssigned", "CaseClosed", "CaseSuspended",
-        "CaseReturnedToComprehensive", "DecisionNotApplied")]
-    assert len(applied) == len(set(applied)), applied  # each decision applied at most once
+    # Each decision (or tabling: its item id, unique within its meeting) judged at most once.
+    applied = [(getattr(e, "meeting_id", None), getattr(e, "decision_id", None))
+               for e in history if e.type in (
+                   "PlanApproved", "LeadAgencyAssigned", "CaseClosed", "CaseSuspended",
+                   "CaseReturnedToComprehensive", "DecisionNotApplied")]
+    assert len(applied) == len(set(applied)), applied
 
 
 OPEN_SUBJECTS = st.builds(SubjectRef, person_id=st.none() | st.just("p1"),

@@ -6,7 +6,7 @@ from datetime import timedelta
 
 import pytest
 
-from contracts.meeting import Decision, DecisionRecorded, MeetingKind
+from contracts.meeting import CaseTabled, Decision, DecisionRecorded, MeetingKind
 from tests.casefile.world import feed
 from tests.helpers import eventually
 from tests.meeting.support import (
@@ -96,7 +96,9 @@ async def test_an_approval_after_the_consent_was_withdrawn_is_not_applied_and_th
     assert notice["meeting_id"] == meeting_id and notice["case_id"] == consented_case.case_id
 
 
-async def test_an_unknown_case_a_closed_case_and_an_unknown_plan_are_refused(drv, services):
+async def test_an_unknown_or_closed_case_is_refused_by_the_meeting(drv, services):
+    """Which case may go on an agenda is judged before the item exists: an item at a
+    支援会議 would open the case to the meeting (a seat)."""
     meeting_id = await drv.schedule()
     await drv.refused(COORD, "table_case", "not_found", meeting_id=meeting_id,
                       case_id="no-such-case", asks=["evaluate"])
@@ -105,12 +107,39 @@ async def test_an_unknown_case_a_closed_case_and_an_unknown_plan_are_refused(drv
     await drv.refused(COORD, "table_case", "case_closed", meeting_id=meeting_id,
                       case_id=closed.case_id, asks=["evaluate"])
     case = await case_through_commands(drv.nc, drv.topology, services)
-    error = await drv.refused(COORD, "table_case", "unknown_plan", meeting_id=meeting_id,
-                              case_id=case.case_id, asks=["approve_plan"], plan_id=case.plan_id,
-                              plan_version=2)
-    assert "version 2" in error["message"]
     await drv.refused(COORD, "table_case", "invalid", meeting_id=meeting_id,
                       case_id=case.case_id, asks=["approve_plan"])
+
+
+async def test_a_plan_never_drafted_is_judged_by_the_casefile_and_the_convener_hears(
+    drv, consented_case
+):
+    """The meeting tables the plan its item names; whether that version was drafted is the
+    casefile's to judge, once, when it takes the tabling."""
+    meeting_id = await drv.schedule()
+    await drv.ok(COORD, "table_case", meeting_id=meeting_id, case_id=consented_case.case_id,
+                 asks=["approve_plan"], plan_id=consented_case.plan_id, plan_version=2)
+    [tabled] = [e for e in await drv.events_of(meeting_id) if isinstance(e, CaseTabled)]
+    assert tabled.plan_version == 2 and tabled.program is None  # no such version, no program
+    await _case_shows(drv, consented_case, "DecisionNotApplied")
+    case = await drv.store.load("case", consented_case.case_id)
+    assert "PlanTabled" not in [e.type for e in case.envelopes]
+    missed = case.envelopes[-1].event
+    assert missed.code == "plan_not_drafted" and "v2" in missed.reason
+
+    told: list[dict] = []
+
+    async def convener_told() -> bool:
+        told.extend(m for m in await feed(drv.nc, drv.topology, COORD)
+                    if m["kind"] == "decision_not_applied")
+        return bool(told)
+
+    await eventually(convener_told, timeout=20)
+    [notice] = told
+    assert (notice["meeting_id"], notice["decision_id"], notice["code"]) == (
+        meeting_id, "item-1", "plan_not_drafted")
+    # Tabled again, right, at the next meeting (its item-1 too): the casefile takes it.
+    await _table_plan(drv, await drv.schedule(), consented_case)
 
 
 async def _case_shows(drv, case: CaseRef, event_type: str) -> None:

@@ -4,16 +4,25 @@ what recording a decision judges (the meeting's rules only)."""
 from __future__ import annotations
 
 from datetime import UTC, date, datetime
+from types import MappingProxyType
 
 import pytest
 
-from contracts.commands_meeting import RecordDecision
-from contracts.meeting import Ask, Decision, DecisionRecorded, MeetingKind, RecurrenceRule
+from contracts.commands_meeting import RecordDecision, TableCase
+from contracts.common import Program
+from contracts.meeting import (
+    Ask,
+    CaseTabled,
+    Decision,
+    DecisionRecorded,
+    MeetingKind,
+    RecurrenceRule,
+)
 from eventstore.errors import DomainError, InvalidInput
 from services.meeting import domain
 from services.meeting.recurrence import JST, check_rule, describe, next_occurrence, occurrence_id
 from services.meeting.rules import ask_answered_by, asks_allowed
-from services.meeting.state import Agency, Item, Meeting
+from services.meeting.state import Agency, Case, Item, Meeting
 
 
 def test_the_third_thursday_rolls_over_the_year_end():
@@ -127,3 +136,60 @@ def test_a_lead_is_named_by_the_decisions_that_need_one_and_only_by_them():
     assert retired.value.code == "unknown_agency"
     with pytest.raises(InvalidInput, match="lead_agency: only for"):
         domain.check_lead(_decision(Decision.close, "npo"), Agency("npo", active=True))
+
+
+def test_the_meeting_alone_judges_the_lead_active_when_it_records_the_decision():
+    # The recorded lead is a fact valid when made: the casefile applies it as recorded.
+    held = _held(MeetingKind.support_plan, Ask.assign_lead)
+    with pytest.raises(InvalidInput) as retired:
+        domain.decide(_decision(Decision.assign_lead, "gone"), held, "coord", Agency("gone"))
+    assert retired.value.code == "unknown_agency"
+    [event] = domain.decide(_decision(Decision.assign_lead, "npo"), held, "coord",
+                            Agency("npo", active=True))
+    assert isinstance(event, DecisionRecorded) and event.lead_agency == "npo"
+
+
+# ---- tabling: the meeting's rules; what it does to the case is the casefile's -------------
+def _open(kind: MeetingKind) -> Meeting:
+    return Meeting("mtg-1", status="scheduled", kind=kind, convened_by="coord",
+                   scheduled_for=datetime(2026, 6, 1, 10, 0, tzinfo=JST))
+
+
+def _table(*asks: Ask, plan_version: int | None = 1) -> TableCase:
+    return TableCase(command_id="c1", meeting_id="mtg-1", case_id="case-1", asks=asks,
+                     plan_id="plan-1" if Ask.approve_plan in asks else None,
+                     plan_version=plan_version if Ask.approve_plan in asks else None)
+
+
+OPEN_CASE = Case("case-1", opened=True,
+                 plans=MappingProxyType({("plan-1", 1): Program.multi_agency}))
+
+
+def test_a_plan_goes_on_the_agenda_without_the_meeting_judging_whether_it_was_drafted():
+    # Whether the plan (version) was drafted is the casefile's to judge when it takes the
+    # tabling (plan_not_drafted on the convener's feed); the meeting reads only its program.
+    meeting = _open(MeetingKind.support_plan)
+    [drafted] = domain.table(_table(Ask.approve_plan), meeting, "coord", OPEN_CASE, True)
+    assert isinstance(drafted, CaseTabled) and drafted.program is Program.multi_agency
+    [never] = domain.table(_table(Ask.approve_plan, plan_version=2), meeting, "coord",
+                           OPEN_CASE, True)
+    assert isinstance(never, CaseTabled) and (never.plan_id, never.plan_version) == ("plan-1", 2)
+    assert never.program is None and never.meeting_kind is MeetingKind.support_plan
+
+
+def test_which_meeting_a_case_may_go_to_is_judged_by_the_meeting_when_it_is_tabled():
+    # Rule 1: without consent, a 支援会議 only; a closed or unknown case goes on no agenda
+    # (an item at a 支援会議 opens the case to its bound members: refused before, not after).
+    plan_meeting = _open(MeetingKind.support_plan)
+    with pytest.raises(DomainError) as unconsented:
+        domain.table(_table(Ask.evaluate), plan_meeting, "coord", OPEN_CASE, False)
+    assert unconsented.value.code == "no_consent"
+    confidential = _open(MeetingKind.confidential)
+    [event] = domain.table(_table(Ask.share_information), confidential, "coord", OPEN_CASE,
+                           False)
+    assert isinstance(event, CaseTabled) and event.meeting_kind is MeetingKind.confidential
+    for case, code in [(Case("case-1"), "not_found"),
+                       (Case("case-1", opened=True, closed=True), "case_closed")]:
+        with pytest.raises(DomainError) as refused:
+            domain.table(_table(Ask.share_information), confidential, "coord", case, False)
+        assert refused.value.code == code
