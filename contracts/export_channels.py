@@ -102,18 +102,18 @@ def add_queries(prefix: str, channels: dict[str, Any], operations: dict[str, Any
         }
     channels["admin_actions"] = {
         "address": f"{prefix}.admin.{{service}}.{{action}}",
-        "title": "Operator actions (status, rebuild, replay), operators only",
+        "title": "Operator actions (status, rebuild, replay, discard), operators only",
         "description": "Replies only to `_INBOX.operator.`/`_INBOX.admin.`; agencies cannot "
         f"publish here. `{prefix}.admin.discover` is answered by every running service.",
         "parameters": {"service": {"enum": ["referral", "casefile", "meeting", "stats",
                                            "notifier"]},
-                       "action": {"enum": ["status", "rebuild", "replay"]}},
+                       "action": {"enum": ["status", "rebuild", "replay", "discard"]}},
     }
-    for name, summary in OPERATOR_QUERIES.items():
+    for name, (summary, services) in OPERATOR_QUERIES.items():
         channels[f"admin_{name}"] = {
             "address": f"{prefix}.admin.{{service}}.{name}", "title": f"Operator query {name}",
             "description": f"{summary}. Replies only to `_INBOX.operator.`/`_INBOX.admin.`.",
-            "parameters": {"service": {"enum": ["referral", "casefile", "meeting"]}},
+            "parameters": {"service": {"enum": list(services)}},
         }
 
 

@@ -145,6 +145,12 @@ QUERIES: dict[str, Query] = {
                    last_error=N, case_id=N, meeting_id=N, referral_id=N))),
 }
 
-OPERATOR_QUERIES: dict[str, str] = {
-    "person_record": "What the service holds about one person (開示請求), operators only",
+#: Operator-only requests on ``<prefix>.admin.<service>.<name>``: what each is, and which
+#: services answer it.
+OPERATOR_QUERIES: dict[str, tuple[str, tuple[str, ...]]] = {
+    "person_record": ("What the service holds about one person (開示請求), operators only",
+                      ("referral", "casefile", "meeting")),
+    "resend_delivery": ("Send a dead delivery again (`tsunagu dlq retry`): `dlq_seq` is the "
+                        "dead letter, which names the delivery and is removed once it is due "
+                        "again", ("notifier",)),
 }
