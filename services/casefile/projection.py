@@ -12,7 +12,9 @@ rebuild from publishing anything again.
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from datetime import UTC, datetime
+from functools import partial
 from typing import Any
 
 from sqlalchemy import Connection, bindparam, case, exists, insert, select, update
@@ -164,30 +166,35 @@ class CasefileProjection:
         b = batch.of(ctx, _RESTAGE)  # first: its flush precedes the feeds at commit
         env = ctx.unseal(env)
         event = env.event
-        touched: list[str] = []
+        # The cases whose views the event changes; read only when feeds go out (a rebuild
+        # sends none, so it skips the reads).
+        touched: Callable[[], list[str]] = list
         if isinstance(event, CaseEvent):
             if self._case(conn, env, ctx.seq, b):
-                touched = [event.case_id]
+                touched = partial(list, [event.case_id])
         elif isinstance(event, ConsentEvent):
             # Coverage needs no reason (free text about the person): not kept.
             fastsql.run(conn, _CONSENT_ROW, {"case_id": event.case_id, "seq": ctx.seq, "event":
                                         event.model_dump(mode="json", exclude=_FREE_TEXT)})
             _timeline(b, event.case_id, ctx.seq, env, _consent_summary(event))
-            touched = [event.case_id]
+            touched = partial(list, [event.case_id])
         elif isinstance(event, MeetingEvent):
-            touched = self._meeting(conn, event)
+            if self._meeting(conn, event):
+                touched = partial(_bound_cases, conn, event.meeting_id)
         elif isinstance(event, ReferralSubmitted | ReferralCorrected):
-            touched = self._referral(conn, event, b)
+            self._referral(conn, event, b)
+            touched = partial(_referral_cases, conn, event.referral_id)
         elif isinstance(event, PersonDataErased):
             self._erase(conn, event, ctx, b)
             return
         notices.track(conn, env)
-        fresh = self._feed_due(conn, ctx)  # once per event: it advances the feed mark
-        if fresh:
-            notices.notify(conn, env, ctx, self.topology)
-        if touched and fresh:
+        if not self._feed_due(conn, ctx):  # once per event: it advances the feed mark
+            return
+        due_cases = touched()
+        notices.notify(conn, env, ctx, self.topology)
+        if due_cases:
             due = ctx.scratch.setdefault(_DUE, {})
-            for case_id in touched:
+            for case_id in due_cases:
                 due.pop(case_id, None)  # re-inserted: views go out in the order of last change
                 due[case_id] = (ctx.seq, env.type, env.recorded_at)
             ctx.before_commit(_DUE, lambda c: self._publish_due(c, ctx))
@@ -362,7 +369,8 @@ class CasefileProjection:
         update_where(conn, t.cases, {"case_id": case_id}, status=status)
 
     # ----- meetings (only who is bound; 支援会議 material never enters this service) -------
-    def _meeting(self, conn: Connection, e: MeetingEvent) -> list[str]:
+    def _meeting(self, conn: Connection, e: MeetingEvent) -> bool:
+        """Writes who is bound; whether that may change who sees the meeting's cases."""
         mid = e.meeting_id
         match e:
             case MeetingScheduled():
@@ -383,10 +391,8 @@ class CasefileProjection:
                 upsert(conn, t.meeting_cases, {"meeting_id": mid, "case_id": e.case_id},
                        ["meeting_id", "case_id"])
             case _:
-                return []
-        if fastsql.scalar(conn, _MEETING_KIND, {"mid": mid}) != "confidential":
-            return []  # only a 支援会議 changes who may see what
-        return [r[0] for r in fastsql.all_rows(conn, _MEETING_CASES, {"mid": mid})]
+                return False
+        return True
 
     @staticmethod
     def _meeting_member(conn: Connection, meeting_id: str, agency_id: str) -> None:
@@ -396,14 +402,12 @@ class CasefileProjection:
 
     # ----- referrals (the personal part of triaged cases) ----------------------------------
     def _referral(self, conn: Connection, e: ReferralSubmitted | ReferralCorrected,
-                  b: batch.Batch) -> list[str]:
+                  b: batch.Batch) -> None:
         erased = b.person_is_erased(conn, e.person_id)
         upsert(conn, t.referrals, {
             "referral_id": e.referral_id, "person_id": e.person_id,
             "personal": None if erased else _plain(e.personal, REFERRAL_FIELDS),
         }, ["referral_id"])
-        return [r[0] for r in fastsql.all_rows(conn, _REFERRAL_CASES,
-                                               {"referral_id": e.referral_id})]
 
     # ----- erasure -----------------------------------------------------------------------
     def _erase(self, conn: Connection, e: PersonDataErased, ctx: ApplyContext,
@@ -442,6 +446,17 @@ class CasefileProjection:
             ctx.publish(self.topology.feed_subject(agency, case_id, "erased"),
                         json.dumps(body).encode(), msg_id=f"feed-{agency}-{case_id}-{ctx.seq}",
                         headers={KIND_HEADER: "erased"})
+
+
+def _bound_cases(conn: Connection, meeting_id: str) -> list[str]:
+    """The cases tabled at a 支援会議 (only its members' binding changes who may see what)."""
+    if fastsql.scalar(conn, _MEETING_KIND, {"mid": meeting_id}) != "confidential":
+        return []
+    return [r[0] for r in fastsql.all_rows(conn, _MEETING_CASES, {"mid": meeting_id})]
+
+
+def _referral_cases(conn: Connection, referral_id: str) -> list[str]:
+    return [r[0] for r in fastsql.all_rows(conn, _REFERRAL_CASES, {"referral_id": referral_id})]
 
 
 def _timeline(b: batch.Batch, case_id: str, seq: int, env: Envelope, summary: str) -> None:
