@@ -119,18 +119,34 @@ def upsert(
     if any(isinstance(v, ClauseElement) for v in values.values()):
         _upsert_expr(conn, table, values, keys)  # SQL expressions cannot be parameters
         return
-    cache_key = (conn.dialect.name, table, tuple(values), tuple(keys), overwrite)
+    fastsql.run(conn, _upsert_stmt(conn, table, tuple(values), tuple(keys), overwrite), values)
+
+
+def upsert_many(
+    conn: Connection, table: Table, rows: list[dict[str, Any]], keys: list[str],
+    *, overwrite: bool = True,
+) -> None:
+    """``upsert`` of many rows with the same columns in one executemany (rows in order, so a
+    later row with the same key wins, as with one ``upsert`` each)."""
+    if rows:
+        stmt = _upsert_stmt(conn, table, tuple(rows[0]), tuple(keys), overwrite)
+        fastsql.run_many(conn, stmt, rows)
+
+
+def _upsert_stmt(conn: Connection, table: Table, columns: tuple[str, ...],
+                 keys: tuple[str, ...], overwrite: bool) -> Any:
+    cache_key = (conn.dialect.name, table, columns, keys, overwrite)
     stmt = _UPSERTS.get(cache_key)
     if stmt is None:
         ins = pg_insert(table) if conn.dialect.name == "postgresql" else sqlite_insert(table)
-        rest = {k: ins.excluded[k] for k in values if k not in keys} if overwrite else {}
+        rest = {k: ins.excluded[k] for k in columns if k not in keys} if overwrite else {}
         stmt = (
-            ins.on_conflict_do_update(index_elements=keys, set_=rest)
+            ins.on_conflict_do_update(index_elements=list(keys), set_=rest)
             if rest
-            else ins.on_conflict_do_nothing(index_elements=keys)
+            else ins.on_conflict_do_nothing(index_elements=list(keys))
         )
         _UPSERTS[cache_key] = stmt
-    fastsql.run(conn, stmt, values)
+    return stmt
 
 
 @functools.cache

@@ -12,11 +12,14 @@ rebuild from publishing anything again.
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from datetime import UTC, datetime
+from functools import partial
 from typing import Any
 
 from sqlalchemy import Connection, bindparam, case, exists, insert, select, update
 
+from contracts import catalog
 from contracts.base import PersonalData
 from contracts.case import (
     CaseClosed,
@@ -42,21 +45,33 @@ from contracts.envelope import Envelope
 from contracts.feed import KIND_HEADER
 from contracts.jst import JST
 from contracts.meeting import (
+    CaseMovedToSupportPlanMeeting,
     CaseTabled,
     ConfidentialityAcknowledged,
+    DecisionRecorded,
+    MaterialShared,
     MeetingCancelled,
     MeetingEvent,
+    MeetingHeld,
     MeetingScheduled,
     MemberInvited,
+    MinutesRecorded,
+    ResourceGapRecorded,
 )
 from contracts.person import PersonDataErased
-from contracts.referral import ReferralCorrected, ReferralSubmitted
+from contracts.referral import (
+    PersonMatchDecided,
+    ReferralCorrected,
+    ReferralSubmitted,
+    ReferralTriaged,
+    ReferralWithdrawn,
+)
 from eventstore import fastsql
 from eventstore.db import read_checkpoint, update_where, upsert, write_checkpoint
 from eventstore.disclosure import DisclosureLog
 from eventstore.projection import ApplyContext
 from eventstore.topology import Topology
-from services.casefile import disclosures, notices, views
+from services.casefile import batch, disclosures, notices, views
 from services.casefile import tables as t
 from services.casefile.feeds import too_large_notice
 
@@ -86,9 +101,6 @@ _STAGE = case(
 )
 _RESTAGE = (update(t.cases).where(_C.case_id == bindparam("key_case_id"))
             .values(stage=_STAGE, last_seq=bindparam("new_last_seq")))
-_CASE_ERASED = select(_C.erased).where(_C.case_id == bindparam("case_id"))
-_PERSON_ERASED = select(t.erased_persons.c.person_id).where(
-    t.erased_persons.c.person_id == bindparam("person_id"))
 _PLAN_MONITORING_ON = select(t.plans.c.monitoring_on).where(
     t.plans.c.case_id == bindparam("case_id"), t.plans.c.plan_id == bindparam("plan_id"),
     t.plans.c.version == bindparam("version"))
@@ -116,12 +128,32 @@ def _plain(block: object, fields: tuple[str, ...] | None = None) -> dict[str, An
     return {k: data.get(k) for k in fields} if fields else data
 
 
+def _type_names(*classes: type) -> frozenset[str]:
+    return frozenset(c.model_fields["type"].default for c in classes)  # type: ignore[attr-defined]
+
+
+AGGREGATES = ("case", "consent", "meeting", "referral", "person",
+              "agency")  # the directory: who triages (notices)
+#: Types of its aggregates that only notices use, and only for events after the feed mark.
+NOTICE_ONLY = _type_names(DecisionRecorded, ReferralTriaged)
+#: Types of its aggregates that change nothing here (the minutes, attendance, material and
+#: gaps are the meeting service's; a withdrawn or matched referral opens no case).
+UNUSED = _type_names(MeetingHeld, MinutesRecorded, MaterialShared, ResourceGapRecorded,
+                     CaseMovedToSupportPlanMeeting, ReferralWithdrawn, PersonMatchDecided)
+
+
 class CasefileProjection:
     name = "casefile"
     metadata = t.metadata
-    aggregates: tuple[str, ...] | None = ("case", "consent", "meeting", "referral", "person",
-                                          "agency")  # the directory: who triages (notices)
+    aggregates: tuple[str, ...] | None = AGGREGATES
     needs_personal = True
+    #: What a rebuild decodes: every type of its aggregates but the unused ones (a new type
+    #: is decoded until it is listed), notice-only types only after the feed mark.
+    event_types = frozenset(name for name, cls in catalog.event_types().items()
+                            if cls.aggregate in AGGREGATES
+                            ) - UNUSED - NOTICE_ONLY
+    effect_types = NOTICE_ONLY
+    effect_mark = FEED_MARK
 
     def __init__(self, topology: Topology) -> None:
         self.topology = topology
@@ -131,32 +163,38 @@ class CasefileProjection:
 
     # ----- entry point ---------------------------------------------------------------
     def apply(self, conn: Connection, env: Envelope, ctx: ApplyContext) -> None:
+        b = batch.of(ctx, _RESTAGE)  # first: its flush precedes the feeds at commit
         env = ctx.unseal(env)
         event = env.event
-        touched: list[str] = []
+        # The cases whose views the event changes; read only when feeds go out (a rebuild
+        # sends none, so it skips the reads).
+        touched: Callable[[], list[str]] = list
         if isinstance(event, CaseEvent):
-            if self._case(conn, env, ctx.seq):
-                touched = [event.case_id]
+            if self._case(conn, env, ctx.seq, b):
+                touched = partial(list, [event.case_id])
         elif isinstance(event, ConsentEvent):
             # Coverage needs no reason (free text about the person): not kept.
             fastsql.run(conn, _CONSENT_ROW, {"case_id": event.case_id, "seq": ctx.seq, "event":
                                         event.model_dump(mode="json", exclude=_FREE_TEXT)})
-            self._timeline(conn, event.case_id, ctx.seq, env, _consent_summary(event))
-            touched = [event.case_id]
+            _timeline(b, event.case_id, ctx.seq, env, _consent_summary(event))
+            touched = partial(list, [event.case_id])
         elif isinstance(event, MeetingEvent):
-            touched = self._meeting(conn, event)
+            if self._meeting(conn, event):
+                touched = partial(_bound_cases, conn, event.meeting_id)
         elif isinstance(event, ReferralSubmitted | ReferralCorrected):
-            touched = self._referral(conn, event, env)
+            self._referral(conn, event, b)
+            touched = partial(_referral_cases, conn, event.referral_id)
         elif isinstance(event, PersonDataErased):
-            self._erase(conn, event, ctx)
+            self._erase(conn, event, ctx, b)
             return
         notices.track(conn, env)
-        fresh = self._feed_due(conn, ctx)  # once per event: it advances the feed mark
-        if fresh:
-            notices.notify(conn, env, ctx, self.topology)
-        if touched and fresh:
+        if not self._feed_due(conn, ctx):  # once per event: it advances the feed mark
+            return
+        due_cases = touched()
+        notices.notify(conn, env, ctx, self.topology)
+        if due_cases:
             due = ctx.scratch.setdefault(_DUE, {})
-            for case_id in touched:
+            for case_id in due_cases:
                 due.pop(case_id, None)  # re-inserted: views go out in the order of last change
                 due[case_id] = (ctx.seq, env.type, env.recorded_at)
             ctx.before_commit(_DUE, lambda c: self._publish_due(c, ctx))
@@ -211,13 +249,14 @@ class CasefileProjection:
         return True
 
     # ----- cases ---------------------------------------------------------------------
-    def _case(self, conn: Connection, env: Envelope, seq: int) -> bool:
+    def _case(self, conn: Connection, env: Envelope, seq: int, b: batch.Batch) -> bool:
         e = env.event
         assert isinstance(e, CaseEvent)
         cid = e.case_id
         if isinstance(e, CaseOpened):
-            erased = fastsql.first(conn, _PERSON_ERASED,
-                                   {"person_id": e.subject.person_id or ""}) is not None
+            erased = b.person_is_erased(conn, e.subject.person_id or "")
+            b.staged.pop(cid, None)  # its row is written whole, stage "opened"
+            b.case_erased[cid] = erased
             upsert(conn, t.cases, {
                 "case_id": cid, "person_id": e.subject.person_id,
                 "subject_agency_id": e.subject.agency_id, "referral_id": e.referral_id,
@@ -227,12 +266,12 @@ class CasefileProjection:
                 "erased": erased, "personal": None if erased else _plain(e.personal),
                 "last_seq": seq,
             }, ["case_id"])
-            self._timeline(conn, cid, seq, env, f"case opened ({e.origin.value})")
+            _timeline(b, cid, seq, env, f"case opened ({e.origin.value})")
             return True
-        row = fastsql.first(conn, _CASE_ERASED, {"case_id": cid})
-        if row is None:
+        known = b.case_is_erased(conn, cid)
+        if known is None:
             return False  # an event of a case we never saw opened: nothing to hang it on
-        erased = bool(row[0])
+        erased = known
         summary = e.type
         match e:
             case EnrollmentStarted():
@@ -316,8 +355,9 @@ class CasefileProjection:
             case DecisionNotApplied():
                 summary = (f"decision {e.decision_id} of meeting {e.meeting_id} not applied: "
                            f"{e.reason}")
-        fastsql.run(conn, _RESTAGE, {"key_case_id": cid, "new_last_seq": seq})
-        self._timeline(conn, cid, seq, env, summary)
+        b.staged.pop(cid, None)  # re-inserted: restaged in the order of last change
+        b.staged[cid] = seq
+        _timeline(b, cid, seq, env, summary)
         return True
 
     @staticmethod
@@ -328,16 +368,9 @@ class CasefileProjection:
     def _status(conn: Connection, case_id: str, status: str) -> None:
         update_where(conn, t.cases, {"case_id": case_id}, status=status)
 
-    @staticmethod
-    def _timeline(conn: Connection, case_id: str, seq: int, env: Envelope, summary: str) -> None:
-        upsert(conn, t.timeline, {
-            "case_id": case_id, "seq": seq, "type": env.type,
-            "occurred_at": env.occurred_at.isoformat(), "agency_id": env.actor.agency_id,
-            "summary": summary[:600],
-        }, ["case_id", "seq"])
-
     # ----- meetings (only who is bound; 支援会議 material never enters this service) -------
-    def _meeting(self, conn: Connection, e: MeetingEvent) -> list[str]:
+    def _meeting(self, conn: Connection, e: MeetingEvent) -> bool:
+        """Writes who is bound; whether that may change who sees the meeting's cases."""
         mid = e.meeting_id
         match e:
             case MeetingScheduled():
@@ -358,10 +391,8 @@ class CasefileProjection:
                 upsert(conn, t.meeting_cases, {"meeting_id": mid, "case_id": e.case_id},
                        ["meeting_id", "case_id"])
             case _:
-                return []
-        if fastsql.scalar(conn, _MEETING_KIND, {"mid": mid}) != "confidential":
-            return []  # only a 支援会議 changes who may see what
-        return [r[0] for r in fastsql.all_rows(conn, _MEETING_CASES, {"mid": mid})]
+                return False
+        return True
 
     @staticmethod
     def _meeting_member(conn: Connection, meeting_id: str, agency_id: str) -> None:
@@ -371,19 +402,19 @@ class CasefileProjection:
 
     # ----- referrals (the personal part of triaged cases) ----------------------------------
     def _referral(self, conn: Connection, e: ReferralSubmitted | ReferralCorrected,
-                  env: Envelope) -> list[str]:
-        erased = fastsql.first(conn, _PERSON_ERASED, {"person_id": e.person_id}) is not None
+                  b: batch.Batch) -> None:
+        erased = b.person_is_erased(conn, e.person_id)
         upsert(conn, t.referrals, {
             "referral_id": e.referral_id, "person_id": e.person_id,
             "personal": None if erased else _plain(e.personal, REFERRAL_FIELDS),
         }, ["referral_id"])
-        return [r[0] for r in fastsql.all_rows(conn, _REFERRAL_CASES,
-                                               {"referral_id": e.referral_id})]
 
     # ----- erasure -----------------------------------------------------------------------
-    def _erase(self, conn: Connection, e: PersonDataErased, ctx: ApplyContext) -> None:
+    def _erase(self, conn: Connection, e: PersonDataErased, ctx: ApplyContext,
+               b: batch.Batch) -> None:
         pid = e.person_id
         upsert(conn, t.erased_persons, {"person_id": pid, "erased_seq": ctx.seq}, ["person_id"])
+        b.person_erased[pid] = True
         conn.execute(update(t.referrals).where(t.referrals.c.person_id == pid)
                      .values(personal=None))
         case_ids = set(conn.execute(select(t.cases.c.case_id).where(
@@ -392,6 +423,7 @@ class CasefileProjection:
         for cid in sorted(case_ids):
             conn.execute(update(t.cases).where(t.cases.c.case_id == cid)
                          .values(personal=None, erased=True))
+            b.case_erased[cid] = True
             for table in (t.plans, t.assessments, t.monitorings):
                 conn.execute(update(table).where(table.c.case_id == cid).values(personal=None))
             conn.execute(update(t.enrollments).where(t.enrollments.c.case_id == cid)
@@ -414,6 +446,25 @@ class CasefileProjection:
             ctx.publish(self.topology.feed_subject(agency, case_id, "erased"),
                         json.dumps(body).encode(), msg_id=f"feed-{agency}-{case_id}-{ctx.seq}",
                         headers={KIND_HEADER: "erased"})
+
+
+def _bound_cases(conn: Connection, meeting_id: str) -> list[str]:
+    """The cases tabled at a 支援会議 (only its members' binding changes who may see what)."""
+    if fastsql.scalar(conn, _MEETING_KIND, {"mid": meeting_id}) != "confidential":
+        return []
+    return [r[0] for r in fastsql.all_rows(conn, _MEETING_CASES, {"mid": meeting_id})]
+
+
+def _referral_cases(conn: Connection, referral_id: str) -> list[str]:
+    return [r[0] for r in fastsql.all_rows(conn, _REFERRAL_CASES, {"referral_id": referral_id})]
+
+
+def _timeline(b: batch.Batch, case_id: str, seq: int, env: Envelope, summary: str) -> None:
+    b.timeline.append({
+        "case_id": case_id, "seq": seq, "type": env.type,
+        "occurred_at": env.occurred_at.isoformat(), "agency_id": env.actor.agency_id,
+        "summary": summary[:600],
+    })
 
 
 def _why(summary: str, e: CaseEvent) -> str:

@@ -10,7 +10,7 @@ import nats.errors
 import pytest
 from sqlalchemy import Engine
 
-from eventstore.db import make_engine, read_checkpoint
+from eventstore.db import kit_metadata, make_engine, read_checkpoint, write_checkpoint
 from eventstore.projection import ProjectionRunner, RunnerOptions
 from eventstore.reader import BatchReader
 from eventstore.store import EventStore
@@ -91,6 +91,36 @@ async def test_a_rebuild_skips_undecoded_the_event_types_a_projection_does_not_u
     assert (runner.applied, runner.skipped) == (4, 8)  # every event counted, once
     with engine.begin() as conn:
         assert read_checkpoint(conn, projection.name) == last
+
+
+async def test_a_rebuild_decodes_effect_only_types_only_after_their_mark(
+    nc, topology, store, engine
+):
+    seen: list[tuple[int, str]] = []
+
+    class UpdatesAfterTheMark(CountingProjection):
+        event_types = frozenset({"AgencyRegistered"})
+        effect_types = frozenset({"AgencyUpdated"})  # e.g. notices, sent once, ever
+        effect_mark = "test.effects"
+
+        def apply(self, conn, env, ctx):
+            seen.append((ctx.seq, env.type))
+            super().apply(conn, env, ctx)
+
+    for i in range(12):
+        await store.append([agency_event(f"e{i % 4}", f"v{i}", updated=i >= 4)])
+    projection = UpdatesAfterTheMark()
+    runner = ProjectionRunner(nc, topology, projection, engine, options=FAST)
+    await asyncio.to_thread(kit_metadata.create_all, engine)
+    with engine.begin() as conn:  # the side effects of events up to 9 were done before
+        write_checkpoint(conn, "test.effects", 9)
+    await runner.rebuild()
+    await runner.stop()
+    updates = [seq for seq, kind in seen if kind == "AgencyUpdated"]
+    assert updates == [10, 11, 12]  # 5–9 skipped undecoded: at or below the mark
+    assert (runner.applied, runner.skipped) == (7, 5)
+    with engine.begin() as conn:
+        assert read_checkpoint(conn, projection.name) == 12
 
 
 async def store_last(store: EventStore) -> int:
