@@ -28,6 +28,7 @@ import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any, Protocol
+from uuid import uuid4
 
 import structlog
 from nats.aio.client import Client
@@ -471,10 +472,12 @@ class ProjectionRunner:
         """One pass; False when a delivery was lost on the way (read again from the
         checkpoint: without acks nothing would ever resend it)."""
         stream = self.topology.events_stream
-        name = f"{self.durable}_CATCHUP"
+        # A name of its own per pass: two instances of one projection catching up at once
+        # (a second process by mistake, a bench beside a rebuild) must not delete or take
+        # over each other's consumer and count events the other read. A pass that dies
+        # leaves its consumer to the server (inactive_threshold).
+        name = f"{self.durable}_CATCHUP_{uuid4().hex[:10]}"
         self._effect_mark = await in_thread(self._read_effect_mark)
-        with contextlib.suppress(NotFoundError):
-            await self.js.delete_consumer(stream, name)
         await self.js.add_consumer(
             stream,
             ConsumerConfig(

@@ -402,3 +402,25 @@ async def test_an_idle_consumer_whose_fetch_times_out_is_not_interrupted(
         await runner.stop()
     assert len(timeouts) == 3
     assert not [e for e in logs if "interrupted" in e.get("event", "")]
+
+
+async def test_two_instances_catching_up_at_once_each_read_every_event(
+    nc, topology, store, tmp_path
+):
+    """Two processes of one projection (a second `tsunagu run` by mistake, a bench beside a
+    rebuild) catch up at the same time. Each must read the whole backlog or fail: one must
+    not take over the other's catch-up consumer and report events it never read as done."""
+    last = await publish_agencies(store, [f"c{i}" for i in range(400)])
+    engines = [make_engine(f"sqlite:///{tmp_path / f'p{i}.sqlite'}") for i in (1, 2)]
+    small = RunnerOptions(batch=5, fetch_timeout=0.2, backoff=(0.01, 0.02, 0.05),
+                          catchup_idle=2.0, catchup_threshold=0)
+    runners = [ProjectionRunner(nc, topology, CountingProjection(), e, options=small)
+               for e in engines]
+    try:
+        await asyncio.gather(*(r.rebuild() for r in runners))
+        for runner, eng in zip(runners, engines, strict=True):
+            assert runner.checkpoint == last
+            assert len(rows(eng, runner.projection)) == 400  # type: ignore[arg-type]
+    finally:
+        for eng in engines:
+            eng.dispose()
