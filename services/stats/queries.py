@@ -7,10 +7,11 @@ from typing import Any
 
 from sqlalchemy import Connection, Engine, func, or_, select
 
-from contracts.common import AgeBand, Program, Sex
+from contracts.common import AgeBand, Program
 from eventstore.db import in_thread
 from eventstore.errors import InvalidInput
 from eventstore.service import Runtime
+from services.stats import derived, figures
 from services.stats import domain as d
 from services.stats import tables as t
 
@@ -53,14 +54,9 @@ def load_snapshot(
     return d.Snapshot(
         agencies={r.agency_id: r.category for r in conn.execute(select(t.agencies))},
         facts=tuple(
-            d.PersonFact(
-                person_id=r.matched_person_id or r.person_id,
-                version=r.version or "",
-                sex=Sex(r.sex) if r.sex else Sex.unknown,
-                age_band=AgeBand(r.age_band) if r.age_band else AgeBand.unknown,
-                birth_date=r.birth_date,
-            )
-            for r in conn.execute(select(t.person_facts).where(
+            derived.fact_of(r) for r in conn.execute(select(
+                f.matched_person_id, f.person_id, f.version, f.sex, f.age_band, f.birth_date,
+            ).where(
                 func.coalesce(f.matched_person_id, f.person_id).is_not(None)
             ))
         ),
@@ -111,10 +107,13 @@ def load_snapshot(
 
 
 def report(engine: Engine, as_of: date) -> dict[str, Any]:
-    """The report as of ``as_of`` from the projection (synchronous; run it in a thread)."""
+    """The report as of ``as_of`` from the projection (synchronous; run it in a thread):
+    the counts of its two windows, each a few aggregate queries (services/stats/figures.py)."""
+    d.check_as_of(as_of)
     with engine.connect() as conn:
-        snapshot = load_snapshot(conn, d.prior_window(as_of).start, as_of)
-    return d.compute_report(snapshot, as_of)
+        return d.assemble(as_of, figures.categories(conn),
+                          figures.window_figures(conn, d.window(as_of)),
+                          figures.window_figures(conn, d.prior_window(as_of)))
 
 
 def publication(engine: Engine, as_of: date) -> d.Publication:
