@@ -10,7 +10,7 @@ from __future__ import annotations
 import hashlib
 import json
 from collections import defaultdict
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 from typing import Any
@@ -564,18 +564,27 @@ class Publication:
 
 
 def plan_publication(s: Snapshot, as_of: date) -> Publication:
+    """``publication_of`` over a snapshot of the whole projection."""
+    ready = prepare(s)
+    return publication_of(lambda day: compute_report(ready, day), as_of, s.published,
+                          s.corrections)
+
+
+def publication_of(
+    report_of: Callable[[date], dict[str, Any]], as_of: date, published: Iterable[Published],
+    corrections_published: frozenset[tuple[str, str]],
+) -> Publication:
     """The report to publish as of ``as_of`` and the earlier reports it corrects: every
     published report whose figures, recomputed now, differ from what was published —
     unless a report already published that same correction."""
-    ready = prepare(s)
-    report = compute_report(ready, as_of)
+    report = report_of(as_of)
     recomputed: dict[date, str] = {}
     corrections = []
-    for p in sorted(s.published, key=lambda p: (p.as_of, p.report_id)):
+    for p in sorted(published, key=lambda p: (p.as_of, p.report_id)):
         if p.as_of not in recomputed:
-            recomputed[p.as_of] = figures_sha256(compute_report(ready, p.as_of))
+            recomputed[p.as_of] = figures_sha256(report_of(p.as_of))
         now = recomputed[p.as_of]
-        if now != p.figures_sha256 and (p.report_id, now) not in s.corrections:
+        if now != p.figures_sha256 and (p.report_id, now) not in corrections_published:
             corrections.append(
                 {"report_id": p.report_id, "as_of": p.as_of.isoformat(), "figures_sha256": now}
             )

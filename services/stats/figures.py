@@ -13,6 +13,7 @@ from typing import Any
 
 from sqlalchemy import (
     ColumnElement,
+    CompoundSelect,
     Connection,
     Select,
     and_,
@@ -21,6 +22,7 @@ from sqlalchemy import (
     func,
     or_,
     select,
+    union,
 )
 
 from contracts.common import AgeBand, Program, Sex
@@ -61,10 +63,10 @@ def _grid(conn: Connection, w: d.Window) -> dict[Program, d.Persons]:
     return out
 
 
-def _loose(col: Any) -> Any:
+def _loose(col: Any, name: str) -> Any:
     """Each distinct value of an indexed column, one index seek each (a loose index scan):
     the agencies that may be linked, a few hundred however many links there are."""
-    ag = select(func.min(col).label("a")).cte("ag", recursive=True)
+    ag = select(func.min(col).label("a")).cte(name, recursive=True)
     step = select(func.min(col)).where(col > ag.c.a).scalar_subquery()
     return ag.union_all(select(step).where(ag.c.a.is_not(None)))
 
@@ -74,37 +76,49 @@ def _served_case(case_id: Any, program: str, w: d.Window) -> Any:
     return exists().where(e.c.case_id == case_id, e.c.program == program, served(e.c, w))
 
 
-def _linked_by(w: d.Window, program: str) -> list[Select[Any]]:
-    """``domain.all_links`` dated in W, per source: the agencies with at least one link to a
-    case served in ``program`` in W. Asked per agency, each answer stops at its first such
-    link, so the cost follows the agencies, not the links."""
-    lk, r, m, tb = t.links.c, t.referrals.c, t.meetings.c, t.tabled.c
-    ag = _loose(lk.agency_id)
-    out = [select(ag.c.a).where(ag.c.a.is_not(None), exists().where(
-        lk.agency_id == ag.c.a, lk.on_date.between(w.start, w.end),
-        or_(lk.program.is_(None), lk.program == program), _served_case(lk.case_id, program, w)))]
-    for agency, on in ((r.referring_agency, r.submitted_on), (r.triaged_by, r.triaged_on)):
-        ag = _loose(agency)
-        c = t.cases.alias("c")
-        out.append(select(ag.c.a).where(ag.c.a.is_not(None), ag.c.a != "", exists().where(
-            agency == ag.c.a, on.between(w.start, w.end),
-            or_(_served_case(r.case_id, program, w), exists().where(
-                c.c.referral_id == r.referral_id, _served_case(c.c.case_id, program, w))))))
-    # Meetings are few: attendees of held meetings, joined to the tabled cases directly.
-    held = t.tabled.join(t.meetings, m.meeting_id == tb.meeting_id)
+def _linked_directly(w: d.Window, program: str) -> Select[Any]:
+    """The agencies linked in W to a case served in ``program`` in W by a link of their own
+    or a referral (``domain.all_links``). Asked per agency, each answer stops at its first
+    such link: the cost follows the agencies, not the links."""
+    lk, r = t.links.c, t.referrals.c
+    loose = [_loose(col, f"ag{i}")
+             for i, col in enumerate((lk.agency_id, r.referring_agency, r.triaged_by))]
+    agency = union(*(select(ag.c.a) for ag in loose)).subquery("found").c.a
+    c = t.cases.alias("c")
+    by_link = exists().where(
+        lk.agency_id == agency, lk.on_date.between(w.start, w.end),
+        or_(lk.program.is_(None), lk.program == program), _served_case(lk.case_id, program, w))
+    by_referral = [exists().where(
+        col == agency, on.between(w.start, w.end),
+        or_(_served_case(r.case_id, program, w), exists().where(
+            c.c.referral_id == r.referral_id, _served_case(c.c.case_id, program, w))))
+        for col, on in ((r.referring_agency, r.submitted_on), (r.triaged_by, r.triaged_on))]
+    return select(agency).where(agency.is_not(None), or_(
+        by_link, and_(agency != "", or_(*by_referral))))
+
+
+def _linked_at_meetings(w: d.Window, program: str) -> CompoundSelect[Any]:
+    """The agencies that attended a meeting held in W for a case served in ``program`` in W
+    (tabled for that program or for every one). Meetings are few: asked per attendance."""
+    m, tb = t.meetings.c, t.tabled.c
     at, ia = t.attendees.c, t.item_attendees.c
-    for attended, joined in ((t.attendees, at.meeting_id == tb.meeting_id),
-                             (t.item_attendees, and_(ia.meeting_id == tb.meeting_id,
-                                                     ia.case_id == tb.case_id))):
-        out.append(select(attended.c.agency_id).select_from(held.join(attended, joined)).where(
-            m.held_on.between(w.start, w.end), or_(tb.program.is_(None), tb.program == program),
-            _served_case(tb.case_id, program, w)))
-    return out
+    held = t.meetings.join(t.tabled, tb.meeting_id == m.meeting_id)
+    in_w = and_(m.held_on.between(w.start, w.end),
+                or_(tb.program.is_(None), tb.program == program),
+                _served_case(tb.case_id, program, w))
+    return union(
+        select(at.agency_id)
+        .select_from(held.join(t.attendees, at.meeting_id == tb.meeting_id)).where(in_w),
+        select(ia.agency_id)
+        .select_from(held.join(t.item_attendees, and_(ia.meeting_id == tb.meeting_id,
+                                                      ia.case_id == tb.case_id))).where(in_w),
+    )
 
 
 def _linked(conn: Connection, w: d.Window) -> dict[Program, set[str]]:
     """``domain.linked_agencies`` for each program."""
-    return {p: {r[0] for q in _linked_by(w, p.value) for r in conn.execute(q)}
+    return {p: {r[0] for q in (_linked_directly(w, p.value), _linked_at_meetings(w, p.value))
+                for r in conn.execute(q)}
             for p in d.PROGRAMS}
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import date
 from typing import Any
 
-from sqlalchemy import Connection, Engine, func, or_, select
+from sqlalchemy import Connection, Engine, func, select
 
 from contracts.common import AgeBand, Program
 from eventstore.db import in_thread
@@ -37,19 +37,11 @@ def parse_as_of(value: Any, field: str = "as_of") -> date:
     return day
 
 
-def load_snapshot(
-    conn: Connection, since: date | None = None, until: date | None = None
-) -> d.Snapshot:
-    """Rows that can matter for windows within [since, until] (all rows when not given)."""
-    e = t.enrollments.c
+def load_snapshot(conn: Connection) -> d.Snapshot:
+    """Every row of the projection, for the pure reference (``domain.compute_report``): what
+    tests hold the report's queries equal to."""
     enr_q = select(t.enrollments)
     link_q = select(t.links)
-    if until is not None:
-        enr_q = enr_q.where(e.started_on <= until)
-        link_q = link_q.where(t.links.c.on_date <= until)
-    if since is not None:
-        enr_q = enr_q.where(or_(e.ended_on.is_(None), e.ended_on >= since))
-        link_q = link_q.where(t.links.c.on_date >= since)
     f = t.person_facts.c
     return d.Snapshot(
         agencies={r.agency_id: r.category for r in conn.execute(select(t.agencies))},
@@ -106,22 +98,30 @@ def load_snapshot(
     )
 
 
-def report(engine: Engine, as_of: date) -> dict[str, Any]:
-    """The report as of ``as_of`` from the projection (synchronous; run it in a thread):
-    the counts of its two windows, each a few aggregate queries (services/stats/figures.py)."""
+def report_on(conn: Connection, as_of: date) -> dict[str, Any]:
+    """The report as of ``as_of`` from the projection: the counts of its two windows, each a
+    few aggregate queries over what the projection keeps (services/stats/figures.py)."""
     d.check_as_of(as_of)
+    return d.assemble(as_of, figures.categories(conn),
+                      figures.window_figures(conn, d.window(as_of)),
+                      figures.window_figures(conn, d.prior_window(as_of)))
+
+
+def report(engine: Engine, as_of: date) -> dict[str, Any]:
+    """``report_on`` (synchronous; run it in a thread)."""
     with engine.connect() as conn:
-        return d.assemble(as_of, figures.categories(conn),
-                          figures.window_figures(conn, d.window(as_of)),
-                          figures.window_figures(conn, d.prior_window(as_of)))
+        return report_on(conn, as_of)
 
 
 def publication(engine: Engine, as_of: date) -> d.Publication:
-    """What to publish as of ``as_of``: the whole snapshot, since earlier published reports
-    are recomputed to find corrections."""
+    """What to publish as of ``as_of``: earlier published reports are recomputed (each by
+    ``report_on``) to find corrections."""
     with engine.connect() as conn:
-        snapshot = load_snapshot(conn)
-    return d.plan_publication(snapshot, as_of)
+        published = [d.Published(r.report_id, r.as_of, r.figures_sha256)
+                     for r in conn.execute(select(t.published))]
+        corrections = frozenset(
+            (r.report_id, r.figures_sha256) for r in conn.execute(select(t.corrections)))
+        return d.publication_of(lambda day: report_on(conn, day), as_of, published, corrections)
 
 
 def latest_data_on(engine: Engine) -> date | None:
