@@ -90,7 +90,7 @@ enrollments = Table(
 links = Table(
     "stats_links", metadata,
     Column("link_id", String(100), primary_key=True),
-    Column("case_id", String(ID), nullable=False, index=True),
+    Column("case_id", String(ID), nullable=False),
     Column("agency_id", String(ID), nullable=False),
     Column("on_date", Date, nullable=False),
     Column("program", String(32), nullable=True),

@@ -73,9 +73,9 @@ def _referral(draw: st.DrawFn, i: int) -> list[Item]:
         **common, referring_agency=draw(AGENCIES), sex=draw(SEXES), age_band=draw(BANDS),
         personal=ReferralPersonal(summary="-", birth_date=draw(BIRTHS))), day)]
     if draw(st.booleans()):
+        personal = ReferralPersonal(summary="-", birth_date=draw(BIRTHS))
         out.append((ReferralCorrected(**common, sex=draw(SEXES), age_band=draw(BANDS),
-                                      personal=ReferralPersonal(summary="-", birth_date=draw(BIRTHS))),
-                    draw(DAYS)))
+                                      personal=personal), draw(DAYS)))
     if draw(st.booleans()):
         other = draw(PERSONS)
         out.append((PersonMatchDecided(referral_id=r, candidate_person_id=other,
@@ -128,7 +128,8 @@ def _around(draw: st.DrawFn) -> list[Item]:
             meeting_id=m, kind=draw(st.sampled_from(list(MeetingKind))), regular=True,
             scheduled_for=datetime(day.year, day.month, day.day, 10, tzinfo=JST),
             convened_by="a1", members=("a1",)), day))
-        out.append((CaseTabled(meeting_id=m, item_id="i", case_id=case, asks=(Ask.share_information,),
+        out.append((CaseTabled(meeting_id=m, item_id="i", case_id=case,
+                               asks=(Ask.share_information,),
                                program=draw(st.none() | st.sampled_from(list(Program)))), day))
         if draw(st.booleans()):
             out.append((CaseMovedToSupportPlanMeeting(meeting_id="m9", item_id="i", case_id=case,

@@ -6,9 +6,9 @@ are kept by the projection from now on, and read by the report with the new inde
 projected before this revision have none: rebuild the stats projection after upgrading
 (`tsunagu rebuild stats`); until then the report counts their persons as 不明.
 
-Revision ID: b298c9a40c70
+Revision ID: 729ede965ad0
 Revises: 318532c25081
-Create Date: 2026-12-06 20:46:12.086743
+Create Date: 2026-12-06 20:55:06.694071
 """
 
 from collections.abc import Sequence
@@ -16,7 +16,7 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-revision: str = 'b298c9a40c70'
+revision: str = '729ede965ad0'
 down_revision: str | Sequence[str] | None = '318532c25081'
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
@@ -43,6 +43,7 @@ def upgrade() -> None:
         batch_op.create_index('ix_stats_enrollments_person', ['person_id', 'program', 'started_on', 'enrollment_id', 'ended_on'], unique=False)
 
     with op.batch_alter_table('stats_links', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_stats_links_case_id'))
         batch_op.create_index('ix_stats_links_agency', ['agency_id', 'on_date', 'case_id', 'program'], unique=False)
 
     with op.batch_alter_table('stats_meetings', schema=None) as batch_op:
@@ -72,6 +73,7 @@ def downgrade() -> None:
 
     with op.batch_alter_table('stats_links', schema=None) as batch_op:
         batch_op.drop_index('ix_stats_links_agency')
+        batch_op.create_index(batch_op.f('ix_stats_links_case_id'), ['case_id'], unique=False)
 
     with op.batch_alter_table('stats_enrollments', schema=None) as batch_op:
         batch_op.drop_index('ix_stats_enrollments_person')
