@@ -13,7 +13,7 @@ from collections.abc import Iterable
 from datetime import date
 from typing import Any
 
-from sqlalchemy import Connection, and_, bindparam, delete, func, or_, select, update
+from sqlalchemy import Connection, and_, bindparam, delete, exists, func, or_, select, update
 
 from contracts.common import AgeBand, Program, Sex
 from eventstore import fastsql
@@ -31,10 +31,17 @@ _OF_PERSON = (select(_e.enrollment_id, _e.case_id, _e.program, _e.started_on, _e
                      _eb.age_band.label("kept"))
               .outerjoin(t.erased_bands, _eb.enrollment_id == _e.enrollment_id)
               .where(_e.person_id == bindparam("p")))
+_o = t.enrollments.alias("other")
+#: What a starting enrollment needs, in one statement: the band kept at erasure, the person's
+#: view, and whether the person has another enrollment in the program.
+_AT_START = select(
+    select(_eb.age_band).where(_eb.enrollment_id == bindparam("e")).scalar_subquery(),
+    *(select(col).where(_p.person_id == bindparam("p")).scalar_subquery()
+      for col in (_p.sex, _p.age_band, _p.birth_date)),
+    exists().where(_o.c.person_id == bindparam("p"), _o.c.program == bindparam("g"),
+                   _o.c.enrollment_id != bindparam("e")),
+)
 _KEPT = select(_eb.age_band).where(_eb.enrollment_id == bindparam("e"))
-_OTHERS = select(_e.enrollment_id).where(
-    _e.person_id == bindparam("p"), _e.program == bindparam("g"),
-    _e.enrollment_id != bindparam("e")).limit(1)
 _NOT_ALONE = (update(t.enrollments).values(alone=False)
               .where(_e.person_id == bindparam("p"), _e.program == bindparam("g")))
 _ENROLLMENT = select(_e.person_id, _e.started_on).where(_e.enrollment_id == bindparam("e"))
@@ -85,16 +92,22 @@ def enrollment_placement(
     return placement(e, view_of(conn, person_id), kept)
 
 
-def alone(conn: Connection, enrollment_id: str, person_id: str | None, program: str) -> bool:
-    """Whether this is the only enrollment of its person in the program; if not, the others
-    are told too (an enrollment is never deleted, so this only ever turns false)."""
-    if not person_id:
-        return True
-    keys = {"p": person_id, "g": program}
-    if fastsql.first(conn, _OTHERS, {**keys, "e": enrollment_id}) is None:
-        return True
-    fastsql.run(conn, _NOT_ALONE, keys)
-    return False
+def at_start(
+    conn: Connection, enrollment_id: str, person_id: str | None, program: str,
+    started_on: date,
+) -> dict[str, Any]:
+    """An enrollment's placement (band, sex) and ``alone``: whether it is the only enrollment
+    of its person in the program. If not, the others are told too (an enrollment is never
+    deleted, so ``alone`` only ever turns false)."""
+    keys = {"e": enrollment_id, "p": person_id or "", "g": program}
+    row = fastsql.first(conn, _AT_START, keys)
+    assert row is not None  # a SELECT without FROM returns one row
+    kept, sex, band, birth, others = row
+    view = d.PersonView(Sex(sex), AgeBand(band), birth) if person_id and sex else None
+    e = d.Enrollment(enrollment_id, "", Program(program), started_on, person_id=person_id)
+    if person_id and others:
+        fastsql.run(conn, _NOT_ALONE, {"p": person_id, "g": program})
+    return {**placement(e, view, kept), "alone": not (person_id and others)}
 
 
 def refresh_persons(conn: Connection, person_ids: Iterable[str | None]) -> None:

@@ -271,10 +271,8 @@ class StatsProjection:
                 "enrollment_id": e.enrollment_id, "case_id": e.case_id,
                 "program": e.program.value, "person_id": e.subject.person_id,
                 "agency_id": e.subject.agency_id, "started_on": e.started_on,
-                "start_version": v, **derived.enrollment_placement(
-                    conn, e.enrollment_id, e.subject.person_id, e.started_on),
-                "alone": derived.alone(conn, e.enrollment_id, e.subject.person_id,
-                                       e.program.value),
+                "start_version": v, **derived.at_start(
+                    conn, e.enrollment_id, e.subject.person_id, e.program.value, e.started_on),
             }, ["enrollment_id"])
 
     def _enrollment_ended(self, conn: Connection, env: Envelope, e: EnrollmentEnded) -> None:

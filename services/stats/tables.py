@@ -75,10 +75,9 @@ enrollments = Table(
     # True while no other enrollment of the same person in the same program is known: the
     # report then need not look for an earlier one. Only ever turns false.
     Column("alone", Boolean, nullable=True),
-    # Cover the report's reads: an earlier served enrollment of the same person; the served
-    # enrollments of a linked case.
-    Index("ix_stats_enrollments_person", "person_id", "program", "started_on", "enrollment_id",
-          "ended_on"),
+    # The report's reads: an earlier served enrollment of the same person (asked only when
+    # not ``alone``); the served enrollments of a linked case.
+    Index("ix_stats_enrollments_person", "person_id", "program"),
     Index("ix_stats_enrollments_case", "case_id", "program", "started_on", "ended_on"),
     # The grid's scan, in its GROUP BY order, without reading the rows.
     Index("ix_stats_enrollments_grid", "program", "band", "sex", "started_on", "ended_on",

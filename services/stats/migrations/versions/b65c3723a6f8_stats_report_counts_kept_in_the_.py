@@ -6,9 +6,9 @@ are kept by the projection from now on, and read by the report with the new inde
 projected before this revision have none: rebuild the stats projection after upgrading
 (`tsunagu rebuild stats`); until then the report counts their persons as 不明.
 
-Revision ID: 729ede965ad0
+Revision ID: b65c3723a6f8
 Revises: 318532c25081
-Create Date: 2026-12-06 20:55:06.694071
+Create Date: 2026-12-06 21:03:49.576451
 """
 
 from collections.abc import Sequence
@@ -16,7 +16,7 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-revision: str = '729ede965ad0'
+revision: str = 'b65c3723a6f8'
 down_revision: str | Sequence[str] | None = '318532c25081'
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
@@ -40,7 +40,7 @@ def upgrade() -> None:
         batch_op.add_column(sa.Column('alone', sa.Boolean(), nullable=True))
         batch_op.create_index('ix_stats_enrollments_case', ['case_id', 'program', 'started_on', 'ended_on'], unique=False)
         batch_op.create_index('ix_stats_enrollments_grid', ['program', 'band', 'sex', 'started_on', 'ended_on', 'alone', 'person_id', 'enrollment_id'], unique=False)
-        batch_op.create_index('ix_stats_enrollments_person', ['person_id', 'program', 'started_on', 'enrollment_id', 'ended_on'], unique=False)
+        batch_op.create_index('ix_stats_enrollments_person', ['person_id', 'program'], unique=False)
 
     with op.batch_alter_table('stats_links', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_stats_links_case_id'))
