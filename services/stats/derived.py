@@ -13,7 +13,7 @@ from collections.abc import Iterable
 from datetime import date
 from typing import Any
 
-from sqlalchemy import Connection, and_, bindparam, delete, exists, func, or_, select, update
+from sqlalchemy import Connection, bindparam, delete, exists, func, select, union_all, update
 
 from contracts.common import AgeBand, Program, Sex
 from eventstore import fastsql
@@ -22,10 +22,14 @@ from services.stats import domain as d
 from services.stats import tables as t
 
 _f, _p, _e, _eb = t.person_facts.c, t.persons.c, t.enrollments.c, t.erased_bands.c
-_FACTS = select(_f.matched_person_id, _f.person_id, _f.version, _f.sex, _f.age_band,
-                _f.birth_date).where(or_(
-                    _f.matched_person_id == bindparam("p"),
-                    and_(_f.matched_person_id.is_(None), _f.person_id == bindparam("p"))))
+_FACT_COLUMNS = (_f.matched_person_id, _f.person_id, _f.version, _f.sex, _f.age_band,
+                 _f.birth_date)
+#: A person's facts: matched to them, or theirs and matched to nobody. Two index reads, not
+#: an OR: PostgreSQL's generic plan for the OR scanned the whole table.
+_FACTS = union_all(
+    select(*_FACT_COLUMNS).where(_f.matched_person_id == bindparam("p")),
+    select(*_FACT_COLUMNS).where(_f.person_id == bindparam("p"),
+                                 _f.matched_person_id.is_(None)))
 _VIEW = select(_p.sex, _p.age_band, _p.birth_date).where(_p.person_id == bindparam("p"))
 _OF_PERSON = (select(_e.enrollment_id, _e.case_id, _e.program, _e.started_on, _e.band, _e.sex,
                      _eb.age_band.label("kept"))
@@ -49,8 +53,8 @@ _FORGET = delete(t.persons).where(_p.person_id == bindparam("p"))
 _SET = (update(t.enrollments).where(_e.enrollment_id == bindparam("e"))
         .values(band=bindparam("b"), sex=bindparam("s")))
 #: Facts whose person an erasure touches (named directly or matched to it).
-_TOUCHED = select(func.coalesce(_f.matched_person_id, _f.person_id)).where(
-    or_(_f.person_id == bindparam("p"), _f.matched_person_id == bindparam("p")))
+_TOUCHED = union_all(*(select(func.coalesce(_f.matched_person_id, _f.person_id)).where(
+    col == bindparam("p")) for col in (_f.person_id, _f.matched_person_id)))
 
 
 def fact_of(row: Any) -> d.PersonFact:
