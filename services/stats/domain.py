@@ -10,7 +10,7 @@ from __future__ import annotations
 import hashlib
 import json
 from collections import defaultdict
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 from typing import Any
@@ -425,27 +425,67 @@ def prepare(s: Snapshot) -> Prepared:
 REPORTS_FROM = date(2019, 5, 1)
 
 
-def compute_report(s: Snapshot | Prepared, as_of: date) -> dict[str, Any]:
-    """The report as of ``as_of`` in its documented JSON form (without corrections)."""
+def check_as_of(as_of: date) -> None:
     if as_of < REPORTS_FROM:
         raise InvalidInput(
             f"as_of {as_of} is before 令和 ({REPORTS_FROM}); reports start there",
             details={"field": "as_of", "rule": "min_date"},
         )
+
+
+def compute_report(s: Snapshot | Prepared, as_of: date) -> dict[str, Any]:
+    """The report as of ``as_of`` in its documented JSON form (without corrections)."""
+    check_as_of(as_of)
     ready = s if isinstance(s, Prepared) else prepare(s)
     return _report(ready, as_of)
 
 
+@dataclass(frozen=True)
+class ProgramFigures:
+    persons: Persons
+    linked: frozenset[str]  # agency ids (連携した機関)
+    plans: int
+
+
+@dataclass(frozen=True)
+class WindowFigures:
+    """Every count of one window; the report pairs the current window's with the prior's.
+    The pure path computes them from a snapshot, the query path from the projection's
+    tables (services/stats/figures.py) — the equality guard holds the two together."""
+
+    programs: Mapping[Program, ProgramFigures]
+    meetings: Mapping[str, int]
+    closed: int
+
+
+def window_figures(ready: Prepared, w: Window) -> WindowFigures:
+    s = ready.snapshot
+    programs = {
+        program: ProgramFigures(
+            count_persons(ready.enrollments[program], ready.persons, s.erased_bands, w),
+            frozenset(linked_agencies(ready.links, ready.enrollments[program], program, w)),
+            count_plans(ready.first, program, w),
+        )
+        for program in PROGRAMS
+    }
+    meetings = {kind: count_meetings(s.meetings, kind, w) for kind in MEETING_KINDS}
+    return WindowFigures(programs, meetings, count_closed(s.closures, w))
+
+
 def _report(ready: Prepared, as_of: date) -> dict[str, Any]:
-    s, persons, links, first = ready.snapshot, ready.persons, ready.links, ready.first
+    figures = window_figures(ready, window(as_of)), window_figures(ready, prior_window(as_of))
+    return assemble(as_of, ready.snapshot.agencies, *figures)
+
+
+def assemble(
+    as_of: date, categories: Mapping[str, str], now: WindowFigures, before: WindowFigures
+) -> dict[str, Any]:
+    """The report's JSON form from the figures of its two windows."""
     w, wp = window(as_of), prior_window(as_of)
     programs = []
     for program in PROGRAMS:
-        enrollments = ready.enrollments[program]
-        cur = count_persons(enrollments, persons, s.erased_bands, w)
-        pri = count_persons(enrollments, persons, s.erased_bands, wp)
-        agencies_cur = linked_agencies(links, enrollments, program, w)
-        agencies_pri = linked_agencies(links, enrollments, program, wp)
+        fig, pfig = now.programs[program], before.programs[program]
+        cur, pri = fig.persons, pfig.persons
         programs.append({
             "program": program.value,
             "label": PROGRAM_LABELS_JA[program],
@@ -470,12 +510,10 @@ def _report(ready: Prepared, as_of: date) -> dict[str, Any]:
                 "agencies": _pair(cur.agencies, pri.agencies),
             },
             "linked_agencies": {
-                "total": _pair(len(agencies_cur), len(agencies_pri)),
-                "by_category": _by_category(s.agencies, agencies_cur, agencies_pri),
+                "total": _pair(len(fig.linked), len(pfig.linked)),
+                "by_category": _by_category(categories, fig.linked, pfig.linked),
             },
-            "plans": {"label": PLAN_LABELS_JA[program], **_pair(
-                count_plans(first, program, w), count_plans(first, program, wp)
-            )},
+            "plans": {"label": PLAN_LABELS_JA[program], **_pair(fig.plans, pfig.plans)},
         })
     return {
         "format": FORMAT,
@@ -484,18 +522,16 @@ def _report(ready: Prepared, as_of: date) -> dict[str, Any]:
         "prior": _window_json(wp.end, wp),
         "programs": programs,
         "meetings": {
-            kind: {
-                "label": MEETING_LABELS_JA[kind],
-                **_pair(count_meetings(s.meetings, kind, w), count_meetings(s.meetings, kind, wp)),
-            }
+            kind: {"label": MEETING_LABELS_JA[kind],
+                   **_pair(now.meetings[kind], before.meetings[kind])}
             for kind in MEETING_KINDS
         },
-        "cases_closed": _pair(count_closed(s.closures, w), count_closed(s.closures, wp)),
+        "cases_closed": _pair(now.closed, before.closed),
     }
 
 
 def _by_category(
-    categories: Mapping[str, str], current: set[str], prior: set[str]
+    categories: Mapping[str, str], current: frozenset[str], prior: frozenset[str]
 ) -> list[dict[str, Any]]:
     cur: dict[str, int] = defaultdict(int)
     pri: dict[str, int] = defaultdict(int)
@@ -528,18 +564,27 @@ class Publication:
 
 
 def plan_publication(s: Snapshot, as_of: date) -> Publication:
+    """``publication_of`` over a snapshot of the whole projection."""
+    ready = prepare(s)
+    return publication_of(lambda day: compute_report(ready, day), as_of, s.published,
+                          s.corrections)
+
+
+def publication_of(
+    report_of: Callable[[date], dict[str, Any]], as_of: date, published: Iterable[Published],
+    corrections_published: frozenset[tuple[str, str]],
+) -> Publication:
     """The report to publish as of ``as_of`` and the earlier reports it corrects: every
     published report whose figures, recomputed now, differ from what was published —
     unless a report already published that same correction."""
-    ready = prepare(s)
-    report = compute_report(ready, as_of)
+    report = report_of(as_of)
     recomputed: dict[date, str] = {}
     corrections = []
-    for p in sorted(s.published, key=lambda p: (p.as_of, p.report_id)):
+    for p in sorted(published, key=lambda p: (p.as_of, p.report_id)):
         if p.as_of not in recomputed:
-            recomputed[p.as_of] = figures_sha256(compute_report(ready, p.as_of))
+            recomputed[p.as_of] = figures_sha256(report_of(p.as_of))
         now = recomputed[p.as_of]
-        if now != p.figures_sha256 and (p.report_id, now) not in s.corrections:
+        if now != p.figures_sha256 and (p.report_id, now) not in corrections_published:
             corrections.append(
                 {"report_id": p.report_id, "as_of": p.as_of.isoformat(), "figures_sha256": now}
             )

@@ -42,8 +42,10 @@ from contracts.referral import (
     TriageOutcome,
 )
 from contracts.stats import StatsReportPublished
+from eventstore import fastsql
 from eventstore.db import upsert
 from eventstore.projection import ApplyContext
+from services.stats import derived
 from services.stats import tables as t
 from services.stats.domain import figures_sha256
 
@@ -66,7 +68,12 @@ def _lookup(key: Column[Any], col: Column[Any]) -> Any:
 
 def _current(conn: Connection, key: Column[Any], value: Any, col: Column[Any]) -> Any:
     """``col`` of the row whose ``key`` column equals ``value`` (None if there is none)."""
-    return conn.execute(_lookup(key, col), {"key": value}).scalar()
+    return fastsql.scalar(conn, _lookup(key, col), {"key": value})
+
+
+_pf = t.person_facts.c
+_FACT_ROW = select(_pf.version, _pf.person_id, _pf.matched_person_id).where(
+    _pf.source == bindparam("key"))
 
 
 def _newer(conn: Connection, key: Column[Any], value: Any, col: Column[Any], v: str) -> bool:
@@ -192,7 +199,8 @@ class StatsProjection:
         self, conn: Connection, source: str, person_id: str, v: str, sex: str, band: str,
         personal: object,
     ) -> None:
-        if not _newer(conn, t.person_facts.c.source, source, t.person_facts.c.version, v):
+        row = fastsql.first(conn, _FACT_ROW, {"key": source})
+        if row is not None and row[0] is not None and v <= row[0]:
             return
         birth = None
         if not isinstance(personal, Sealed) and personal is not None:
@@ -203,6 +211,9 @@ class StatsProjection:
             "source": source, "person_id": person_id, "sex": sex, "age_band": band,
             "birth_date": birth, "version": v,
         }, ["source"])
+        matched = row[2] if row is not None else None
+        before = (matched or row[1]) if row is not None else None
+        derived.refresh_persons(conn, (before, matched or person_id))
 
     def _referral(self, conn: Connection, env: Envelope) -> None:
         event = env.event
@@ -219,9 +230,12 @@ class StatsProjection:
     def _match(self, conn: Connection, env: Envelope, event: PersonMatchDecided) -> None:
         source = f"referral:{event.referral_id}"
         v = version(env)
+        row = fastsql.first(conn, _FACT_ROW, {"key": source})
         if _newer(conn, t.person_facts.c.source, source, t.person_facts.c.match_version, v):
             upsert(conn, t.person_facts, {"source": source, "matched_person_id": event.person_id,
                                           "match_version": v}, ["source"])
+            before = (row[2] or row[1]) if row is not None else None
+            derived.refresh_persons(conn, (before, event.person_id))
 
     def _case_opened(self, conn: Connection, env: Envelope) -> None:
         event = env.event
@@ -235,6 +249,7 @@ class StatsProjection:
 
     def _erased(self, conn: Connection, event: PersonDataErased) -> None:
         upsert(conn, t.erased, {"person_id": event.person_id}, ["person_id"])
+        touched = derived.touched_by_erasure(conn, event.person_id)
         conn.execute(
             update(t.person_facts)
             .where(or_(t.person_facts.c.person_id == event.person_id,
@@ -244,6 +259,8 @@ class StatsProjection:
         for enrollment_id, band in event.age_bands.items():
             upsert(conn, t.erased_bands, {"enrollment_id": enrollment_id,
                                           "age_band": band.value}, ["enrollment_id"])
+        derived.refresh_persons(conn, (*touched, event.person_id))
+        derived.refresh_enrollments(conn, event.age_bands)
 
     # ----- enrollments and links -------------------------------------------------------
     def _enrollment_started(self, conn: Connection, env: Envelope, e: EnrollmentStarted) -> None:
@@ -254,7 +271,8 @@ class StatsProjection:
                 "enrollment_id": e.enrollment_id, "case_id": e.case_id,
                 "program": e.program.value, "person_id": e.subject.person_id,
                 "agency_id": e.subject.agency_id, "started_on": e.started_on,
-                "start_version": v,
+                "start_version": v, **derived.at_start(
+                    conn, e.enrollment_id, e.subject.person_id, e.program.value, e.started_on),
             }, ["enrollment_id"])
 
     def _enrollment_ended(self, conn: Connection, env: Envelope, e: EnrollmentEnded) -> None:
@@ -277,7 +295,11 @@ class StatsProjection:
 
 
 def erased_facts_cleared(conn: Connection, person_id: str) -> bool:
-    """Test helper: no birth date is kept for an erased person."""
+    """Test helper: no birth date is kept for an erased person (facts and resolved view)."""
+    view = conn.execute(select(t.persons.c.birth_date).where(
+        t.persons.c.person_id == person_id)).scalar()
+    if view is not None:
+        return False
     row = conn.execute(
         select(t.person_facts.c.source).where(and_(
             or_(t.person_facts.c.person_id == person_id,
