@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import weakref
 from datetime import date
 from typing import Any
 
@@ -9,7 +10,7 @@ from sqlalchemy import Connection, Engine, func, select
 
 from contracts.common import AgeBand, Program
 from eventstore.db import in_thread
-from eventstore.errors import InvalidInput
+from eventstore.errors import DomainError, InvalidInput
 from eventstore.service import Runtime
 from services.stats import derived, figures
 from services.stats import domain as d
@@ -98,10 +99,30 @@ def load_snapshot(conn: Connection) -> d.Snapshot:
     )
 
 
+#: Engines whose every enrollment carries its placement (checked once: new rows always do).
+_PLACED: weakref.WeakSet[Engine] = weakref.WeakSet()
+
+
+def require_placed(conn: Connection) -> None:
+    """Rows projected before migration b65c3723a6f8 have no placement; counted, their
+    persons would silently become 不明. Refuse until the projection is rebuilt."""
+    if conn.engine in _PLACED:
+        return
+    unplaced = conn.execute(select(t.enrollments.c.enrollment_id)
+                            .where(t.enrollments.c.band.is_(None)).limit(1)).first()
+    if unplaced is not None:
+        raise DomainError(
+            "the stats projection holds enrollments projected before the report's counts were "
+            "kept (migration b65c3723a6f8): run `tsunagu rebuild stats`; no report until then, "
+            "rather than one counting those persons as 不明", code="rebuild_needed")
+    _PLACED.add(conn.engine)
+
+
 def report_on(conn: Connection, as_of: date) -> dict[str, Any]:
     """The report as of ``as_of`` from the projection: the counts of its two windows, each a
     few aggregate queries over what the projection keeps (services/stats/figures.py)."""
     d.check_as_of(as_of)
+    require_placed(conn)
     if conn.dialect.name == "postgresql":
         # Each query is short, but its estimated cost crosses jit_above_cost: compiling it
         # took longer than running it (≈ 20 ms of each ≈ 70). This transaction only.

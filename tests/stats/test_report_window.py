@@ -60,3 +60,26 @@ def _publication_recomputes_earlier_reports_as_the_reference_does(engine: Engine
     publication = queries.publication(engine, date(2025, 11, 30))
     assert publication == d.plan_publication(whole, date(2025, 11, 30))
     assert publication.corrects == ("20250331-aaaaaaaaaaaa",)
+
+
+def test_rows_projected_before_the_counts_were_kept_stop_the_report_until_a_rebuild(
+    db_url: str,
+):
+    """After upgrading to migration b65c3723a6f8, enrollments projected before it have no
+    placement: the report must say to rebuild, not count those persons as 不明."""
+    from sqlalchemy import update
+
+    from eventstore.errors import DomainError
+    from services.stats import tables as t
+
+    engine = make_engine(db_url)
+    fill(engine, 2_000)
+    with engine.begin() as conn:  # as the migration leaves a row projected before it
+        some = conn.execute(t.enrollments.select().limit(1)).first()
+        assert some is not None
+        conn.execute(update(t.enrollments).where(
+            t.enrollments.c.enrollment_id == some.enrollment_id).values(band=None, sex=None))
+    with pytest.raises(DomainError, match="tsunagu rebuild stats") as refused:
+        queries.report(engine, date(2025, 11, 30))
+    assert refused.value.code == "rebuild_needed"
+    engine.dispose()

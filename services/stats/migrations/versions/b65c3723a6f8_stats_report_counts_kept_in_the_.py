@@ -4,7 +4,8 @@
 Each person's resolved view (stats_persons) and each enrollment's placement (band, sex, alone)
 are kept by the projection from now on, and read by the report with the new indexes. Rows
 projected before this revision have none: rebuild the stats projection after upgrading
-(`tsunagu rebuild stats`); until then the report counts their persons as 不明.
+(`tsunagu rebuild stats`); until then the report is refused (`rebuild_needed`) rather than
+counting their persons as 不明.
 
 Revision ID: b65c3723a6f8
 Revises: 318532c25081
