@@ -202,16 +202,17 @@ class StatsProjection:
         row = fastsql.first(conn, _FACT_ROW, {"key": source})
         if row is not None and row[0] is not None and v <= row[0]:
             return
+        matched = row[2] if row is not None else None
         birth = None
         if not isinstance(personal, Sealed) and personal is not None:
             birth = getattr(personal, "birth_date", None)
-        if birth is not None and self._is_erased(conn, person_id):
+        if birth is not None and (self._is_erased(conn, person_id)
+                                  or (matched and self._is_erased(conn, matched))):
             birth = None  # a late copy of an erased person's data is not kept
         upsert(conn, t.person_facts, {
             "source": source, "person_id": person_id, "sex": sex, "age_band": band,
             "birth_date": birth, "version": v,
         }, ["source"])
-        matched = row[2] if row is not None else None
         before = (matched or row[1]) if row is not None else None
         derived.refresh_persons(conn, (before, matched or person_id))
 
@@ -232,8 +233,11 @@ class StatsProjection:
         v = version(env)
         row = fastsql.first(conn, _FACT_ROW, {"key": source})
         if _newer(conn, t.person_facts.c.source, source, t.person_facts.c.match_version, v):
-            upsert(conn, t.person_facts, {"source": source, "matched_person_id": event.person_id,
-                                          "match_version": v}, ["source"])
+            values: dict[str, object] = {"source": source, "matched_person_id": event.person_id,
+                                         "match_version": v}
+            if self._is_erased(conn, event.person_id):
+                values["birth_date"] = None  # matched to an erased person: not kept
+            upsert(conn, t.person_facts, values, ["source"])
             before = (row[2] or row[1]) if row is not None else None
             derived.refresh_persons(conn, (before, event.person_id))
 

@@ -108,8 +108,11 @@ def require_placed(conn: Connection) -> None:
     persons would silently become 不明. Refuse until the projection is rebuilt."""
     if conn.engine in _PLACED:
         return
+    # An enrollment known only by its end (its start dead-lettered or still to come) has
+    # no placement and is not counted: only a started one without it predates the migration.
     unplaced = conn.execute(select(t.enrollments.c.enrollment_id)
-                            .where(t.enrollments.c.band.is_(None)).limit(1)).first()
+                            .where(t.enrollments.c.band.is_(None),
+                                   t.enrollments.c.started_on.is_not(None)).limit(1)).first()
     if unplaced is not None:
         raise DomainError(
             "the stats projection holds enrollments projected before the report's counts were "
