@@ -218,6 +218,9 @@ def notice_subject(prefix: str, agency: str, n: Notice) -> str:
     last = {"case_joined": "agency_id", "case_decision": "decision_id",
             "decision_applied": "decision_id", "decision_not_applied": "decision_id"}.get(kind)
     tail = f".{getattr(n, last)}" if last else ""
+    if isinstance(n, DecisionNotApplied):
+        # A tabling not taken is named by its item id, which repeats across meetings.
+        tail = f".{n.meeting_id}.{n.decision_id}"
     if isinstance(n, TaskDue):
         tail = f".{n.task}.{n.ref or 'case'}.{n.due_on.isoformat()}"
     return f"{prefix}.feed.{agency}.{about}.{kind}{tail}"

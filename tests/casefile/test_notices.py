@@ -105,6 +105,18 @@ def test_notices_that_must_stay_have_their_own_subject_under_the_agencys_feed():
     assert "tsunagu.feed.npo.c1.case" not in subjects  # never replaces the case view
 
 
+def test_a_tabling_not_taken_at_two_meetings_leaves_two_notices_not_one():
+    """A tabling that could not be taken is named by its item id, and item ids repeat from
+    meeting to meeting (item-1 at each): the notice of the first must not be replaced."""
+    def missed(meeting: str) -> DecisionNotApplied:
+        return DecisionNotApplied(at=AT, seq=9, case_id="c1", meeting_id=meeting,
+                                  decision_id="item-1", code=NotAppliedCode.plan_not_drafted)
+
+    first, second = (notice_subject("tsunagu", "fukushi", missed(m)) for m in ("m1", "m2"))
+    assert first != second
+    assert first == "tsunagu.feed.fukushi.c1.decision_not_applied.m1.item-1"
+
+
 # ----- reminders: on the day, once, and not again after a rebuild -----------------------
 TOPO = Topology("tsunagu")
 DAY = date(2026, 7, 1)
@@ -193,5 +205,5 @@ def test_an_erasure_removes_every_feed_message_that_may_hold_the_persons_data():
             "t.feed.npo.m1.meeting_invitation",
             "t.feed.npo.c1.task_due.monitoring.case.2026-05-01", "t.feed.npo.c2.case"]
     gone = ["t.feed.npo.c1.case", "t.feed.npo.c1.case_decision.d1",
-            "t.feed.npo.c1.decision_not_applied.d2"]
+            "t.feed.npo.c1.decision_not_applied.d2", "t.feed.npo.c1.decision_not_applied.m1.item-1"]
     assert [s for s in kept + gone if personal_feed_message("t", s, {"c1"})] == gone
