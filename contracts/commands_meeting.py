@@ -97,7 +97,8 @@ class TableCase(Command):
     meeting_id: Id
     case_id: Id
     asks: tuple[Ask, ...] = Field(min_length=1)
-    plan_id: Id | None = Field(default=None, description="Required when asking approve_plan")
+    plan_id: Id | None = Field(default=None, description="Required when asking approve_plan, "
+                               "and only then")
     plan_version: int | None = Field(default=None, ge=1)
     item_id: Id | None = Field(default=None, description="Default: item-<n>")
 

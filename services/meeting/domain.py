@@ -359,7 +359,12 @@ def _plan_of(asks: tuple[Ask, ...], case: Case, plan_id: str | None, plan_versio
     (``plan_not_drafted`` on the convener's feed). The case's plans are read only for the
     program, which the item and its events carry for the agenda and the statistics."""
     if Ask.approve_plan not in asks:
-        return plan_id, plan_version, None
+        if plan_id is not None or plan_version is not None:
+            # The casefile would answer a plan named otherwise to every agency of the case
+            # (a 支援会議 among them): nothing to approve, nothing to tell.
+            raise InvalidInput("plan_id, plan_version: only with the approve_plan ask",
+                               details={"field": "plan_id"})
+        return None, None, None
     if plan_id is None or plan_version is None:
         raise InvalidInput("plan_id, plan_version: required when asking approve_plan",
                            details={"field": "plan_id"})

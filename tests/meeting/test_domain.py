@@ -177,6 +177,17 @@ def test_a_plan_goes_on_the_agenda_without_the_meeting_judging_whether_it_was_dr
     assert never.program is None and never.meeting_kind is MeetingKind.support_plan
 
 
+def test_a_plan_is_named_only_by_an_item_that_asks_to_approve_it():
+    # Otherwise the casefile would answer the plan (not_support_plan_meeting at a 支援会議)
+    # to every agency of the case: the 支援会議's existence told to agencies outside it.
+    confidential = _open(MeetingKind.confidential)
+    with_plan = TableCase(command_id="c1", meeting_id="mtg-1", case_id="case-1",
+                          asks=(Ask.share_information,), plan_id="plan-1", plan_version=1)
+    with pytest.raises(InvalidInput, match="approve_plan") as refused:
+        domain.table(with_plan, confidential, "coord", OPEN_CASE, False)
+    assert refused.value.details == {"field": "plan_id"}
+
+
 def test_which_meeting_a_case_may_go_to_is_judged_by_the_meeting_when_it_is_tabled():
     # Rule 1: without consent, a 支援会議 only; a closed or unknown case goes on no agenda
     # (an item at a 支援会議 opens the case to its bound members: refused before, not after).
