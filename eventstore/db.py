@@ -181,5 +181,22 @@ def read_checkpoint(conn: Connection, name: str) -> int:
     return int(row[0]) if row else 0
 
 
+_CLAIM = (update(tracking).where(tracking.c.name == bindparam("n"))
+          .values(last_seq=tracking.c.last_seq))
+
+
+def claim_checkpoint(conn: Connection, name: str) -> int:
+    """The checkpoint, its row locked until this transaction ends (an UPDATE to itself:
+    a row lock on PostgreSQL, the write lock on SQLite). Another instance of the projection
+    applying the same batch waits here, then reads the checkpoint it moved and skips what
+    was applied — never applies it twice."""
+    if conn.execute(_CLAIM, {"n": name}).rowcount == 0:
+        ins = pg_insert(tracking) if conn.dialect.name == "postgresql" else sqlite_insert(tracking)
+        conn.execute(ins.values(name=name, last_seq=0).on_conflict_do_nothing(
+            index_elements=["name"]))
+        conn.execute(_CLAIM, {"n": name})
+    return read_checkpoint(conn, name)
+
+
 def write_checkpoint(conn: Connection, name: str, seq: int) -> None:
     upsert(conn, tracking, {"name": name, "last_seq": seq}, ["name"])

@@ -41,6 +41,7 @@ from contracts.envelope import Envelope
 from eventstore.codec import decode
 from eventstore.crypto import KeyRing, envelope_key_ids
 from eventstore.db import (
+    claim_checkpoint,
     in_thread,
     kit_metadata,
     outbox,
@@ -261,7 +262,7 @@ class ProjectionRunner:
         """Apply items in one transaction; returns (new checkpoint, outbox rows)."""
         ctx = ApplyContext(self.keyring)
         with self.engine.begin() as conn:
-            checkpoint = read_checkpoint(conn, self.name)
+            checkpoint = claim_checkpoint(conn, self.name)
             last = checkpoint
             for item in items:
                 if item.seq <= last:

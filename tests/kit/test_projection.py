@@ -424,3 +424,28 @@ async def test_two_instances_catching_up_at_once_each_read_every_event(
     finally:
         for eng in engines:
             eng.dispose()
+
+
+async def test_two_instances_on_one_database_apply_each_event_once(nc, topology, store,
+                                                                  db_url: str):
+    """Two processes of one projection on the same database (a second `tsunagu run` by
+    mistake) catch up side by side: each batch is applied by one of them, the other finds
+    the checkpoint moved and skips it — never an event counted twice."""
+    last = await publish_agencies(store, [f"d{i}" for i in range(300)])
+    engines = [make_engine(db_url), make_engine(db_url)]
+    small = RunnerOptions(batch=5, fetch_timeout=0.2, backoff=(0.01, 0.02, 0.05),
+                          catchup_idle=2.0, catchup_threshold=0)
+    projection = CountingProjection()
+    projection.metadata.create_all(engines[0])  # deployed once, before either starts
+    kit_metadata.create_all(engines[0])
+    runners = [ProjectionRunner(nc, topology, projection, e, options=small) for e in engines]
+    try:
+        await asyncio.gather(*(r.start() for r in runners))
+        await asyncio.gather(*(r.wait_for(last) for r in runners))
+        assert {r[1] for r in rows(engines[0], projection)} == {1}
+        assert len(rows(engines[0], projection)) == 300
+    finally:
+        for runner in runners:
+            await runner.stop()
+        for eng in engines:
+            eng.dispose()
