@@ -33,6 +33,7 @@ from eventstore.crypto import KeyRing, sealed_key_ids
 from eventstore.errors import DomainError, Forbidden, NotFound
 from eventstore.projection import ProjectionRunner
 from eventstore.scrub import dead_letters, outbox_stash, rewrite_stream, scrub_after
+from eventstore.store import Stored
 from services.casefile.shred_attachments import delete_object, objects_to_delete
 
 log = structlog.get_logger("tsunagu.casefile.erasure")
@@ -131,17 +132,7 @@ async def handle_erase_person_data(
     mine = [s.envelope for s in opened
             if isinstance(s.envelope.event, CaseOpened)
             and s.envelope.event.subject.person_id == cmd.person_id]
-    submitted = await store.read(topo.event_subject("referral", "*", "ReferralSubmitted"))
-    matched = await store.read(topo.event_subject("referral", "*", "PersonMatchDecided"))
-    referral_ids, other_keys = matched_referrals(
-        cmd.person_id,
-        {s.envelope.aggregate_id: str(getattr(s.envelope.event, "person_id", ""))
-         for s in submitted},
-        [(s.envelope.aggregate_id, str(getattr(s.envelope.event, "person_id", "")))
-         for s in matched],
-        {str(s.envelope.event.subject.person_id) for s in opened
-         if isinstance(s.envelope.event, CaseOpened)},
-    )
+    referral_ids, other_keys = await _referrals_of(session, cmd.person_id, opened)
     if not mine and not referral_ids:
         raise NotFound(f"person_id: no case or referral names person {cmd.person_id!r}",
                        details={"field": "person_id"})
@@ -170,6 +161,24 @@ async def handle_erase_person_data(
         referral_ids=tuple(sorted(referral_ids)),
         age_bands=age_bands(cmd.person_id, cases, referrals),
     )]
+
+
+async def _referrals_of(session: Session, person_id: str, opened: list[Stored]
+                        ) -> tuple[set[str], set[str]]:
+    """``matched_referrals`` over every submission and match decision in the stream."""
+    store, topo = session.store, session.store.topology
+
+    def person_of(stored: Stored) -> str:
+        return str(getattr(stored.envelope.event, "person_id", ""))
+
+    submitted = await store.read(topo.event_subject("referral", "*", "ReferralSubmitted"))
+    matched = await store.read(topo.event_subject("referral", "*", "PersonMatchDecided"))
+    return matched_referrals(
+        person_id, {s.envelope.aggregate_id: person_of(s) for s in submitted},
+        [(s.envelope.aggregate_id, person_of(s)) for s in matched],
+        {str(s.envelope.event.subject.person_id) for s in opened
+         if isinstance(s.envelope.event, CaseOpened)},
+    )
 
 
 async def meeting_text_keys(session: Session, case_ids: set[str]

@@ -1,11 +1,11 @@
 """Erasing a person reaches the referrals a coordinator linked to them (PersonMatchDecided),
-not only those submitted under their id: the rule, pure, then the projection."""
+not only those submitted under their id: the rule, pure, then the
+projection, then end to end over NATS through commands."""
 
 from __future__ import annotations
 
-from datetime import date
-
 import json
+from datetime import date
 
 import pytest
 from sqlalchemy import create_engine, select
