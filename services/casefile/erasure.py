@@ -2,7 +2,8 @@
 年代 of each of the person's enrollments, computed while the birth date is still readable);
 the shredder reactor then deletes the person's attached documents from the object store and
 destroys the keys (the person's, and each of their cases', which also seal their agenda
-items' material and minutes).
+items' material and minutes; and the submitter key of a referral linked to them when it seals
+nobody else's data: ``matched_referrals``).
 
 Order matters: the event is stored *first* and the keys destroyed *after*, at least once, by
 the reactor. The other order could destroy keys and then fail to record why, and a retry
