@@ -2,7 +2,8 @@
 年代 of each of the person's enrollments, computed while the birth date is still readable);
 the shredder reactor then deletes the person's attached documents from the object store and
 destroys the keys (the person's, and each of their cases', which also seal their agenda
-items' material and minutes).
+items' material and minutes; and the submitter key of a referral linked to them when it seals
+nobody else's data: ``matched_referrals``).
 
 Order matters: the event is stored *first* and the keys destroyed *after*, at least once, by
 the reactor. The other order could destroy keys and then fail to record why, and a retry
@@ -13,7 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Sequence
+from collections.abc import Iterable, Mapping, Sequence, Set
 from datetime import date
 from typing import Any
 
@@ -33,6 +34,7 @@ from eventstore.crypto import KeyRing, sealed_key_ids
 from eventstore.errors import DomainError, Forbidden, NotFound
 from eventstore.projection import ProjectionRunner
 from eventstore.scrub import dead_letters, outbox_stash, rewrite_stream, scrub_after
+from eventstore.store import Stored
 from services.casefile.shred_attachments import delete_object, objects_to_delete
 
 log = structlog.get_logger("tsunagu.casefile.erasure")
@@ -75,6 +77,37 @@ def age_bands(
     return out
 
 
+def matched_referrals(
+    person_id: str, submitted: Mapping[str, str], matches: Iterable[tuple[str, str]],
+    case_persons: Set[str],
+) -> tuple[set[str], set[str]]:
+    """Pure: the referrals erasing ``person_id`` shreds, and the other person keys it destroys.
+
+    ``submitted`` maps each referral to the person id it was submitted under; ``matches`` are
+    the coordinators' decisions ``(referral_id, person_id after it)`` in stream order (the
+    latest wins: a referral re-linked elsewhere is that person's); ``case_persons`` the
+    persons cases are opened for. The referrals: those submitted under the person (their
+    key seals them) and those whose latest match is the person. A referral's events are
+    sealed by the person it named *then* (``personal_key_id``), so a linked referral's sheet
+    sits under its submitter's key: that key is destroyed only if every referral ever under
+    it is erased with the person and no case names it (then it denotes the same human).
+    Otherwise it also seals someone else's data and stays; the projections still clear the
+    referral's sheet, but the stream keeps it readable under that key (docs/PRIVACY.md).
+    """
+    current = dict(submitted)
+    ever: dict[str, set[str]] = {}
+    for referral_id, person in submitted.items():
+        ever.setdefault(person, set()).add(referral_id)
+    for referral_id, person in matches:
+        current[referral_id] = person
+        ever.setdefault(person, set()).add(referral_id)
+    referrals = {r for r, p in current.items() if p == person_id}
+    referrals |= {r for r, p in submitted.items() if p == person_id}
+    named = {p for p, rs in ever.items() if rs & referrals} - {person_id}
+    keys = {p for p in named if ever[p] <= referrals and p not in case_persons}
+    return referrals, keys
+
+
 async def _unsealed(keyring: KeyRing, envelopes: list[Envelope]) -> list[DomainEvent]:
     ids: set[str] = set()
     for env in envelopes:
@@ -100,9 +133,7 @@ async def handle_erase_person_data(
     mine = [s.envelope for s in opened
             if isinstance(s.envelope.event, CaseOpened)
             and s.envelope.event.subject.person_id == cmd.person_id]
-    submitted = await store.read(topo.event_subject("referral", "*", "ReferralSubmitted"))
-    referral_ids = {s.envelope.aggregate_id for s in submitted
-                    if getattr(s.envelope.event, "person_id", None) == cmd.person_id}
+    referral_ids, other_keys = await _referrals_of(session, cmd.person_id, opened)
     if not mine and not referral_ids:
         raise NotFound(f"person_id: no case or referral names person {cmd.person_id!r}",
                        details={"field": "person_id"})
@@ -126,10 +157,29 @@ async def handle_erase_person_data(
     meetings, text_keys = await meeting_text_keys(session, set(case_ids))
     return [PersonDataErased(
         person_id=cmd.person_id, reason=cmd.reason, erased_by=cmd.staff or OPERATOR,
-        key_ids=(cmd.person_id, *case_ids, *text_keys), meeting_ids=meetings,
+        key_ids=(cmd.person_id, *sorted(other_keys), *case_ids, *text_keys),
+        meeting_ids=meetings,
         referral_ids=tuple(sorted(referral_ids)),
         age_bands=age_bands(cmd.person_id, cases, referrals),
     )]
+
+
+async def _referrals_of(session: Session, person_id: str, opened: list[Stored]
+                        ) -> tuple[set[str], set[str]]:
+    """``matched_referrals`` over every submission and match decision in the stream."""
+    store, topo = session.store, session.store.topology
+
+    def person_of(stored: Stored) -> str:
+        return str(getattr(stored.envelope.event, "person_id", ""))
+
+    submitted = await store.read(topo.event_subject("referral", "*", "ReferralSubmitted"))
+    matched = await store.read(topo.event_subject("referral", "*", "PersonMatchDecided"))
+    return matched_referrals(
+        person_id, {s.envelope.aggregate_id: person_of(s) for s in submitted},
+        [(s.envelope.aggregate_id, person_of(s)) for s in matched],
+        {str(s.envelope.event.subject.person_id) for s in opened
+         if isinstance(s.envelope.event, CaseOpened)},
+    )
 
 
 async def meeting_text_keys(session: Session, case_ids: set[str]

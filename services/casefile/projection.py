@@ -17,7 +17,7 @@ from datetime import UTC, datetime
 from functools import partial
 from typing import Any
 
-from sqlalchemy import Connection, bindparam, case, exists, insert, select, update
+from sqlalchemy import Connection, bindparam, case, exists, insert, or_, select, update
 
 from contracts import catalog
 from contracts.base import PersonalData
@@ -415,7 +415,10 @@ class CasefileProjection:
         pid = e.person_id
         upsert(conn, t.erased_persons, {"person_id": pid, "erased_seq": ctx.seq}, ["person_id"])
         b.person_erased[pid] = True
-        conn.execute(update(t.referrals).where(t.referrals.c.person_id == pid)
+        # A referral submitted under another id and matched to the person is theirs too;
+        # this projection keeps its submitter's id, so the event names it (referral_ids).
+        conn.execute(update(t.referrals).where(or_(
+            t.referrals.c.person_id == pid, t.referrals.c.referral_id.in_(e.referral_ids)))
                      .values(personal=None))
         case_ids = set(conn.execute(select(t.cases.c.case_id).where(
             t.cases.c.person_id == pid)).scalars())

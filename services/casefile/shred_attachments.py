@@ -44,7 +44,9 @@ class _Owners:
         self.person_id = erased.person_id
         self.keys = set(erased.key_ids)
         self.cases = {o.case_id for o in opened if o.case_id in self.keys}
-        self.referrals = {o.referral_id for o in opened if o.case_id in self.cases}
+        # The event names the referrals linked to the person too (PersonMatchDecided).
+        self.referrals = ({o.referral_id for o in opened if o.case_id in self.cases}
+                          | set(erased.referral_ids))
         self.items = {(t.meeting_id, t.item_id): t.case_id for t in tabled}
 
     def owns(self, event: DomainEvent, raw: object) -> bool:

@@ -7,6 +7,7 @@ from typing import Any
 
 from contracts.common import AttachmentRef
 from contracts.envelope import Envelope
+from contracts.person import was_erased
 from contracts.referral import ReferralPersonal
 from eventstore.crypto import envelope_key_ids, sealed_key_ids
 from eventstore.service import Runtime
@@ -21,8 +22,14 @@ async def sheet_of(rt: Runtime, referral_id: str) -> tuple[list[Envelope], dict[
                                         for env in history.envelopes))
     sheet: dict[str, Any] | None = None
     if state.sheet is not None:
-        await rt.keyring.prefetch(sealed_key_ids(state.sheet))
-        plain = rt.keyring.unseal_event(state.sheet)
+        # Linked to a person since erased, the sheet may still be sealed under its
+        # submitter's key when that key seals another person's data too (docs/PRIVACY.md):
+        # it is not unsealed then.
+        person = await rt.store.load("person", state.person_id)
+        plain = state.sheet
+        if not was_erased(env.event for env in person.envelopes):
+            await rt.keyring.prefetch(sealed_key_ids(state.sheet))
+            plain = rt.keyring.unseal_event(state.sheet)
         sheet = plain.model_dump(mode="json", exclude={"type", "schema_version"})
         if not isinstance(plain.personal, ReferralPersonal):
             sheet["personal"] = None  # erased (crypto-shredded) or key unavailable

@@ -125,6 +125,9 @@ class Person:
         self.title = f"鰐淵さん世帯の支援検討会議{tag}"
         self.purpose = f"債務整理の相談先との情報共有{tag}"
         self.staff = f"相談支援員 楢崎{tag}"
+        # A second つなぐシート, submitted under a new person id and linked to this person.
+        self.alias = f"鷲尾 あおい{tag}"
+        self.alias_address = f"東京都日野市程久保{tag}番地"
 
     def strings(self) -> dict[str, str]:
         return {k: v for k, v in vars(self).items() if isinstance(v, str)}
@@ -161,6 +164,7 @@ class Platform:
         case_id = (await self.ok("fukushi", "triage_referral", referral_id=referral_id,
                                  outcome="complex", triaged_on=days_ago(39),
                                  reason=p.triage, staff=p.staff))["ids"]["case_id"]
+        linked = await self.linked_referral(p, case_id)
         applied = await self.ok(
             "fukushi", "record_application", case_id=case_id, applied_on=days_ago(35),
             with_consent=True, consent={"agencies": ["fukushi", "hokatsu", "shakyo"],
@@ -200,7 +204,28 @@ class Platform:
         opened = (await self.store.load("case", case_id)).envelopes[0].event
         return {"case_id": case_id, "person_id": opened.subject.person_id,
                 "consent_id": consent_id, "referral_id": referral_id,
-                "meeting_id": meeting_id}
+                "meeting_id": meeting_id, "linked_person_id": linked}
+
+    async def linked_referral(self, p: Person, case_id: str) -> str:
+        """A sheet from another agency under a new person id, then linked to ``p`` by the
+        coordinator (PersonMatchDecided); returns the id it was submitted under."""
+        sub = await self.ok(
+            "shakyo", "submit_referral", contact_route="visit", concerns=["income"],
+            personal={"name": p.alias, "address": p.alias_address, "birth_date": p.birth,
+                      "summary": "同じ方と思われる", "phone": p.phone})
+        referral_id = sub["ids"]["referral_id"]
+        submitted = (await self.store.load("referral", referral_id)).envelopes[0].event
+        person_id = (await self.store.load("case", case_id)).envelopes[0].event.subject.person_id
+
+        async def linked() -> bool:  # once the referral service knows the person
+            self.n += 1
+            reply = await send(self.nc, self.topology, "fukushi", "decide_person_match", {
+                "command_id": f"disk-{self.n}", "referral_id": referral_id,
+                "candidate_person_id": person_id, "decision": "link"})
+            return bool(reply["ok"])
+
+        await eventually(linked, timeout=20)
+        return str(submitted.person_id)
 
     async def consents(self, case_id: str) -> dict:
         return await ask(self.nc, self.topology, "fukushi", "consent_history",
@@ -257,6 +282,7 @@ async def test_after_erasure_no_byte_of_the_person_is_left_on_disk(
     await eventually(lambda: _projected(nc, topology, ids, p), timeout=30)
     needles = {what: forms(s) for what, s in p.strings().items()}
     needles.update(await platform.keys([ids["person_id"], ids["case_id"],
+                                        ids["linked_person_id"],
                                         meeting_text_key(ids["meeting_id"])]))
 
     def on_disk() -> dict[str, bytes]:
