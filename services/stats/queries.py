@@ -135,16 +135,26 @@ def report_on(conn: Connection, as_of: date) -> dict[str, Any]:
                       figures.window_figures(conn, d.prior_window(as_of)))
 
 
+def _snapshot(engine: Engine) -> Connection:
+    """A connection whose queries all read one state of the projection: a report is some
+    twenty queries, and a commit between two of them would mix two states (and make a
+    publication see a spurious correction). PostgreSQL: a repeatable-read transaction."""
+    conn = engine.connect()
+    if engine.dialect.name == "postgresql":
+        conn = conn.execution_options(isolation_level="REPEATABLE READ")
+    return conn
+
+
 def report(engine: Engine, as_of: date) -> dict[str, Any]:
     """``report_on`` (synchronous; run it in a thread)."""
-    with engine.connect() as conn:
+    with _snapshot(engine) as conn:
         return report_on(conn, as_of)
 
 
 def publication(engine: Engine, as_of: date) -> d.Publication:
     """What to publish as of ``as_of``: earlier published reports are recomputed (each by
     ``report_on``) to find corrections."""
-    with engine.connect() as conn:
+    with _snapshot(engine) as conn:
         published = [d.Published(r.report_id, r.as_of, r.figures_sha256)
                      for r in conn.execute(select(t.published))]
         corrections = frozenset(
