@@ -7,7 +7,7 @@ import asyncio
 import doctest
 import json
 from datetime import date
-from typing import Literal
+from typing import Any, Literal
 
 import pytest
 
@@ -229,16 +229,25 @@ def test_a_newcomer_waits_behind_its_own_queue_and_one_more_of_each_other_agency
     assert waiting_ahead("a", {"a": 2, "b": 5, "c": 1}) == 2 + 3 + 1
 
 
-async def test_waiting_agencies_are_served_in_turn_not_in_order_of_arrival():
-    admission = Admission(1, 10_000, budget_ms=2000, clock=Clock(NOW), timer=Clock(0.0))
-    release, served = asyncio.Event(), []
+class OneSlot:
+    """One slot, time standing still (10 ms a command): commands that note when they are
+    served, and one that holds its slot until ``release`` is set."""
 
-    async def command(agency: str, name: str, hold: bool = False) -> None:
-        async with admission.slot(NOW + 60_000, agency):
-            served.append(name)
+    def __init__(self, max_wait_ms: float = 10_000) -> None:
+        self.admission = Admission(1, max_wait_ms, budget_ms=2000, clock=Clock(NOW),
+                                   timer=Clock(0.0))
+        self.release, self.served = asyncio.Event(), list[str]()
+
+    async def command(self, agency: str, name: str = "", hold: bool = False) -> None:
+        async with self.admission.slot(NOW + 60_000, agency):
+            self.served.append(name)
             if hold:
-                await release.wait()
+                await self.release.wait()
 
+
+async def test_waiting_agencies_are_served_in_turn_not_in_order_of_arrival():
+    one = OneSlot()
+    admission, release, served, command = one.admission, one.release, one.served, one.command
     tasks = [asyncio.create_task(command("flood", "f1", hold=True))]
     await eventually(lambda: served == ["f1"])
     for agency, name in [("flood", "f2"), ("flood", "f3"), ("flood", "f4"), ("quiet", "q1")]:
@@ -250,12 +259,11 @@ async def test_waiting_agencies_are_served_in_turn_not_in_order_of_arrival():
 
 
 async def test_one_agencys_flood_makes_its_own_commands_busy_not_another_agencys():
-    admission = Admission(1, 50, budget_ms=2000, clock=Clock(NOW), timer=Clock(0.0))
-    release = asyncio.Event()
+    one = OneSlot(max_wait_ms=50)
+    admission, release = one.admission, one.release
 
-    async def command(agency: str) -> None:
-        async with admission.slot(NOW + 60_000, agency):
-            await release.wait()
+    def command(agency: str) -> Any:
+        return one.command(agency, hold=True)
 
     flood = [asyncio.create_task(command("flood"))]
     await eventually(lambda: admission.in_flight == 1)
@@ -273,15 +281,8 @@ async def test_one_agencys_flood_makes_its_own_commands_busy_not_another_agencys
 
 
 async def test_a_command_given_up_while_it_waits_leaves_its_turn_to_the_next():
-    admission = Admission(1, 10_000, budget_ms=2000, clock=Clock(NOW), timer=Clock(0.0))
-    release, served = asyncio.Event(), []
-
-    async def command(agency: str, name: str, hold: bool = False) -> None:
-        async with admission.slot(NOW + 60_000, agency):
-            served.append(name)
-            if hold:
-                await release.wait()
-
+    one = OneSlot()
+    admission, release, served, command = one.admission, one.release, one.served, one.command
     first = asyncio.create_task(command("a", "a1", hold=True))
     await eventually(lambda: served == ["a1"])
     gone = asyncio.create_task(command("b", "b1"))
