@@ -18,12 +18,9 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from nats.js.errors import NotFoundError
-from pydantic import ValidationError
-from uuid6 import uuid7
 
-from contracts.base import Actor
-from contracts.ops import OPS_AGENCY, DeadLetterDiscarded
-from eventstore.codec import new_envelope
+from contracts.ops import DeadLetterDiscarded
+from eventstore import audit
 from eventstore.errors import InvalidInput, NotFound
 
 if TYPE_CHECKING:
@@ -69,20 +66,10 @@ async def remove(runtime: Runtime, letter: Letter) -> None:
 async def discard(runtime: Runtime, operator: str, letter: Letter, reason: Any
                   ) -> dict[str, Any]:
     """Record why (``DeadLetterDiscarded``), then remove: no record, no removal."""
-    try:
-        event = DeadLetterDiscarded(audit_id=f"audit-{uuid7().hex}", operator=operator,
-                                    projection=letter.projection,
-                                    stream_seq=letter.stream_seq, reason=reason)
-    except ValidationError as exc:
-        first = exc.errors(include_url=False)[0]
-        raise InvalidInput(f"{'.'.join(str(p) for p in first['loc'])}: {first['msg']}",
-                           details=[{"field": "reason", "rule": "text"}]) from exc
-    env = new_envelope(event, Actor(agency_id=OPS_AGENCY, staff=operator))
+    event = audit.build(DeadLetterDiscarded, operator=operator, projection=letter.projection,
+                        stream_seq=letter.stream_seq, reason=reason)
     assert runtime.store is not None
-    # The operators' audit door (no decider: it records an operator's act); a new audit
-    # aggregate, so expected sequence 0.
-    [audit_seq] = await runtime.store.append([env], expected={(env.aggregate,
-                                                                env.aggregate_id): 0})
+    audit_seq = await audit.record(runtime.store, event, operator)
     await remove(runtime, letter)
     return {"dlq_seq": letter.dlq_seq, "projection": letter.projection,
             "stream_seq": letter.stream_seq, "discarded": True, "audit_seq": audit_seq,

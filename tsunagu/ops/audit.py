@@ -8,13 +8,11 @@ import getpass
 import os
 
 from nats.aio.client import Client
-from pydantic import ValidationError
-from uuid6 import uuid7
 
-from contracts.base import Actor, DomainEvent
-from contracts.ops import OPS_AGENCY, DeadLetterDiscarded, PersonalDataRevealed
-from eventstore.codec import new_envelope
-from eventstore.errors import Forbidden, InvalidInput
+from contracts.base import DomainEvent
+from contracts.ops import DeadLetterDiscarded, PersonalDataRevealed
+from eventstore import audit as kit_audit
+from eventstore.errors import Forbidden
 from eventstore.store import EventStore
 from eventstore.topology import Topology
 
@@ -53,30 +51,17 @@ def check_may_reveal(operator: str) -> None:
         )
 
 
-def _build(cls: type[DomainEvent], **fields: object) -> DomainEvent:
-    try:
-        return cls.model_validate({"audit_id": f"audit-{uuid7().hex}", **fields})
-    except ValidationError as exc:
-        first = exc.errors(include_url=False)[0]
-        field = ".".join(str(p) for p in first["loc"])
-        raise InvalidInput(f"{field}: {first['msg']}", code="invalid") from exc
-
-
 async def _append(nc: Client, topology: Topology, event: DomainEvent, operator: str) -> int:
-    env = new_envelope(event, Actor(agency_id=OPS_AGENCY, staff=operator[:200]))
-    store = EventStore(nc, topology)
-    # The operators' audit door (no decider: it records an operator's act); a new audit
-    # aggregate, so expected sequence 0.
-    seqs = await store.append([env], expected={(env.aggregate, env.aggregate_id): 0})
-    return seqs[0]
+    return await kit_audit.record(EventStore(nc, topology), event, operator)
 
 
 def revealed_event(operator: str, scope: str, reason: str | None) -> DomainEvent:
-    return _build(PersonalDataRevealed, operator=operator, scope=scope[:200], reason=reason)
+    return kit_audit.build(PersonalDataRevealed, operator=operator, scope=scope[:200],
+                           reason=reason)
 
 
 def discarded_event(operator: str, projection: str, stream_seq: int, reason: str) -> DomainEvent:
-    return _build(
+    return kit_audit.build(
         DeadLetterDiscarded, operator=operator, projection=projection,
         stream_seq=stream_seq, reason=reason,
     )
