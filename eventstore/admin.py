@@ -26,7 +26,7 @@ async def admin_action(
     if action == "status":
         return {"ok": True, "result": runtime.status()}
     if action == "rebuild":
-        only, to_seq = args.get("projection"), _seq_arg(args, "to_seq", required=False)
+        only, to_seq = args.get("projection"), seq_arg(args, "to_seq", required=False)
         if only is not None and (not isinstance(only, str) or only not in runtime.runners):
             raise InvalidInput(f"no projection {only!r} in {runtime.spec.name}")
         results = {}
@@ -57,7 +57,7 @@ async def admin_action(
     if action == "discard":
         from eventstore.service import UNNAMED, operator_of
 
-        letter = await letters.own_letter(runtime, _seq_arg(args, "dlq_seq") or 0)
+        letter = await letters.own_letter(runtime, seq_arg(args, "dlq_seq") or 0)
         # An operator is named by its private inbox (server-enforced); the admin and an
         # unauthenticated local platform can only say who they are.
         who = operator_of(reply)
@@ -76,10 +76,10 @@ async def _replay(runtime: Runtime, args: dict[str, Any]) -> dict[str, Any]:
     target = runtime.runners.get(wanted) if isinstance(wanted, str) else None
     if target is None:
         raise InvalidInput(f"no projection {wanted!r} in {runtime.spec.name}")
-    seq = _seq_arg(args, "seq") or 0
+    seq = seq_arg(args, "seq") or 0
     letter = None
     if args.get("dlq_seq") is not None:
-        letter = await letters.own_letter(runtime, _seq_arg(args, "dlq_seq") or 0, wanted)
+        letter = await letters.own_letter(runtime, seq_arg(args, "dlq_seq") or 0, wanted)
         if letter.stream_seq != seq:
             raise InvalidInput(f"dead letter #{letter.dlq_seq} names event {letter.stream_seq}, "
                                f"not {seq}", details=[{"field": "seq", "rule": "letter"}])
@@ -94,7 +94,7 @@ async def _replay(runtime: Runtime, args: dict[str, Any]) -> dict[str, Any]:
     return {"ok": applied, "result": {"applied": applied}}
 
 
-def _seq_arg(args: dict[str, Any], name: str, required: bool = True) -> int | None:
+def seq_arg(args: dict[str, Any], name: str, required: bool = True) -> int | None:
     value = args.get(name)
     if value is None and not required:
         return None

@@ -9,6 +9,7 @@ from typing import Any
 
 import structlog
 
+from eventstore.admin import seq_arg
 from eventstore.errors import InvalidInput, NotFound
 from eventstore.letters import own_letter, remove
 from eventstore.service import Runtime
@@ -19,10 +20,7 @@ log = structlog.get_logger("tsunagu.notifier")
 
 async def resend_delivery(sender: Sender, rt: Runtime, operator: str,
                           args: dict[str, Any]) -> dict[str, int]:
-    seq = args.get("dlq_seq")
-    if not isinstance(seq, int) or isinstance(seq, bool) or seq < 1:
-        raise InvalidInput("dlq_seq must be the dead letter's number (a positive integer)",
-                           details=[{"field": "dlq_seq", "rule": "positive_int"}])
+    seq = seq_arg(args, "dlq_seq") or 0
     letter = await own_letter(rt, seq, DEAD_LETTERS)
     try:
         named = json.loads(letter.headers.get("Tsunagu-Retry-Args") or "{}")
